@@ -1,0 +1,152 @@
+// Rendering of registry records for the CLI.
+#include "cli/render.h"
+
+#include <sstream>
+
+namespace modelfs::cli {
+
+using nlohmann::json;
+
+std::string ModeString(uint32_t mode) {
+  char buf[8];
+  snprintf(buf, sizeof buf, "%04o", mode & 07777);
+  return buf;
+}
+
+json VersionJson(const Snapshot& s, const Version& v, bool with_files) {
+  json metrics = json::object();
+  for (const auto& [k, x] : v.metrics) metrics[k] = x;
+  json j = {
+      {"model", v.model},
+      {"version", v.number},
+      {"state", StateName(v.state)},
+      {"digest", v.digest.hex()},
+      {"size", v.size},
+      {"file_count", v.files},
+      {"created_at", FormatTime(v.created_at_ns)},
+      {"created_by", v.created_by},
+      {"description", v.description},
+      {"aliases", s.AliasesOf(v.model_id, v.number)},
+      {"approval",
+       {{"status", v.approval.status},
+        {"by", v.approval.by},
+        {"at", FormatTime(v.approval.at_ns)},
+        {"comment", v.approval.comment}}},
+      {"metrics", metrics},
+      {"params", json(v.params)},
+      {"tags", json(v.tags)},
+      {"lineage",
+       {{"parents", v.lineage.parents},
+        {"datasets", v.lineage.datasets},
+        {"code", v.lineage.code},
+        {"run", v.lineage.run}}},
+  };
+  if (with_files) {
+    json files = json::array();
+    (void)s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
+      if (!e.is_dir())
+        files.push_back(
+            {{"path", path}, {"size", e.size}, {"mode", ModeString(e.mode)}, {"digest", e.digest.hex()}});
+      return true;
+    });
+    j["files"] = files;
+  }
+  return j;
+}
+
+json ModelJson(const Snapshot& s, const Model& m) {
+  uint64_t count = 0;
+  (void)s.ForEachVersion(m.id, 0, [&](const Version&) {
+    ++count;
+    return true;
+  });
+  json aliases = json::object();
+  (void)s.ForEachAlias(m.id, "", [&](const Alias& a) {
+    aliases[a.name] = a.version;
+    return true;
+  });
+  uint32_t latest = s.LatestReady(m.id);
+  return {{"model", m.name},
+          {"versions", count},
+          {"latest", latest ? json(latest) : json(nullptr)},
+          {"next_version", m.next_version},
+          {"aliases", aliases},
+          {"description", m.description},
+          {"owner", m.owner},
+          {"created_at", FormatTime(m.created_at_ns)},
+          {"created_by", m.created_by}};
+}
+
+json AuditJson(const AuditRecord& r) {
+  return {{"seq", r.seq},       {"time", FormatTime(r.at_ns)}, {"uid", r.uid},
+          {"user", r.user},     {"action", r.action},          {"model", r.model},
+          {"object", r.object}, {"before", r.before},          {"after", r.after},
+          {"allowed", r.allowed}, {"reason", r.reason}};
+}
+
+namespace {
+
+std::string Str(const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
+
+std::string Join(const json& arr) {
+  std::string out;
+  for (const auto& x : arr) {
+    if (!out.empty()) out += ',';
+    out += Str(x);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string VersionText(const json& v) {
+  std::ostringstream o;
+  o << v["model"].get<std::string>() << "@" << v["version"].get<uint32_t>() << "\n";
+  auto line = [&](const char* k, const std::string& val) {
+    if (!val.empty()) o << "  " << k << ":" << std::string(13 - std::string(k).size(), ' ') << val << "\n";
+  };
+  line("state", Str(v["state"]));
+  line("digest", Str(v["digest"]));
+  line("size", std::to_string(v["size"].get<uint64_t>()) + " bytes in " +
+                   std::to_string(v["file_count"].get<uint64_t>()) + " files");
+  line("created", Str(v["created_at"]) + " by " + Str(v["created_by"]));
+  line("description", Str(v["description"]));
+  line("aliases", Join(v["aliases"]));
+  const json& a = v["approval"];
+  std::string appr = Str(a["status"]);
+  if (!Str(a["by"]).empty()) appr += " by " + Str(a["by"]) + " at " + Str(a["at"]);
+  if (!Str(a["comment"]).empty()) appr += ": " + Str(a["comment"]);
+  line("approval", appr);
+  for (const char* fam : {"metrics", "params", "tags"}) {
+    if (v[fam].empty()) continue;
+    o << "  " << fam << ":\n";
+    for (auto it = v[fam].begin(); it != v[fam].end(); ++it)
+      o << "    " << it.key() << " = " << Str(it.value()) << "\n";
+  }
+  const json& l = v["lineage"];
+  if (!l["parents"].empty() || !l["datasets"].empty() || !Str(l["code"]).empty() ||
+      !Str(l["run"]).empty()) {
+    o << "  lineage:\n";
+    if (!l["parents"].empty()) o << "    parents  = " << Join(l["parents"]) << "\n";
+    if (!l["datasets"].empty()) o << "    datasets = " << Join(l["datasets"]) << "\n";
+    if (!Str(l["code"]).empty()) o << "    code     = " << Str(l["code"]) << "\n";
+    if (!Str(l["run"]).empty()) o << "    run      = " << Str(l["run"]) << "\n";
+  }
+  if (v.contains("files")) {
+    o << "  files:\n";
+    for (const auto& f : v["files"])
+      o << "    " << Str(f["mode"]) << " " << f["size"].get<uint64_t>() << "\t" << Str(f["path"])
+        << "\n";
+  }
+  return o.str();
+}
+
+std::string AuditText(const AuditRecord& r) {
+  std::string s = FormatTime(r.at_ns) + "  " + r.user + "(" + std::to_string(r.uid) + ")  " +
+                  (r.allowed ? "" : "DENIED ") + r.action + " " + r.object;
+  if (!r.before.empty() || !r.after.empty()) s += "  " + r.before + " -> " + r.after;
+  if (!r.reason.empty()) s += "  (" + r.reason + ")";
+  return s;
+}
+
+}  // namespace modelfs::cli

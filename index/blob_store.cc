@@ -1,0 +1,182 @@
+// BlobStore: streaming XXH3-128 while copying into staging/, fsync, rename.
+#include "index/blob_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <memory>
+#include <random>
+
+namespace modelfs {
+namespace {
+
+// 1 MiB: large enough that syscalls cost nothing next to the copy, small
+// enough to stay in L2/L3 between read, hash and write.
+constexpr size_t kChunk = 1 << 20;
+
+Digest FromHash(XXH128_hash_t h) {
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, h);
+  Digest d;
+  std::copy(std::begin(c.digest), std::end(c.digest), d.bytes.begin());
+  return d;
+}
+
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() { if (fd >= 0) close(fd); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+std::string TempName() {
+  static std::atomic<uint64_t> counter{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return "blob-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(rng() & 0xffffffff) + ".tmp";
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open " + dir, errno);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return Status::FromErrno("fsync " + dir, err);
+  return Status::Ok();
+}
+
+}  // namespace
+
+BlobStore::BlobStore(std::string root) : blobs_(root + "/blobs"), staging_(root + "/staging") {}
+
+std::string BlobStore::PathOf(const Digest& d) const {
+  std::string h = d.hex();
+  return blobs_ + "/" + h.substr(0, 2) + "/" + h.substr(2);
+}
+
+bool BlobStore::Exists(const Digest& d) const {
+  struct stat st;
+  return stat(PathOf(d).c_str(), &st) == 0;
+}
+
+Result<BlobStore::Stored> BlobStore::PutFile(const std::string& path, const Progress& progress) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("cannot read " + path, errno);
+  Fd in(fd);
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return PutFd(fd, path, progress);
+}
+
+Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
+                                           const Progress& progress) {
+  std::string tmp = staging_ + "/" + TempName();
+  int ofd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (ofd < 0) return Status::FromErrno("cannot create " + tmp, errno);
+  Fd out(ofd);
+  // Held until the file is renamed or removed: gc removes only staging
+  // files it can lock, i.e. those whose writer died.
+  flock(ofd, LOCK_EX);
+  auto fail = [&](Status s) {
+    unlink(tmp.c_str());
+    return s;
+  };
+
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> st(XXH3_createState(), XXH3_freeState);
+  XXH3_128bits_reset(st.get());
+  std::unique_ptr<char[]> buf(new char[kChunk]);
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = read(in, buf.get(), kChunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(Status::FromErrno("cannot read " + what, errno));
+    }
+    if (n == 0) break;
+    XXH3_128bits_update(st.get(), buf.get(), static_cast<size_t>(n));
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = write(ofd, buf.get() + off, static_cast<size_t>(n - off));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return fail(Status::FromErrno("cannot write " + tmp, errno));
+      }
+      off += w;
+    }
+    total += static_cast<uint64_t>(n);
+    if (progress) progress(total);
+  }
+  Stored s;
+  s.digest = FromHash(XXH3_128bits_digest(st.get()));
+  s.size = total;
+  std::string dst = PathOf(s.digest);
+  struct stat sb;
+  if (stat(dst.c_str(), &sb) == 0) {
+    s.existed = true;
+    unlink(tmp.c_str());
+    return s;
+  }
+  if (fsync(ofd) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
+  std::string dir = dst.substr(0, dst.rfind('/'));
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return fail(Status::FromErrno("mkdir " + dir, errno));
+  if (rename(tmp.c_str(), dst.c_str()) != 0)
+    return fail(Status::FromErrno("rename " + tmp + " to " + dst, errno));
+  MODELFS_RETURN_IF_ERROR(FsyncDir(dir));
+  return s;
+}
+
+Result<Digest> BlobStore::HashFd(int fd, uint64_t* size) {
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> st(XXH3_createState(), XXH3_freeState);
+  XXH3_128bits_reset(st.get());
+  std::unique_ptr<char[]> buf(new char[kChunk]);
+  uint64_t off = 0;
+  for (;;) {
+    ssize_t n = pread(fd, buf.get(), kChunk, static_cast<off_t>(off));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("read", errno);
+    }
+    if (n == 0) break;
+    XXH3_128bits_update(st.get(), buf.get(), static_cast<size_t>(n));
+    off += static_cast<uint64_t>(n);
+  }
+  if (size) *size = off;
+  return FromHash(XXH3_128bits_digest(st.get()));
+}
+
+Status BlobStore::Verify(const Digest& d) const {
+  std::string p = PathOf(d);
+  int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("blob " + d.hex() + " missing (" + p + ")", errno);
+  Fd f(fd);
+  auto got = HashFd(fd, nullptr);
+  if (!got.ok()) return Status::IO("blob " + d.hex() + ": " + got.status().message());
+  if (!(*got == d))
+    return Status::Corrupt("blob " + d.hex() + " is corrupt: its bytes hash to " + got->hex());
+  return Status::Ok();
+}
+
+void VersionDigest::Add(const std::string& path, uint32_t mode, const Digest& d) {
+  char m[16];
+  snprintf(m, sizeof m, "%o", mode & 07777);
+  lines_.push_back(path + '\0' + m + '\0' + d.hex() + '\n');
+}
+
+Digest VersionDigest::Finish() {
+  std::sort(lines_.begin(), lines_.end());
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_128bits_reset(st);
+  for (const auto& l : lines_) XXH3_128bits_update(st, l.data(), l.size());
+  Digest d = FromHash(XXH3_128bits_digest(st));
+  XXH3_freeState(st);
+  return d;
+}
+
+}  // namespace modelfs

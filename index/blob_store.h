@@ -1,0 +1,60 @@
+// The content-addressed store of file contents: ROOT/blobs/<2 hex>/<30 hex>,
+// named by the XXH3-128 of the bytes, mode 0444, written once. New bytes are
+// streamed into ROOT/staging/ while hashed, fsynced, then renamed into place,
+// so a blob file that exists is always complete. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "index/records.h"
+#include "index/status.h"
+
+namespace modelfs {
+
+class BlobStore {
+ public:
+  explicit BlobStore(std::string root);
+
+  // Called with the bytes copied so far, for progress bars.
+  using Progress = std::function<void(uint64_t bytes)>;
+
+  struct Stored {
+    Digest digest;
+    uint64_t size = 0;
+    bool existed = false;  // the blob was already there: nothing new written
+  };
+
+  // Copies the file at `path` into the store, hashing while copying.
+  Result<Stored> PutFile(const std::string& path, const Progress& progress = {});
+  // Same, from an open descriptor positioned at 0 (read to EOF).
+  Result<Stored> PutFd(int fd, const std::string& what, const Progress& progress = {});
+
+  std::string PathOf(const Digest& d) const;
+  bool Exists(const Digest& d) const;
+  // Recomputes the digest of a stored blob; Corrupt when it does not match.
+  Status Verify(const Digest& d) const;
+  // Hashes a whole descriptor from offset 0 (pread; does not move the offset).
+  static Result<Digest> HashFd(int fd, uint64_t* size);
+
+  const std::string& staging_dir() const { return staging_; }
+  const std::string& blobs_dir() const { return blobs_; }
+
+ private:
+  std::string blobs_;
+  std::string staging_;
+};
+
+// Helpers for the version digest (SPEC §3): XXH3-128 over the sorted list of
+// "<path>\0<mode in octal>\0<file digest hex>\n" lines, one per file.
+class VersionDigest {
+ public:
+  void Add(const std::string& path, uint32_t mode, const Digest& d);
+  Digest Finish();
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+}  // namespace modelfs

@@ -1,0 +1,57 @@
+// Small helpers around the LMDB C API used by registry.cc and push.cc:
+// big-endian key encoding (so keys sort numerically) and error mapping.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "index/status.h"
+
+namespace modelfs::lmdb {
+
+inline void PutBE64(std::string* k, uint64_t v) {
+  for (int i = 7; i >= 0; --i) k->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline void PutBE32(std::string* k, uint32_t v) {
+  for (int i = 3; i >= 0; --i) k->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline uint64_t GetBE(std::string_view s, size_t off, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(s[off + i]);
+  return v;
+}
+inline std::string Key64(uint64_t a) {
+  std::string k;
+  PutBE64(&k, a);
+  return k;
+}
+inline std::string Key64Name(uint64_t a, std::string_view name) {
+  std::string k = Key64(a);
+  k.append(name);
+  return k;
+}
+inline std::string VersionKey(uint64_t model_id, uint32_t number) {
+  std::string k = Key64(model_id);
+  PutBE32(&k, number);
+  return k;
+}
+
+inline MDB_val Val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+inline std::string_view View(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+inline Status Error(const std::string& what, int rc) {
+  std::string m = what + ": " + mdb_strerror(rc);
+  if (rc == MDB_MAP_FULL) return Status::NoSpace(m + " (the index is full)");
+  if (rc == MDB_NOTFOUND) return Status::NotFound(m);
+  if (rc == EACCES) return Status::NoAccess(m);
+  return Status::IO(m);
+}
+
+}  // namespace modelfs::lmdb

@@ -1,0 +1,273 @@
+// Registry::Gc and Registry::Fsck: what a crash or a retention rule leaves
+// behind, found and removed; the index checked against the blob store.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <set>
+
+#include "index/write_txn.h"
+
+namespace modelfs {
+namespace {
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (struct dirent* de = readdir(d)) {
+    std::string n = de->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+uint64_t SizeOf(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+// Staging files whose writer is gone: a live writer holds an flock on its
+// file (BlobStore::PutFd), so a file we can lock is abandoned.
+std::vector<std::string> AbandonedStaging(const std::string& staging) {
+  std::vector<std::string> out;
+  for (const auto& n : ListDir(staging)) {
+    std::string p = staging + "/" + n;
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) out.push_back(p);
+    close(fd);
+  }
+  return out;
+}
+
+Status ReferencedBlobs(const Snapshot& s, std::set<Digest>* refs) {
+  return s.ForEachModel("", [&](const Model& m) {
+    (void)s.ForEachVersion(m.id, 0, [&](const Version& v) {
+      (void)s.ForEachPath(v, [&](const std::string&, const Entry& e) {
+        if (!e.is_dir()) refs->insert(e.digest);
+        return true;
+      });
+      return true;
+    });
+    return true;
+  });
+}
+
+// Every blob file as (digest, path); names that are not digests are listed
+// with an invalid flag so fsck can report them.
+struct BlobFile {
+  std::string path;
+  Digest digest;
+  bool valid = false;
+};
+
+std::vector<BlobFile> AllBlobs(const std::string& blobs) {
+  std::vector<BlobFile> out;
+  for (const auto& d : ListDir(blobs)) {
+    for (const auto& f : ListDir(blobs + "/" + d)) {
+      BlobFile b;
+      b.path = blobs + "/" + d + "/" + f;
+      auto dg = Digest::FromHex(d + f);
+      if (dg.ok()) {
+        b.digest = *dg;
+        b.valid = true;
+      }
+      out.push_back(b);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
+  auto lock = LockForGc(root_, true);
+  GcReport rep;
+
+  // 1. Versions that retention lets go, in one transaction.
+  {
+    auto tx = WriteTxn::Begin(this);
+    if (!tx.ok()) return tx.status();
+    WriteTxn& t = **tx;
+    std::vector<Version> drop;
+    int64_t now = NowNs();
+    MODELFS_RETURN_IF_ERROR(t.view().ForEachModel("", [&](const Model& m) {
+      std::vector<Version> ready;
+      std::set<uint32_t> aliased;
+      (void)t.view().ForEachAlias(m.id, "", [&](const Alias& a) {
+        aliased.insert(a.version);
+        return true;
+      });
+      (void)t.view().ForEachVersion(m.id, 0, [&](const Version& v) {
+        if (v.state == State::kDraft) {
+          if (opt.draft_ttl_s && now - v.created_at_ns > *opt.draft_ttl_s * 1000000000LL)
+            drop.push_back(v);
+        } else if (v.state == State::kArchived) {
+          if (opt.drop_archived && !aliased.count(v.number)) drop.push_back(v);
+        } else if (!aliased.count(v.number)) {
+          ready.push_back(v);
+        }
+        return true;
+      });
+      if (opt.keep_last && ready.size() > *opt.keep_last)
+        drop.insert(drop.end(), ready.begin(), ready.end() - static_cast<long>(*opt.keep_last));
+      return true;
+    }));
+    for (const auto& v : drop) {
+      rep.removed.push_back("version " + v.ref() + " (" + std::string(StateName(v.state)) + ")");
+      if (opt.dry_run) continue;
+      MODELFS_RETURN_IF_ERROR(t.DelVersion(v));
+      MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "gc", v.model, v.ref(),
+                                                std::string(StateName(v.state)), "removed")));
+    }
+    if (!opt.dry_run && !drop.empty()) MODELFS_RETURN_IF_ERROR(t.Commit());
+  }
+
+  // 2. Staging files of pushes that died.
+  for (const auto& p : AbandonedStaging(blobs_.staging_dir())) {
+    rep.removed.push_back("staging " + p);
+    rep.bytes += SizeOf(p);
+    if (!opt.dry_run) unlink(p.c_str());
+  }
+
+  // 3. Blobs no version references (the versions dropped above included).
+  std::set<Digest> refs;
+  {
+    auto snap = Read();
+    if (!snap.ok()) return snap.status();
+    MODELFS_RETURN_IF_ERROR(ReferencedBlobs(*snap, &refs));
+  }
+  uint64_t blob_count = 0, blob_bytes = 0;
+  for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
+    if (b.valid && refs.count(b.digest)) continue;
+    uint64_t sz = SizeOf(b.path);
+    rep.removed.push_back("blob " + b.path.substr(root_.size() + 1));
+    rep.bytes += sz;
+    ++blob_count;
+    blob_bytes += sz;
+    if (!opt.dry_run) unlink(b.path.c_str());
+  }
+  if (!opt.dry_run && blob_count > 0) {
+    auto tx = WriteTxn::Begin(this);
+    if (tx.ok()) {
+      (void)(*tx)->Audit(MakeAudit(who, "gc", "", "blobs", std::to_string(blob_count) + " unreferenced",
+                                   std::to_string(blob_bytes) + " bytes freed"));
+      (void)(*tx)->Commit();
+    }
+  }
+  return rep;
+}
+
+Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
+  FsckReport rep;
+  std::set<Digest> refs;
+  std::map<Digest, bool> checked;  // digest → blob good
+  std::vector<std::pair<std::string, uint32_t>> fix_next;  // model, next_version
+  {
+    auto snap = Read();
+    if (!snap.ok()) return snap.status();
+    const Snapshot& s = *snap;
+    MODELFS_RETURN_IF_ERROR(s.ForEachModel("", [&](const Model& m) {
+      uint32_t max = 0;
+      std::map<uint32_t, State> states;
+      (void)s.ForEachVersion(m.id, 0, [&](const Version& v) {
+        max = std::max(max, v.number);
+        states[v.number] = v.state;
+        if (v.state == State::kDraft) return true;  // contents live in staging
+        VersionDigest vd;
+        uint64_t size = 0, files = 0;
+        (void)s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
+          if (e.is_dir()) return true;
+          vd.Add(path, e.mode, e.digest);
+          size += e.size;
+          ++files;
+          refs.insert(e.digest);
+          auto it = checked.find(e.digest);
+          if (it == checked.end()) {
+            Status st = blobs_.Verify(e.digest);
+            bool good = st.ok();
+            if (good && SizeOf(blobs_.PathOf(e.digest)) != e.size) {
+              good = false;
+              st = Status::Corrupt("blob " + e.digest.hex() + " has the wrong size");
+            }
+            if (!good) rep.problems.push_back(v.ref() + " " + path + ": " + st.message());
+            checked[e.digest] = good;
+          } else if (!it->second) {
+            rep.problems.push_back(v.ref() + " " + path + ": blob " + e.digest.hex() + " is bad");
+          }
+          return true;
+        });
+        if (!(vd.Finish() == v.digest))
+          rep.problems.push_back(v.ref() + ": version digest does not match its files");
+        if (size != v.size || files != v.files)
+          rep.problems.push_back(v.ref() + ": recorded size or file count does not match its files");
+        for (const auto& p : v.lineage.parents) {
+          auto r = ParseVersionRef(p);
+          if (!r.ok() || !s.GetVersion(r->model, r->version).ok())
+            rep.problems.push_back(v.ref() + ": lineage parent " + p + " does not exist");
+        }
+        return true;
+      });
+      if (max >= m.next_version) {
+        rep.problems.push_back("model " + m.name + ": next_version " + std::to_string(m.next_version) +
+                               " is not above its highest version " + std::to_string(max));
+        fix_next.emplace_back(m.name, max + 1);
+      }
+      (void)s.ForEachAlias(m.id, "", [&](const Alias& a) {
+        auto st = states.find(a.version);
+        if (st == states.end())
+          rep.problems.push_back("alias " + m.name + "/" + a.name + " points at missing v" +
+                                 std::to_string(a.version));
+        else if (st->second != State::kReady)
+          rep.problems.push_back("alias " + m.name + "/" + a.name + " points at v" +
+                                 std::to_string(a.version) + ", which is not ready");
+        return true;
+      });
+      return true;
+    }));
+  }
+  for (const auto& p : AbandonedStaging(blobs_.staging_dir()))
+    rep.garbage.push_back("staging " + p.substr(root_.size() + 1));
+  for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
+    if (!b.valid) rep.garbage.push_back("stray file " + b.path.substr(root_.size() + 1));
+    else if (!refs.count(b.digest)) rep.garbage.push_back("unreferenced blob " + b.path.substr(root_.size() + 1));
+  }
+  if (repair) {
+    if (!fix_next.empty()) {
+      auto tx = WriteTxn::Begin(this);
+      if (!tx.ok()) return tx.status();
+      for (const auto& [name, next] : fix_next) {
+        auto m = (*tx)->view().GetModel(name);
+        if (!m.ok()) continue;
+        Model mm = *m;
+        std::string before = std::to_string(mm.next_version);
+        mm.next_version = std::max(mm.next_version, next);
+        MODELFS_RETURN_IF_ERROR((*tx)->PutModel(mm));
+        MODELFS_RETURN_IF_ERROR((*tx)->Audit(
+            MakeAudit(who, "fsck", name, name + " next_version", before, std::to_string(next))));
+        rep.repaired.push_back("model " + name + ": next_version set to " + std::to_string(next));
+      }
+      MODELFS_RETURN_IF_ERROR((*tx)->Commit());
+    }
+    if (!rep.garbage.empty()) {
+      GcOptions garbage_only;
+      garbage_only.drop_archived = false;
+      auto gc = Gc(garbage_only, who);
+      if (!gc.ok()) return gc.status();
+      for (const auto& r : gc->removed) rep.repaired.push_back("removed " + r);
+    }
+  }
+  return rep;
+}
+
+}  // namespace modelfs

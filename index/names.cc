@@ -1,0 +1,172 @@
+// Name and value validation shared by the CLI and the mount (SPEC §3).
+#include "index/names.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+namespace modelfs {
+namespace {
+
+bool IsLowerDigit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+Status CheckModelName(std::string_view name) {
+  if (name.empty()) return Status::Invalid("model name is empty");
+  if (name.size() > 128)
+    return Status::Invalid("model name " + Quote(name) + " is longer than 128 characters");
+  if (name == "." || name == "..")
+    return Status::Invalid("model name " + Quote(name) + " is not allowed");
+  if (!IsLowerDigit(name[0]))
+    return Status::Invalid("model name " + Quote(name) +
+                           " must start with a lowercase letter or digit (^[a-z0-9][a-z0-9._-]*$)");
+  for (char c : name) {
+    if (!(IsLowerDigit(c) || c == '.' || c == '_' || c == '-'))
+      return Status::Invalid("model name " + Quote(name) +
+                             " may contain only a-z, 0-9, '.', '_' and '-'");
+  }
+  return Status::Ok();
+}
+
+Status CheckAliasName(std::string_view name) {
+  if (name.empty()) return Status::Invalid("alias name is empty");
+  if (name.size() > 64)
+    return Status::Invalid("alias name " + Quote(name) + " is longer than 64 characters");
+  if (name == "latest")
+    return Status::Invalid("alias name \"latest\" is reserved: it always names the highest ready version");
+  if (!(name[0] >= 'a' && name[0] <= 'z'))
+    return Status::Invalid("alias name " + Quote(name) +
+                           " must start with a lowercase letter (^[a-z][a-z0-9_-]*$)");
+  for (char c : name) {
+    if (!(IsLowerDigit(c) || c == '_' || c == '-'))
+      return Status::Invalid("alias name " + Quote(name) + " may contain only a-z, 0-9, '_' and '-'");
+  }
+  if (name.size() > 1 && name[0] == 'v' &&
+      name.find_first_not_of("0123456789", 1) == std::string_view::npos)
+    return Status::Invalid("alias name " + Quote(name) + " looks like a version directory (v<N>)");
+  return Status::Ok();
+}
+
+Status CheckMetaKey(std::string_view key) {
+  if (key.empty() || key.size() > 128)
+    return Status::Invalid("metadata key " + Quote(key) + " must be 1 to 128 characters");
+  for (char c : key) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
+    if (!ok)
+      return Status::Invalid("metadata key " + Quote(key) +
+                             " may contain only A-Z, a-z, 0-9, '_', '.' and '-'");
+  }
+  return Status::Ok();
+}
+
+uint32_t ParseVersionDir(std::string_view name) {
+  if (name.size() < 2 || name[0] != 'v' || name[1] == '0' || name.size() > 11) return 0;
+  uint64_t n = 0;
+  for (size_t i = 1; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return 0;
+    n = n * 10 + static_cast<uint64_t>(name[i] - '0');
+  }
+  return n > UINT32_MAX ? 0 : static_cast<uint32_t>(n);
+}
+
+Result<uint32_t> ParseVersionNumber(std::string_view text) {
+  uint32_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || n == 0 ||
+      (text.size() > 1 && text[0] == '0'))
+    return Status::Invalid("version " + Quote(text) + " is not a positive whole number");
+  return n;
+}
+
+Result<double> ParseMetric(std::string_view key, std::string_view text) {
+  std::string what = "metric " + std::string(key) + "=" + Quote(text);
+  if (text.empty()) return Status::Invalid(what + " has no value");
+  // Accept only the decimal syntax: digits, sign, '.', exponent.
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
+      return Status::Invalid(what + " is not a finite decimal number");
+  }
+  double v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || !std::isfinite(v))
+    return Status::Invalid(what + " is not a finite decimal number");
+  return v;
+}
+
+std::string FormatMetric(double v) {
+  char buf[64];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  return std::string(buf, p);
+}
+
+std::string JoinList(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += ',';
+    out += s;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitList(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t c = s.find(',', start);
+    if (c == std::string_view::npos) c = s.size();
+    std::string_view item = s.substr(start, c - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    start = c + 1;
+  }
+  return out;
+}
+
+Result<Ref> ParseRef(std::string_view text) {
+  Ref ref;
+  auto at = text.find('@');
+  ref.model = std::string(text.substr(0, at));
+  MODELFS_RETURN_IF_ERROR(CheckModelName(ref.model));
+  if (at == std::string_view::npos) return ref;
+  std::string_view rest = text.substr(at + 1);
+  if (rest.empty()) return Status::Invalid("reference " + Quote(text) + " has nothing after '@'");
+  if (rest[0] >= '0' && rest[0] <= '9') {
+    auto n = ParseVersionNumber(rest);
+    if (!n.ok()) return Status::Invalid("reference " + Quote(text) + ": " + n.status().message());
+    ref.version = *n;
+  } else if (rest == "latest") {
+    ref.alias = "latest";
+  } else {
+    MODELFS_RETURN_IF_ERROR(CheckAliasName(rest));
+    ref.alias = std::string(rest);
+  }
+  return ref;
+}
+
+Result<Ref> ParseVersionRef(std::string_view text) {
+  auto r = ParseRef(text);
+  if (!r.ok()) return r;
+  if (r->version == 0)
+    return Status::Invalid("reference " + Quote(text) + " must name a version as MODEL@N");
+  return r;
+}
+
+}  // namespace modelfs

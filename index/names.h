@@ -1,0 +1,47 @@
+// Validation and parsing of the names and values users type: model and alias
+// names, metadata keys, metric values, references such as churn@12. One
+// implementation serves the CLI and the mount, so both reject the same input
+// with the same message.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/status.h"
+
+namespace modelfs {
+
+inline constexpr size_t kMaxMetaValue = 4096;  // SPEC §3: values ≤ 4096 bytes
+
+Status CheckModelName(std::string_view name);
+Status CheckAliasName(std::string_view name);
+// Keys <k> of user.metrics.<k> etc.: ^[A-Za-z0-9_.-]{1,128}$
+Status CheckMetaKey(std::string_view key);
+// A version directory name "v<N>", N ≥ 1 without leading zeros; 0 if not one.
+uint32_t ParseVersionDir(std::string_view name);
+// A finite decimal number such as 0.913 or -2e-3; rejects "nan", "inf", "",
+// trailing garbage and hex.
+Result<double> ParseMetric(std::string_view key, std::string_view text);
+// Shortest text that reads back as the same double: 0.913, 12, 1e-07.
+std::string FormatMetric(double v);
+// A positive decimal version number.
+Result<uint32_t> ParseVersionNumber(std::string_view text);
+
+// "a,b,c" lists, as xattrs and the CLI show them. SplitList trims spaces
+// around items and drops empty ones.
+std::string JoinList(const std::vector<std::string>& items);
+std::vector<std::string> SplitList(std::string_view text);
+
+// MODEL, MODEL@N or MODEL@ALIAS.
+struct Ref {
+  std::string model;
+  uint32_t version = 0;  // 0 when not given as a number
+  std::string alias;     // set when given as @ALIAS
+};
+Result<Ref> ParseRef(std::string_view text);
+// MODEL@N, the form parents take (lineage).
+Result<Ref> ParseVersionRef(std::string_view text);
+
+}  // namespace modelfs

@@ -1,0 +1,224 @@
+// Registry::Push: lay the input out as `cp -r` would, stream every file into
+// the blob store, then commit the version in one write transaction.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <set>
+
+#include "index/write_txn.h"
+
+namespace modelfs {
+namespace {
+
+struct Item {
+  std::string rel;  // path inside the version
+  std::string src;  // path on disk
+  bool dir = false;
+  uint32_t mode = 0;
+  uint64_t size = 0;
+};
+
+std::string BaseName(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+// Follows symlinks (the bytes are what is registered); refuses what is not
+// a regular file or directory.
+Status Walk(const std::string& src, const std::string& rel, std::vector<Item>* out, int depth) {
+  if (depth > 64) return Status::Invalid(src + ": directories nested too deeply (or a symlink loop)");
+  struct stat st;
+  if (stat(src.c_str(), &st) != 0) return Status::FromErrno("cannot read " + src, errno);
+  if (S_ISREG(st.st_mode)) {
+    if (access(src.c_str(), R_OK) != 0) return Status::FromErrno("cannot read " + src, errno);
+    out->push_back({rel, src, false, (st.st_mode & 0111) ? 0100555u : 0100444u,
+                    static_cast<uint64_t>(st.st_size)});
+    return Status::Ok();
+  }
+  if (!S_ISDIR(st.st_mode))
+    return Status::Invalid(src + " is neither a regular file nor a directory");
+  if (!rel.empty()) out->push_back({rel, src, true, 040555u, 0});
+  DIR* d = opendir(src.c_str());
+  if (!d) return Status::FromErrno("cannot read directory " + src, errno);
+  std::vector<std::string> names;
+  while (struct dirent* de = readdir(d)) {
+    std::string n = de->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names)
+    MODELFS_RETURN_IF_ERROR(Walk(src + "/" + n, rel.empty() ? n : rel + "/" + n, out, depth + 1));
+  return Status::Ok();
+}
+
+Status Plan(const std::vector<std::string>& paths, std::vector<Item>* items) {
+  if (paths.empty()) return Status::Invalid("nothing to push: give a file or directory");
+  struct stat st;
+  if (paths.size() == 1 && stat(paths[0].c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    MODELFS_RETURN_IF_ERROR(Walk(paths[0], "", items, 0));
+  } else {
+    std::set<std::string> bases;
+    for (const auto& p : paths) {
+      std::string b = BaseName(p);
+      if (b.empty() || b == "." || b == ".." || b == "/")
+        return Status::Invalid("cannot push " + p + ": give it by a name (e.g. dir/ rather than .)");
+      if (!bases.insert(b).second)
+        return Status::Invalid("two paths have the same base name " + b + ": " + p);
+      MODELFS_RETURN_IF_ERROR(Walk(p, b, items, 0));
+    }
+  }
+  bool any_file = std::any_of(items->begin(), items->end(), [](const Item& i) { return !i.dir; });
+  if (!any_file) return Status::Invalid("nothing to push: no files in " + paths[0]);
+  return Status::Ok();
+}
+
+// Shared lock on ROOT/gc.lock: gc takes it exclusively, so it never removes
+// a blob that a push has stored but not yet committed.
+class GcLock {
+ public:
+  GcLock(const std::string& root, int op) {
+    fd_ = open((root + "/gc.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ >= 0) flock(fd_, op);
+  }
+  ~GcLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+// For gc: used by maintenance.cc.
+std::unique_ptr<void, void (*)(void*)> LockForGc(const std::string& root, bool exclusive) {
+  auto* l = new GcLock(root, exclusive ? LOCK_EX : LOCK_SH);
+  return {l, [](void* p) { delete static_cast<GcLock*>(p); }};
+}
+
+Status Registry::PlanPush(const std::vector<std::string>& paths, uint64_t* bytes,
+                          uint64_t* files) {
+  std::vector<Item> items;
+  MODELFS_RETURN_IF_ERROR(Plan(paths, &items));
+  *bytes = 0;
+  *files = 0;
+  for (const auto& i : items) {
+    if (i.dir) continue;
+    *bytes += i.size;
+    ++*files;
+  }
+  return Status::Ok();
+}
+
+Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
+                               const BlobStore::Progress& progress, const Guard& alias_guard) {
+  MODELFS_RETURN_IF_ERROR(CheckModelName(req.model));
+  if (!req.alias.empty()) MODELFS_RETURN_IF_ERROR(CheckAliasName(req.alias));
+  {
+    // Check the metadata before copying gigabytes, against a scratch version.
+    auto snap = Read();
+    if (!snap.ok()) return snap.status();
+    Version scratch;
+    scratch.model = req.model;
+    scratch.number = UINT32_MAX;
+    for (const auto& c : req.meta) {
+      std::string b, a;
+      MODELFS_RETURN_IF_ERROR(ApplyMeta(*snap, &scratch, c, &b, &a));
+    }
+  }
+  std::vector<Item> items;
+  MODELFS_RETURN_IF_ERROR(Plan(req.paths, &items));
+
+  GcLock lock(root_, LOCK_SH);
+  if (!lock.ok()) return Status::FromErrno("cannot open " + root_ + "/gc.lock", errno);
+  std::map<std::string, Digest> digests;
+  uint64_t done = 0;
+  for (auto& it : items) {
+    if (it.dir) continue;
+    uint64_t base = done;
+    auto stored = blobs_.PutFile(it.src, [&](uint64_t n) {
+      if (progress) progress(base + n);
+    });
+    if (!stored.ok()) return stored.status();
+    done += stored->size;
+    digests[it.rel] = stored->digest;
+    it.size = stored->size;  // the file may have changed since it was planned
+  }
+
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  Model m;
+  auto mr = t.view().GetModel(req.model);
+  bool new_model = !mr.ok();
+  if (new_model) {
+    if (mr.status().code() != Code::kNotFound) return mr.status();
+    m.id = t.NextId();
+    m.latest_id = t.NextId();
+    m.name = req.model;
+    m.created_at_ns = NowNs();
+    m.created_by = who.name;
+    m.owner = who.name;
+  } else {
+    m = *mr;
+  }
+  Version v;
+  v.id = t.NextId();
+  v.model_id = m.id;
+  v.model = m.name;
+  v.number = m.next_version++;
+  v.state = State::kReady;
+  v.created_at_ns = NowNs();
+  v.created_by = who.name;
+  v.created_uid = who.uid;
+  for (const auto& c : req.meta) {
+    std::string b, a;
+    MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &b, &a));
+  }
+  std::map<std::string, ObjectId> dir_ids{{"", v.id}};
+  VersionDigest vd;
+  for (const auto& it : items) {
+    auto slash = it.rel.rfind('/');
+    std::string parent = slash == std::string::npos ? "" : it.rel.substr(0, slash);
+    Entry e;
+    e.id = t.NextId();
+    e.parent = dir_ids.at(parent);
+    e.name = slash == std::string::npos ? it.rel : it.rel.substr(slash + 1);
+    e.mode = it.mode;
+    if (it.dir) {
+      dir_ids[it.rel] = e.id;
+    } else {
+      e.size = it.size;
+      e.digest = digests.at(it.rel);
+      v.size += e.size;
+      ++v.files;
+      vd.Add(it.rel, e.mode, e.digest);
+    }
+    MODELFS_RETURN_IF_ERROR(t.PutEntry(e));
+  }
+  v.digest = vd.Finish();
+  MODELFS_RETURN_IF_ERROR(t.PutModel(m));
+  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+  if (new_model)
+    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, m.name, "", "model")));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "push", m.name, v.ref(), "",
+                                            "ready " + v.digest.hex())));
+  if (!req.alias.empty()) {
+    std::string note;
+    if (alias_guard) MODELFS_RETURN_IF_ERROR(alias_guard(t.view(), v, &note));
+    MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &v, req.alias, who, note));
+  }
+  MODELFS_RETURN_IF_ERROR(t.Commit());
+  return v;
+}
+
+}  // namespace modelfs

@@ -1,0 +1,787 @@
+// Registry: opening the LMDB environment, read snapshots, and the metadata
+// changes (models, aliases, approvals, metadata, archive). Pushes are in
+// push.cc, gc and fsck in maintenance.cc.
+//
+// LMDB layout (named databases; big-endian integers so keys sort by number):
+//   meta      "next_id" → u64, "audit_seq" → u64, "format" → "1"
+//   models    name → Model
+//   versions  model_id(8) number(4) → Version
+//   entries   parent_id(8) name → Entry   (files and directories of versions)
+//   aliases   model_id(8) name → Alias
+//   audit     seq(8) → AuditRecord
+#include "index/registry.h"
+
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "index/lmdb_util.h"
+#include "index/write_txn.h"
+
+namespace modelfs {
+
+using namespace lmdb;
+
+namespace {
+
+// Virtual address space reserved for the index; the file grows only as
+// pages are used. 64 GiB holds tens of millions of versions.
+constexpr size_t kDefaultMapSize = size_t{64} << 30;
+// Readers: the mount's threads plus concurrent CLI processes.
+constexpr unsigned kMaxReaders = 1024;
+
+size_t MapSize() {
+  if (const char* s = getenv("MODELFS_MAP_SIZE")) {
+    size_t v = strtoull(s, nullptr, 10);
+    if (v > 0) return v;
+  }
+  return kDefaultMapSize;
+}
+
+uint64_t GetU64(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
+  MDB_val k = Val(key), v;
+  if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size != 8) return 0;
+  return GetBE(View(v), 0, 8);
+}
+
+// Visits the keys of `dbi` that start with `prefix`, from `start` on
+// (start ≥ prefix), in key order.
+template <class F>
+Status Scan(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::string start, F&& fn) {
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc != 0) return Error("index cursor", rc);
+  MDB_val k = Val(start), v;
+  // LMDB rejects empty keys: an empty start means the first key.
+  rc = mdb_cursor_get(cur, &k, &v, start.empty() ? MDB_FIRST : MDB_SET_RANGE);
+  Status st;
+  while (rc == 0) {
+    std::string_view key = View(k);
+    if (key.substr(0, prefix.size()) != prefix) break;
+    bool more = true;
+    st = fn(key, View(v), &more);
+    if (!st.ok() || !more) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  if (st.ok() && rc != 0 && rc != MDB_NOTFOUND) return Error("index scan", rc);
+  return st;
+}
+
+template <class T>
+Result<T> GetRecord(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const std::string& what) {
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return Status::NotFound(what + " does not exist");
+  if (rc != 0) return Error("reading " + what, rc);
+  T rec;
+  MODELFS_RETURN_IF_ERROR(Decode(View(v), &rec));
+  return rec;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Snapshot
+
+Snapshot::Snapshot(const Registry* reg, MDB_txn* txn, bool owned)
+    : reg_(reg), txn_(txn), owned_(owned) {}
+
+Snapshot::Snapshot(Snapshot&& o) noexcept : reg_(o.reg_), txn_(o.txn_), owned_(o.owned_) {
+  o.txn_ = nullptr;
+}
+
+Snapshot::~Snapshot() {
+  if (txn_ && owned_) reg_->GiveBackReadTxn(txn_);
+}
+
+Result<Model> Snapshot::GetModel(std::string_view name) const {
+  return GetRecord<Model>(txn_, reg_->dbi_models_, name, "model " + std::string(name));
+}
+
+Status Snapshot::ForEachModel(std::string_view after,
+                              const std::function<bool(const Model&)>& fn) const {
+  std::string start(after);
+  if (!after.empty()) start.push_back('\0');  // first key greater than `after`
+  return Scan(txn_, reg_->dbi_models_, "", start,
+              [&](std::string_view, std::string_view val, bool* more) {
+                Model m;
+                MODELFS_RETURN_IF_ERROR(Decode(val, &m));
+                *more = fn(m);
+                return Status::Ok();
+              });
+}
+
+Result<Version> Snapshot::GetVersion(ObjectId model_id, uint32_t number) const {
+  MDB_val k, v;
+  std::string key = VersionKey(model_id, number);
+  k = Val(key);
+  int rc = mdb_get(txn_, reg_->dbi_versions_, &k, &v);
+  if (rc == MDB_NOTFOUND) return Status::NotFound("version " + std::to_string(number) + " does not exist");
+  if (rc != 0) return Error("reading version", rc);
+  Version ver;
+  MODELFS_RETURN_IF_ERROR(Decode(View(v), &ver));
+  return ver;
+}
+
+Result<Version> Snapshot::GetVersion(std::string_view model, uint32_t number) const {
+  auto m = GetModel(model);
+  if (!m.ok()) return m.status();
+  auto v = GetVersion(m->id, number);
+  if (!v.ok() && v.status().code() == Code::kNotFound)
+    return Status::NotFound(std::string(model) + "@" + std::to_string(number) + " does not exist");
+  return v;
+}
+
+Status Snapshot::ForEachVersion(ObjectId model_id, uint32_t after,
+                                const std::function<bool(const Version&)>& fn) const {
+  if (after == UINT32_MAX) return Status::Ok();
+  return Scan(txn_, reg_->dbi_versions_, Key64(model_id), VersionKey(model_id, after + 1),
+              [&](std::string_view, std::string_view val, bool* more) {
+                Version v;
+                MODELFS_RETURN_IF_ERROR(Decode(val, &v));
+                *more = fn(v);
+                return Status::Ok();
+              });
+}
+
+uint32_t Snapshot::LatestReady(ObjectId model_id) const {
+  MDB_cursor* cur = nullptr;
+  if (mdb_cursor_open(txn_, reg_->dbi_versions_, &cur) != 0) return 0;
+  std::string prefix = Key64(model_id);
+  std::string next = Key64(model_id + 1);
+  MDB_val k = Val(next), v;
+  // Position at the last version of this model, then walk backwards.
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  rc = (rc == 0) ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  uint32_t found = 0;
+  while (rc == 0 && View(k).substr(0, 8) == prefix) {
+    Version ver;
+    if (Decode(View(v), &ver).ok() && ver.state == State::kReady) {
+      found = ver.number;
+      break;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+  }
+  mdb_cursor_close(cur);
+  return found;
+}
+
+Result<Version> Snapshot::Resolve(const Ref& ref) const {
+  auto m = GetModel(ref.model);
+  if (!m.ok()) return m.status();
+  uint32_t n = ref.version;
+  if (n == 0 && (ref.alias.empty() || ref.alias == "latest")) {
+    n = LatestReady(m->id);
+    if (n == 0) return Status::NotFound("model " + ref.model + " has no ready version");
+  } else if (n == 0) {
+    auto a = GetAlias(m->id, ref.alias);
+    if (!a.ok()) return Status::NotFound("alias " + ref.model + "/" + ref.alias + " does not exist");
+    n = a->version;
+  }
+  return GetVersion(ref.model, n);
+}
+
+Result<Alias> Snapshot::GetAlias(ObjectId model_id, std::string_view name) const {
+  return GetRecord<Alias>(txn_, reg_->dbi_aliases_, Key64Name(model_id, name),
+                          "alias " + std::string(name));
+}
+
+Status Snapshot::ForEachAlias(ObjectId model_id, std::string_view after,
+                              const std::function<bool(const Alias&)>& fn) const {
+  std::string start = Key64Name(model_id, after);
+  if (!after.empty()) start.push_back('\0');
+  return Scan(txn_, reg_->dbi_aliases_, Key64(model_id), start,
+              [&](std::string_view, std::string_view val, bool* more) {
+                Alias a;
+                MODELFS_RETURN_IF_ERROR(Decode(val, &a));
+                *more = fn(a);
+                return Status::Ok();
+              });
+}
+
+std::vector<std::string> Snapshot::AliasesOf(ObjectId model_id, uint32_t number) const {
+  std::vector<std::string> out;
+  (void)ForEachAlias(model_id, "", [&](const Alias& a) {
+    if (a.version == number) out.push_back(a.name);
+    return true;
+  });
+  return out;
+}
+
+Result<Entry> Snapshot::GetEntry(ObjectId parent, std::string_view name) const {
+  return GetRecord<Entry>(txn_, reg_->dbi_entries_, Key64Name(parent, name),
+                          "file " + std::string(name));
+}
+
+Status Snapshot::ForEachEntry(ObjectId parent, std::string_view after,
+                              const std::function<bool(const Entry&)>& fn) const {
+  std::string start = Key64Name(parent, after);
+  if (!after.empty()) start.push_back('\0');
+  return Scan(txn_, reg_->dbi_entries_, Key64(parent), start,
+              [&](std::string_view, std::string_view val, bool* more) {
+                Entry e;
+                MODELFS_RETURN_IF_ERROR(Decode(val, &e));
+                *more = fn(e);
+                return Status::Ok();
+              });
+}
+
+Status Snapshot::ForEachPath(
+    const Version& v, const std::function<bool(const std::string&, const Entry&)>& fn) const {
+  // Iterative depth-first walk; `stop` carries an early exit out.
+  bool stop = false;
+  std::function<Status(ObjectId, const std::string&)> walk = [&](ObjectId parent,
+                                                                 const std::string& prefix) {
+    std::vector<Entry> dirs;
+    MODELFS_RETURN_IF_ERROR(ForEachEntry(parent, "", [&](const Entry& e) {
+      std::string path = prefix.empty() ? e.name : prefix + "/" + e.name;
+      if (!fn(path, e)) {
+        stop = true;
+        return false;
+      }
+      if (e.is_dir()) dirs.push_back(e);
+      return true;
+    }));
+    for (const Entry& d : dirs) {
+      if (stop) break;
+      MODELFS_RETURN_IF_ERROR(walk(d.id, prefix.empty() ? d.name : prefix + "/" + d.name));
+    }
+    return Status::Ok();
+  };
+  return walk(v.id, "");
+}
+
+Status Snapshot::ForEachAudit(uint64_t after,
+                              const std::function<bool(const AuditRecord&)>& fn) const {
+  return Scan(txn_, reg_->dbi_audit_, "", Key64(after + 1),
+              [&](std::string_view, std::string_view val, bool* more) {
+                AuditRecord r;
+                MODELFS_RETURN_IF_ERROR(Decode(val, &r));
+                *more = fn(r);
+                return Status::Ok();
+              });
+}
+
+uint64_t Snapshot::LastAuditSeq() const { return GetU64(txn_, reg_->dbi_meta_, "audit_seq"); }
+
+// ---------------------------------------------------------------- Registry
+
+Registry::Registry(std::string root) : root_(std::move(root)), blobs_(root_) {}
+
+Registry::~Registry() {
+  for (MDB_txn* t : read_pool_) mdb_txn_abort(t);
+  if (env_) mdb_env_close(env_);
+}
+
+Status Registry::Init(const std::string& root, std::string_view policy_text) {
+  if (root.empty()) return Status::Invalid("ROOT is empty");
+  if (mkdir(root.c_str(), 0700) != 0) {
+    if (errno != EEXIST) return Status::FromErrno("cannot create registry " + root, errno);
+    struct stat st;
+    if (stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return Status::Exists(root + " exists and is not a directory");
+    struct stat ist;
+    if (stat((root + "/index").c_str(), &ist) == 0)
+      return Status::Exists(root + " is already a modelfs registry");
+    if (chmod(root.c_str(), 0700) != 0)
+      return Status::FromErrno("cannot set permissions on " + root, errno);
+  }
+  for (const char* d : {"/index", "/blobs", "/staging"}) {
+    std::string p = root + d;
+    if (mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::FromErrno("cannot create " + p, errno);
+  }
+  std::string pol = root + "/policy.toml";
+  struct stat pst;
+  if (stat(pol.c_str(), &pst) != 0) {
+    std::ofstream f(pol);
+    f << policy_text;
+    if (!f) return Status::IO("cannot write " + pol);
+  }
+  auto reg = Open(root);  // creates the LMDB databases
+  return reg.status();
+}
+
+Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
+  struct stat st;
+  if (stat(root.c_str(), &st) != 0) {
+    if (errno == EACCES)
+      return Status::NoAccess("cannot open registry " + root +
+                              ": permission denied (ROOT is private to its owner; use the mount)");
+    return Status::FromErrno("cannot open registry " + root, errno);
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::Invalid(root + " is not a modelfs registry (not a directory)");
+  std::string idx = root + "/index";
+  if (stat(idx.c_str(), &st) != 0) {
+    if (errno == EACCES)
+      return Status::NoAccess("cannot open registry " + root +
+                              ": permission denied (ROOT is private to its owner; use the mount)");
+    return Status::Invalid(root + " is not a modelfs registry (no index/; create one with `modelfs init`)");
+  }
+  if (access(idx.c_str(), R_OK | W_OK | X_OK) != 0)
+    return Status::NoAccess("cannot open registry " + root + ": permission denied on " + idx);
+  std::unique_ptr<Registry> reg(new Registry(root));
+  MODELFS_RETURN_IF_ERROR(reg->OpenEnv());
+  return reg;
+}
+
+Status Registry::OpenEnv() {
+  int rc = mdb_env_create(&env_);
+  if (rc != 0) return Error("mdb_env_create", rc);
+  mdb_env_set_mapsize(env_, MapSize());
+  mdb_env_set_maxreaders(env_, kMaxReaders);
+  mdb_env_set_maxdbs(env_, 8);
+  std::string idx = root_ + "/index";
+  // MDB_NOTLS: read transactions are bound to Snapshot objects, not threads,
+  // so the mount's worker threads can share a pool of them.
+  rc = mdb_env_open(env_, idx.c_str(), MDB_NOTLS, 0600);
+  if (rc != 0) {
+    if (rc == EACCES) return Status::NoAccess("cannot open registry " + root_ + ": " + mdb_strerror(rc));
+    return Error("cannot open the index " + idx, rc);
+  }
+  int dead = 0;
+  mdb_reader_check(env_, &dead);  // free slots of readers that died
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  if (rc != 0) return Error("cannot open the index " + idx, rc);
+  struct {
+    const char* name;
+    unsigned* dbi;
+  } dbs[] = {{"meta", &dbi_meta_},       {"models", &dbi_models_},   {"versions", &dbi_versions_},
+             {"entries", &dbi_entries_}, {"aliases", &dbi_aliases_}, {"audit", &dbi_audit_}};
+  for (auto& d : dbs) {
+    MDB_dbi dbi;
+    rc = mdb_dbi_open(txn, d.name, MDB_CREATE, &dbi);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return Error(std::string("cannot open index table ") + d.name, rc);
+    }
+    *d.dbi = dbi;
+  }
+  MDB_val k = Val("next_id"), v;
+  if (mdb_get(txn, dbi_meta_, &k, &v) == MDB_NOTFOUND) {
+    std::string first = Key64(kRootId + 1);
+    MDB_val fv = Val(first);
+    mdb_put(txn, dbi_meta_, &k, &fv, 0);
+    MDB_val fk = Val("format"), fmt = Val("1");
+    mdb_put(txn, dbi_meta_, &fk, &fmt, 0);
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) return Error("cannot open the index " + idx, rc);
+  return Status::Ok();
+}
+
+MDB_txn* Registry::TakeReadTxn() const {
+  {
+    std::lock_guard<std::mutex> g(pool_mu_);
+    while (!read_pool_.empty()) {
+      MDB_txn* t = read_pool_.back();
+      read_pool_.pop_back();
+      if (mdb_txn_renew(t) == 0) return t;
+      mdb_txn_abort(t);
+    }
+  }
+  MDB_txn* t = nullptr;
+  if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &t) != 0) return nullptr;
+  return t;
+}
+
+void Registry::GiveBackReadTxn(MDB_txn* txn) const {
+  mdb_txn_reset(txn);
+  std::lock_guard<std::mutex> g(pool_mu_);
+  read_pool_.push_back(txn);
+}
+
+Result<Snapshot> Registry::Read() const {
+  MDB_txn* t = TakeReadTxn();
+  if (!t) return Status::IO("cannot begin a read transaction on " + root_);
+  return Snapshot(this, t, true);
+}
+
+// ---------------------------------------------------------------- WriteTxn
+
+WriteTxn::WriteTxn(Registry* reg, MDB_txn* txn) : reg_(reg), txn_(txn), view_(reg, txn, false) {}
+
+WriteTxn::~WriteTxn() {
+  if (!done_) mdb_txn_abort(txn_);
+}
+
+Result<std::unique_ptr<WriteTxn>> WriteTxn::Begin(Registry* reg) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(reg->env_, nullptr, 0, &txn);
+  if (rc != 0) return Error("cannot begin a write transaction", rc);
+  return std::unique_ptr<WriteTxn>(new WriteTxn(reg, txn));
+}
+
+Status WriteTxn::Put(unsigned dbi, std::string_view key, std::string_view val) {
+  MDB_val k = Val(key), v = Val(val);
+  int rc = mdb_put(txn_, dbi, &k, &v, 0);
+  if (rc != 0) return Error("index write", rc);
+  return Status::Ok();
+}
+
+ObjectId WriteTxn::NextId() {
+  uint64_t id = GetU64(txn_, reg_->dbi_meta_, "next_id");
+  if (id <= kRootId) id = kRootId + 1;
+  (void)Put(reg_->dbi_meta_, "next_id", Key64(id + 1));
+  return id;
+}
+
+Status WriteTxn::PutModel(const Model& m) { return Put(reg_->dbi_models_, m.name, Encode(m)); }
+
+Status WriteTxn::PutVersion(const Version& v) {
+  return Put(reg_->dbi_versions_, VersionKey(v.model_id, v.number), Encode(v));
+}
+
+Status WriteTxn::PutEntry(const Entry& e) {
+  return Put(reg_->dbi_entries_, Key64Name(e.parent, e.name), Encode(e));
+}
+
+Status WriteTxn::PutAlias(ObjectId model_id, const Alias& a) {
+  return Put(reg_->dbi_aliases_, Key64Name(model_id, a.name), Encode(a));
+}
+
+Status WriteTxn::DelAlias(ObjectId model_id, std::string_view name) {
+  std::string key = Key64Name(model_id, name);
+  MDB_val k = Val(key);
+  int rc = mdb_del(txn_, reg_->dbi_aliases_, &k, nullptr);
+  if (rc != 0) return Error("index delete", rc);
+  return Status::Ok();
+}
+
+Status WriteTxn::DelEntries(ObjectId parent) {
+  std::vector<std::pair<std::string, Entry>> children;
+  MODELFS_RETURN_IF_ERROR(view_.ForEachEntry(parent, "", [&](const Entry& e) {
+    children.emplace_back(Key64Name(parent, e.name), e);
+    return true;
+  }));
+  for (auto& [key, e] : children) {
+    if (e.is_dir()) MODELFS_RETURN_IF_ERROR(DelEntries(e.id));
+    MDB_val k = Val(key);
+    int rc = mdb_del(txn_, reg_->dbi_entries_, &k, nullptr);
+    if (rc != 0) return Error("index delete", rc);
+  }
+  return Status::Ok();
+}
+
+Status WriteTxn::DelVersion(const Version& v) {
+  MODELFS_RETURN_IF_ERROR(DelEntries(v.id));
+  std::string key = VersionKey(v.model_id, v.number);
+  MDB_val k = Val(key);
+  int rc = mdb_del(txn_, reg_->dbi_versions_, &k, nullptr);
+  if (rc != 0) return Error("index delete", rc);
+  return Status::Ok();
+}
+
+Status WriteTxn::Audit(AuditRecord r) {
+  uint64_t seq = GetU64(txn_, reg_->dbi_meta_, "audit_seq") + 1;
+  r.seq = seq;
+  if (r.at_ns == 0) r.at_ns = NowNs();
+  MODELFS_RETURN_IF_ERROR(Put(reg_->dbi_meta_, "audit_seq", Key64(seq)));
+  return Put(reg_->dbi_audit_, Key64(seq), Encode(r));
+}
+
+Status WriteTxn::Commit() {
+  done_ = true;
+  int rc = mdb_txn_commit(txn_);
+  if (rc != 0) return Error("index commit", rc);
+  return Status::Ok();
+}
+
+AuditRecord MakeAudit(const Actor& who, std::string_view action, std::string_view model,
+                      std::string_view object, std::string before, std::string after) {
+  AuditRecord r;
+  r.uid = who.uid;
+  r.user = who.name;
+  r.action = std::string(action);
+  r.model = std::string(model);
+  r.object = std::string(object);
+  r.before = std::move(before);
+  r.after = std::move(after);
+  return r;
+}
+
+// ---------------------------------------------------------- metadata writes
+
+namespace {
+
+// Loads model and version for a change, with messages naming MODEL@N.
+Status LoadVersion(const Snapshot& s, std::string_view model, uint32_t number, Model* m,
+                   Version* v) {
+  auto mr = s.GetModel(model);
+  if (!mr.ok()) return mr.status();
+  *m = *mr;
+  auto vr = s.GetVersion(m->id, number);
+  if (!vr.ok())
+    return Status::NotFound(std::string(model) + "@" + std::to_string(number) + " does not exist");
+  *v = *vr;
+  return Status::Ok();
+}
+
+}  // namespace
+
+// Applies one metadata change to `v`, validating it; returns the old and new
+// values as text for the audit trail.
+Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string* before,
+                 std::string* after) {
+  std::string key = c.key;
+  if (key.rfind("registry.", 0) == 0) key = key.substr(9);
+  auto dot = key.find('.');
+  std::string family = key.substr(0, dot);
+  std::string sub = dot == std::string::npos ? "" : key.substr(dot + 1);
+  if (c.value && c.value->size() > kMaxMetaValue)
+    return Status::TooBig("value of " + c.key + " is longer than 4096 bytes");
+
+  auto set_map = [&](auto& map, auto parsed) -> Status {
+    MODELFS_RETURN_IF_ERROR(CheckMetaKey(sub));
+    auto it = map.find(sub);
+    if constexpr (std::is_same_v<decltype(parsed), double>) {
+      if (it != map.end()) *before = FormatMetric(it->second);
+      if (c.value) {
+        map[sub] = parsed;
+        *after = FormatMetric(parsed);
+      }
+    } else {
+      if (it != map.end()) *before = it->second;
+      if (c.value) {
+        map[sub] = *c.value;
+        *after = *c.value;
+      }
+    }
+    if (!c.value) {
+      if (it == map.end()) return Status::NoData(c.key + " is not set on " + v->ref());
+      map.erase(sub);
+    }
+    return Status::Ok();
+  };
+
+  if (family == "metrics" && !sub.empty()) {
+    double val = 0;
+    if (c.value) {
+      auto p = ParseMetric(sub, *c.value);
+      if (!p.ok()) return p.status();
+      val = *p;
+    }
+    return set_map(v->metrics, val);
+  }
+  if (family == "params" && !sub.empty()) return set_map(v->params, std::string());
+  if (family == "tags" && !sub.empty()) return set_map(v->tags, std::string());
+  if (key == "description") {
+    *before = v->description;
+    v->description = c.value.value_or("");
+    *after = v->description;
+    return Status::Ok();
+  }
+  if (family == "lineage") {
+    if (sub == "parents") {
+      std::vector<std::string> parents;
+      if (c.value) {
+        for (const auto& p : SplitList(*c.value)) {
+          auto r = ParseVersionRef(p);
+          if (!r.ok()) return Status::Invalid("lineage.parents: " + r.status().message());
+          if (r->model == v->model && r->version >= v->number)
+            return Status::Invalid("lineage.parents: " + p + " is not an earlier version of " + v->model);
+          auto pv = s.GetVersion(r->model, r->version);
+          if (!pv.ok()) return Status::Invalid("lineage.parents: " + pv.status().message());
+          parents.push_back(r->model + "@" + std::to_string(r->version));
+        }
+      }
+      *before = JoinList(v->lineage.parents);
+      v->lineage.parents = parents;
+      *after = JoinList(parents);
+      return Status::Ok();
+    }
+    if (sub == "datasets") {
+      std::vector<std::string> ds = c.value ? SplitList(*c.value) : std::vector<std::string>{};
+      for (const auto& d : ds) {
+        auto h = d.find("#xxh3:");
+        if (h != std::string::npos && !Digest::FromHex(d.substr(h + 6)).ok())
+          return Status::Invalid("lineage.datasets: " + d + " has a bad #xxh3: digest (32 hex digits)");
+      }
+      *before = JoinList(v->lineage.datasets);
+      v->lineage.datasets = ds;
+      *after = JoinList(ds);
+      return Status::Ok();
+    }
+    if (sub == "code" || sub == "run") {
+      std::string& field = sub == "code" ? v->lineage.code : v->lineage.run;
+      *before = field;
+      field = c.value.value_or("");
+      *after = field;
+      return Status::Ok();
+    }
+  }
+  if (key == "approval" || key == "state" || key == "version" || key == "digest" ||
+      key == "size" || key == "created_at" || key == "created_by" || key == "aliases")
+    return Status::Invalid(c.key + " cannot be set this way");
+  return Status::Invalid("unknown metadata key " + c.key +
+                         " (use metrics.K, params.K, tags.K, lineage.{parents,datasets,code,run} "
+                         "or description)");
+}
+
+Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias,
+                 const Actor& who, std::string_view note) {
+  Alias a;
+  std::string before;
+  auto old = t.view().GetAlias(m.id, alias);
+  if (old.ok()) {
+    a = *old;
+    before = "v" + std::to_string(a.version);
+  } else {
+    a.id = t.NextId();
+    a.name = std::string(alias);
+  }
+  a.version = v->number;
+  a.updated_at_ns = NowNs();
+  a.updated_by = who.name;
+  MODELFS_RETURN_IF_ERROR(t.PutAlias(m.id, a));
+  if (std::find(v->past_aliases.begin(), v->past_aliases.end(), a.name) == v->past_aliases.end()) {
+    v->past_aliases.push_back(a.name);
+    MODELFS_RETURN_IF_ERROR(t.PutVersion(*v));
+  }
+  AuditRecord r = MakeAudit(who, "alias", m.name, m.name + "/" + a.name, before,
+                            "v" + std::to_string(v->number));
+  r.reason = std::string(note);
+  return t.Audit(r);
+}
+
+Result<Model> Registry::CreateModel(std::string_view name, const Actor& who) {
+  MODELFS_RETURN_IF_ERROR(CheckModelName(name));
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  if (t.view().GetModel(name).ok()) return Status::Exists("model " + std::string(name) + " already exists");
+  Model m;
+  m.id = t.NextId();
+  m.latest_id = t.NextId();
+  m.name = std::string(name);
+  m.created_at_ns = NowNs();
+  m.created_by = who.name;
+  m.owner = who.name;
+  MODELFS_RETURN_IF_ERROR(t.PutModel(m));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, m.name, "", "model")));
+  MODELFS_RETURN_IF_ERROR(t.Commit());
+  return m;
+}
+
+Status Registry::SetMeta(std::string_view model, uint32_t number,
+                         const std::vector<MetaChange>& changes, const Actor& who) {
+  if (changes.empty()) return Status::Invalid("nothing to set");
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  Model m;
+  Version v;
+  MODELFS_RETURN_IF_ERROR(LoadVersion(t.view(), model, number, &m, &v));
+  if (v.state == State::kArchived)
+    return Status::ReadOnly(v.ref() + " is archived: its metadata cannot change");
+  for (const auto& c : changes) {
+    std::string before, after;
+    MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &before, &after));
+    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, c.value ? "set" : "unset", v.model,
+                                              v.ref() + " " + c.key, before, after)));
+  }
+  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+  return t.Commit();
+}
+
+Status Registry::SetAlias(std::string_view model, std::string_view alias, uint32_t number,
+                          const Actor& who, const Guard& guard) {
+  MODELFS_RETURN_IF_ERROR(CheckAliasName(alias));
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  Model m;
+  Version v;
+  MODELFS_RETURN_IF_ERROR(LoadVersion(t.view(), model, number, &m, &v));
+  if (v.state != State::kReady)
+    return Status::Invalid("alias " + std::string(alias) + " cannot point at " + v.ref() +
+                           ": it is " + std::string(StateName(v.state)) + ", not ready");
+  std::string note;
+  if (guard) MODELFS_RETURN_IF_ERROR(guard(t.view(), v, &note));
+  auto cur = t.view().GetAlias(m.id, alias);
+  if (cur.ok() && cur->version == number) return Status::Ok();  // already there
+  MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &v, alias, who, note));
+  return t.Commit();
+}
+
+Status Registry::DeleteAlias(std::string_view model, std::string_view alias, const Actor& who) {
+  if (alias == "latest") return Status::Invalid("latest is computed and cannot be deleted");
+  MODELFS_RETURN_IF_ERROR(CheckAliasName(alias));
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  auto m = t.view().GetModel(model);
+  if (!m.ok()) return m.status();
+  auto a = t.view().GetAlias(m->id, alias);
+  if (!a.ok())
+    return Status::NotFound("alias " + std::string(model) + "/" + std::string(alias) + " does not exist");
+  MODELFS_RETURN_IF_ERROR(t.DelAlias(m->id, alias));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "unalias", m->name, m->name + "/" + a->name,
+                                            "v" + std::to_string(a->version), "")));
+  return t.Commit();
+}
+
+Status Registry::Approve(std::string_view model, uint32_t number, bool approve,
+                         std::string_view comment, const Actor& who) {
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  Model m;
+  Version v;
+  MODELFS_RETURN_IF_ERROR(LoadVersion(t.view(), model, number, &m, &v));
+  if (v.state != State::kReady)
+    return Status::Invalid(v.ref() + " is " + std::string(StateName(v.state)) +
+                           ": only ready versions can be approved or rejected");
+  std::string before = v.approval.status;
+  v.approval.status = approve ? "approved" : "rejected";
+  v.approval.by = who.name;
+  v.approval.at_ns = NowNs();
+  v.approval.comment = std::string(comment);
+  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+  AuditRecord r = MakeAudit(who, approve ? "approve" : "reject", m.name, v.ref(), before,
+                            v.approval.status);
+  r.reason = std::string(comment);
+  MODELFS_RETURN_IF_ERROR(t.Audit(r));
+  return t.Commit();
+}
+
+Status Registry::Archive(std::string_view model, uint32_t number, const Actor& who) {
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  Model m;
+  Version v;
+  MODELFS_RETURN_IF_ERROR(LoadVersion(t.view(), model, number, &m, &v));
+  if (v.state == State::kArchived) return Status::Ok();
+  if (v.state != State::kReady)
+    return Status::Invalid(v.ref() + " is a draft: discard it instead of archiving it");
+  auto aliases = t.view().AliasesOf(m.id, number);
+  if (!aliases.empty())
+    return Status::Busy(v.ref() + " is the target of alias " + JoinList(aliases) +
+                        ": move the alias first");
+  v.state = State::kArchived;
+  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "archive", m.name, v.ref(), "ready", "archived")));
+  return t.Commit();
+}
+
+Status Registry::AuditDenied(const Actor& who, std::string_view action, std::string_view model,
+                             std::string_view object, std::string_view reason) {
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  AuditRecord r = MakeAudit(who, action, model, object, "", "");
+  r.allowed = false;
+  r.reason = std::string(reason);
+  MODELFS_RETURN_IF_ERROR((*tx)->Audit(r));
+  return (*tx)->Commit();
+}
+
+}  // namespace modelfs

@@ -1,0 +1,181 @@
+// Registry: the LMDB index of a registry ROOT (SPEC §2) and the only code
+// that changes it. Every change is one LMDB write transaction, which is the
+// single commit point: blobs are in place before the transaction that names
+// them commits, so a crash leaves each version fully present or absent.
+//
+// Reads go through a Snapshot (an LMDB read transaction): consistent, never
+// blocked by writers, in this or another process. Registry and Snapshot
+// objects are thread-safe in the sense of LMDB: one Registry per process may
+// be shared by all threads; a Snapshot is used by one thread at a time.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/blob_store.h"
+#include "index/names.h"
+#include "index/records.h"
+#include "index/status.h"
+
+struct MDB_env;
+struct MDB_txn;
+
+namespace modelfs {
+
+class Registry;
+
+// A read view of the index. Visitors return false to stop early.
+class Snapshot {
+ public:
+  Snapshot(Snapshot&&) noexcept;
+  Snapshot& operator=(Snapshot&&) = delete;
+  ~Snapshot();
+
+  Result<Model> GetModel(std::string_view name) const;
+  // Models in name order, starting after `after` ("" = from the first).
+  Status ForEachModel(std::string_view after, const std::function<bool(const Model&)>& fn) const;
+
+  Result<Version> GetVersion(ObjectId model_id, uint32_t number) const;
+  Result<Version> GetVersion(std::string_view model, uint32_t number) const;
+  // Versions of a model in number order, starting after `after`.
+  Status ForEachVersion(ObjectId model_id, uint32_t after,
+                        const std::function<bool(const Version&)>& fn) const;
+  // The highest ready version of the model, 0 when it has none.
+  uint32_t LatestReady(ObjectId model_id) const;
+  // MODEL, MODEL@N, MODEL@ALIAS, MODEL@latest (MODEL alone means latest).
+  Result<Version> Resolve(const Ref& ref) const;
+
+  Result<Alias> GetAlias(ObjectId model_id, std::string_view name) const;
+  Status ForEachAlias(ObjectId model_id, std::string_view after,
+                      const std::function<bool(const Alias&)>& fn) const;
+  // Names of the aliases now pointing at `number`, sorted.
+  std::vector<std::string> AliasesOf(ObjectId model_id, uint32_t number) const;
+
+  // Entries (files, directories) of a version: parent is the version's id
+  // for the top level, else the directory entry's id.
+  Result<Entry> GetEntry(ObjectId parent, std::string_view name) const;
+  Status ForEachEntry(ObjectId parent, std::string_view after,
+                      const std::function<bool(const Entry&)>& fn) const;
+  // Every entry below a version, depth first, with its path ("a/b.bin").
+  Status ForEachPath(const Version& v,
+                     const std::function<bool(const std::string& path, const Entry&)>& fn) const;
+
+  // The audit trail in order, starting after sequence number `after`.
+  Status ForEachAudit(uint64_t after, const std::function<bool(const AuditRecord&)>& fn) const;
+  // The sequence number of the newest audit record: it grows with every
+  // change, so a reader can poll it to learn that something changed.
+  uint64_t LastAuditSeq() const;
+
+ private:
+  friend class Registry;
+  friend class WriteTxn;
+  Snapshot(const Registry* reg, MDB_txn* txn, bool owned);
+  const Registry* reg_;
+  MDB_txn* txn_;
+  bool owned_;  // a pooled read transaction that we must give back
+};
+
+// One metadata change: key as in `modelfs set` (metrics.auc, tags.team,
+// params.lr, lineage.parents, description), value nullopt to remove it.
+struct MetaChange {
+  std::string key;
+  std::optional<std::string> value;
+};
+
+struct PushRequest {
+  std::string model;
+  std::vector<std::string> paths;  // laid out as `cp -r` would (SPEC §5)
+  std::vector<MetaChange> meta;    // metrics, params, tags, lineage, description
+  std::string alias;  // optional: point this alias at the new version
+};
+
+// A check run inside a write transaction, against the records as they are
+// at commit time (e.g. policy gates for an alias). Non-ok aborts the change;
+// a note it sets is kept as the reason in the change's audit record.
+using Guard = std::function<Status(const Snapshot&, const Version&, std::string* note)>;
+
+struct GcOptions {
+  bool dry_run = false;
+  std::optional<uint64_t> keep_last;   // ready versions per model without alias
+  std::optional<int64_t> draft_ttl_s;  // drop drafts older than this
+  bool drop_archived = true;           // archived versions are kept until gc
+};
+
+struct GcReport {
+  std::vector<std::string> removed;  // one line per thing removed (or to be)
+  uint64_t bytes = 0;                // bytes freed (or to be)
+};
+
+struct FsckReport {
+  std::vector<std::string> problems;  // inconsistencies: exit 1
+  std::vector<std::string> garbage;   // leftovers gc would remove
+  std::vector<std::string> repaired;
+};
+
+class Registry {
+ public:
+  ~Registry();
+
+  // Creates ROOT (mode 0700) with index/, blobs/, staging/ and policy.toml
+  // holding `policy_text`. ROOT may exist if empty.
+  static Status Init(const std::string& root, std::string_view policy_text);
+  // Opens an existing registry. NoAccess when this user may not open it,
+  // Invalid when ROOT is not a registry.
+  static Result<std::unique_ptr<Registry>> Open(const std::string& root);
+
+  const std::string& root() const { return root_; }
+  BlobStore& blobs() { return blobs_; }
+  std::string policy_path() const { return root_ + "/policy.toml"; }
+
+  Result<Snapshot> Read() const;
+
+  // Stores the files and commits a new ready version with the next number.
+  // Creates the model when it does not exist. `alias_guard` is run for the
+  // alias, when one is asked for.
+  Result<Version> Push(const PushRequest& req, const Actor& who,
+                       const BlobStore::Progress& progress = {},
+                       const Guard& alias_guard = {});
+  Result<Model> CreateModel(std::string_view name, const Actor& who);
+  Status SetMeta(std::string_view model, uint32_t number, const std::vector<MetaChange>& changes,
+                 const Actor& who);
+  Status SetAlias(std::string_view model, std::string_view alias, uint32_t number,
+                  const Actor& who, const Guard& guard = {});
+  Status DeleteAlias(std::string_view model, std::string_view alias, const Actor& who);
+  Status Approve(std::string_view model, uint32_t number, bool approve, std::string_view comment,
+                 const Actor& who);
+  Status Archive(std::string_view model, uint32_t number, const Actor& who);
+  // Records a refused action in the audit trail.
+  Status AuditDenied(const Actor& who, std::string_view action, std::string_view model,
+                     std::string_view object, std::string_view reason);
+
+  Result<GcReport> Gc(const GcOptions& opt, const Actor& who);
+  Result<FsckReport> Fsck(bool repair, const Actor& who);
+
+  // Total bytes and count of regular files a push of `paths` would store;
+  // Invalid/NotFound for paths push would reject.
+  static Status PlanPush(const std::vector<std::string>& paths, uint64_t* bytes,
+                         uint64_t* files);
+
+ private:
+  friend class Snapshot;
+  friend class WriteTxn;
+  Registry(std::string root);
+  Status OpenEnv();
+  MDB_txn* TakeReadTxn() const;
+  void GiveBackReadTxn(MDB_txn* txn) const;
+
+  std::string root_;
+  BlobStore blobs_;
+  MDB_env* env_ = nullptr;
+  unsigned dbi_meta_ = 0, dbi_models_ = 0, dbi_versions_ = 0, dbi_entries_ = 0,
+           dbi_aliases_ = 0, dbi_audit_ = 0;
+  mutable std::mutex pool_mu_;                  // guards read_pool_
+  mutable std::vector<MDB_txn*> read_pool_;     // reset read txns for reuse
+};
+
+}  // namespace modelfs

@@ -1,0 +1,59 @@
+// WriteTxn: one LMDB write transaction of a Registry, with the typed puts the
+// write operations need. Internal to index/. The transaction aborts unless
+// Commit() succeeds, so an early return never leaves a half change.
+#pragma once
+
+#include <lmdb.h>
+
+#include "index/lmdb_util.h"
+#include "index/registry.h"
+
+namespace modelfs {
+
+class WriteTxn {
+ public:
+  static Result<std::unique_ptr<WriteTxn>> Begin(Registry* reg);
+  ~WriteTxn();
+
+  const Snapshot& view() const { return view_; }
+  ObjectId NextId();
+  Status PutModel(const Model& m);
+  Status PutVersion(const Version& v);
+  Status PutEntry(const Entry& e);
+  Status PutAlias(ObjectId model_id, const Alias& a);
+  Status DelAlias(ObjectId model_id, std::string_view name);
+  Status DelVersion(const Version& v);  // with all its entries
+  Status Audit(AuditRecord r);          // fills seq and time when unset
+  Status Commit();
+
+  Registry* reg() { return reg_; }
+
+ private:
+  WriteTxn(Registry* reg, MDB_txn* txn);
+  Status Put(unsigned dbi, std::string_view key, std::string_view val);
+  Status DelEntries(ObjectId parent);
+  Registry* reg_;
+  MDB_txn* txn_;
+  Snapshot view_;
+  bool done_ = false;
+};
+
+// Applies one metadata change to `v` after validating it (SPEC §3); sets the
+// old and new values as text for the audit trail.
+Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string* before,
+                 std::string* after);
+
+// Points `alias` of model `m` at ready version `v` (recording it in the
+// version's past aliases) and audits the move; `note` is kept as its reason.
+Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias,
+                 const Actor& who, std::string_view note);
+
+// Shared (push, seal) or exclusive (gc) hold of ROOT/gc.lock, so gc never
+// removes a blob that is stored but not yet committed.
+std::unique_ptr<void, void (*)(void*)> LockForGc(const std::string& root, bool exclusive);
+
+// The audit record of a change made by `who`.
+AuditRecord MakeAudit(const Actor& who, std::string_view action, std::string_view model,
+                      std::string_view object, std::string before, std::string after);
+
+}  // namespace modelfs

@@ -1,0 +1,827 @@
+// Policy: parsing policy.toml into compiled rules, the access decision, and
+// the reloading PolicyFile. Sections, in order:
+//   1. actions and durations
+//   2. the parser (TOML tree → Policy, every error as FILE:LINE:COL)
+//   3. decisions
+//   4. the default policy text
+//   5. PolicyFile
+#include "policy/policy.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <limits>
+#include <set>
+#include <toml++/toml.h>
+
+#include "index/names.h"
+
+namespace modelfs::policy {
+
+// ---------------------------------------------------------------------------
+// 1. Actions and durations
+
+namespace {
+
+constexpr std::array<std::string_view, kActionCount> kActionNames = {
+    "read", "create", "write", "promote", "approve", "admin"};
+static_assert(static_cast<size_t>(Action::kAdmin) + 1 == kActionCount);
+
+constexpr size_t Index(Action a) { return static_cast<size_t>(a); }
+
+}  // namespace
+
+std::string_view ActionName(Action action) { return kActionNames[Index(action)]; }
+
+std::optional<Action> ActionFromName(std::string_view name) {
+  for (size_t i = 0; i < kActionCount; ++i) {
+    if (kActionNames[i] == name) return static_cast<Action>(i);
+  }
+  return std::nullopt;
+}
+
+Result<int64_t> ParseDuration(std::string_view text) {
+  auto bad = [&] {
+    return Status::Invalid("bad duration \"" + std::string(text) +
+                           "\": expected a whole number and a unit s, m, h, d or w, "
+                           "e.g. \"7d\"");
+  };
+  if (text.size() < 2) return bad();
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    case 'w': unit = 7 * 86400; break;
+    default: return bad();
+  }
+  int64_t n = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return bad();
+    if (n > (std::numeric_limits<int64_t>::max() / unit - (c - '0')) / 10) {
+      return Status::Invalid("bad duration \"" + std::string(text) + "\": too large");
+    }
+    n = n * 10 + (c - '0');
+  }
+  if (n == 0) {
+    return Status::Invalid("bad duration \"" + std::string(text) + "\": must be more than zero");
+  }
+  return n * unit;
+}
+
+// ---------------------------------------------------------------------------
+// 2. The parser
+
+namespace {
+
+constexpr size_t kMaxName = 256;   // user and group names; NSS allows long ones
+constexpr size_t kMaxGlob = 1024;  // no model name is longer than 128
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string_view TypeName(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::none: return "nothing";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+  }
+  return "a value";
+}
+
+// Unix user and group names are checked loosely (NSS backends accept
+// "DOMAIN\user", "a.b@corp"): non-empty, printable, no space, and none of
+// ':' (our principal separator) or ',' (our list separator in reasons).
+std::optional<std::string> CheckAccountName(std::string_view name) {
+  if (name.empty()) return "name is empty";
+  if (name.size() > kMaxName) return "name is longer than 256 characters";
+  for (unsigned char c : name) {
+    if (c <= 0x20 || c == 0x7f) return "name contains a space or control character";
+    if (c == ':' || c == ',') return "name contains ':' or ','";
+  }
+  return std::nullopt;
+}
+
+bool IsModelNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '-';
+}
+
+// A [[models]] match glob, for fnmatch(3) without flags. fnmatch never
+// reports a bad pattern, so catch what would silently never match.
+std::optional<std::string> CheckGlob(std::string_view glob) {
+  if (glob.empty()) return "glob is empty";
+  if (glob.size() > kMaxGlob) return "glob is longer than 1024 characters";
+  for (size_t i = 0; i < glob.size(); ++i) {
+    char c = glob[i];
+    if (c == '*' || c == '?' || IsModelNameChar(c)) continue;
+    if (c == '\\') {
+      if (i + 1 == glob.size()) return "glob " + Quote(glob) + " ends with a lone '\\'";
+      ++i;
+      continue;
+    }
+    if (c == '[') {
+      size_t j = i + 1;
+      if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) ++j;
+      if (j < glob.size() && glob[j] == ']') ++j;  // a leading ']' is literal
+      while (j < glob.size() && glob[j] != ']') ++j;
+      if (j >= glob.size()) return "glob " + Quote(glob) + " has an unclosed '['";
+      i = j;
+      continue;
+    }
+    return "glob " + Quote(glob) + " can never match: '" + std::string(1, c) +
+           "' cannot appear in a model name";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Walks the TOML tree once. Errors are collected as (position, message) and
+// the earliest in the file wins: toml++ iterates tables in key order, not
+// file order, and "the first mistake" is what a person fixes first.
+class Parser {
+ public:
+  explicit Parser(std::string_view filename) : file_(filename) {}
+
+  Result<std::shared_ptr<const Policy>> Run(std::string_view text) {
+    toml::table root;
+    try {
+      root = toml::parse(text, std::string_view(file_));
+    } catch (const toml::parse_error& e) {
+      Fail(e.source(), std::string(e.description()));
+      return Error();
+    }
+    auto policy = std::shared_ptr<Policy>(new Policy());
+    policy_ = policy.get();
+    policy_->filename_ = file_;
+    policy_->defaults_.label = "[defaults]";
+
+    // [groups] first: "group:NAME" principals elsewhere expand through it.
+    if (const toml::node* g = root.get("groups")) ParseGroups(*g);
+    for (auto&& [key, node] : root) {
+      const std::string_view k = key.str();
+      if (k == "groups") {
+        continue;
+      } else if (k == "defaults") {
+        ParseDefaults(node);
+      } else if (k == "models") {
+        ParseModels(node);
+      } else if (k == "aliases") {
+        ParseAliases(node);
+      } else if (k == "retention") {
+        ParseRetention(node);
+      } else {
+        Fail(key.source(), "unknown key " + Quote(k) +
+                               "; expected groups, defaults, models, aliases or retention");
+      }
+    }
+    if (failed_) return Error();
+
+    // Permissive defaults for what the file leaves out (SPEC §6).
+    for (size_t i = 0; i < kActionCount; ++i) {
+      auto& list = policy_->defaults_.actions[i];
+      if (list) continue;
+      Policy::Principal p;
+      if (static_cast<Action>(i) == Action::kAdmin) {
+        p.kind = Policy::Principal::Kind::kUser;
+        p.name = "root";
+        p.text = "user:root";
+      } else {
+        p.kind = Policy::Principal::Kind::kAny;
+        p.text = "*";
+      }
+      list = Policy::PrincipalList{std::move(p)};
+    }
+    return std::shared_ptr<const Policy>(std::move(policy));
+  }
+
+ private:
+  void Fail(const toml::source_region& where, std::string message) {
+    uint32_t line = std::max<uint32_t>(where.begin.line, 1);
+    uint32_t col = std::max<uint32_t>(where.begin.column, 1);
+    if (failed_ && std::tie(err_line_, err_col_) <= std::tie(line, col)) return;
+    failed_ = true;
+    err_line_ = line;
+    err_col_ = col;
+    err_msg_ = std::move(message);
+  }
+
+  Status Error() const {
+    return Status::Invalid(file_ + ":" + std::to_string(err_line_) + ":" +
+                           std::to_string(err_col_) + ": " + err_msg_);
+  }
+
+  const toml::table* ExpectTable(const toml::node& node, std::string_view what) {
+    const toml::table* t = node.as_table();
+    if (t == nullptr) {
+      Fail(node.source(), std::string(what) + " must be a table, not " +
+                              std::string(TypeName(node.type())));
+    }
+    return t;
+  }
+
+  // An array whose elements are all strings; reports the first that is not.
+  std::optional<std::vector<std::pair<std::string, const toml::node*>>> StringArray(
+      const toml::node& node, const std::string& where, std::string_view element) {
+    const toml::array* arr = node.as_array();
+    if (arr == nullptr) {
+      Fail(node.source(), where + " must be an array of " + std::string(element) +
+                              "s, not " + std::string(TypeName(node.type())));
+      return std::nullopt;
+    }
+    std::vector<std::pair<std::string, const toml::node*>> out;
+    bool ok = true;
+    for (const toml::node& e : *arr) {
+      if (const auto* s = e.as_string()) {
+        out.emplace_back(s->get(), &e);
+      } else {
+        Fail(e.source(), where + ": " + std::string(element) + " must be a string, not " +
+                             std::string(TypeName(e.type())));
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  void ParseGroups(const toml::node& node) {
+    const toml::table* t = ExpectTable(node, "[groups]");
+    if (t == nullptr) return;
+    for (auto&& [key, value] : *t) {
+      std::string name(key.str());
+      if (auto err = CheckAccountName(name)) {
+        Fail(key.source(), "bad group name " + Quote(name) + ": " + *err);
+        continue;
+      }
+      auto users = StringArray(value, "[groups]." + name, "user name");
+      if (!users) continue;
+      std::vector<std::string> members;
+      for (auto& [user, where] : *users) {
+        if (auto err = CheckAccountName(user)) {
+          Fail(where->source(), "[groups]." + name + ": bad user name " + Quote(user) +
+                                    ": " + *err);
+          continue;
+        }
+        members.push_back(user);
+      }
+      std::sort(members.begin(), members.end());
+      members.erase(std::unique(members.begin(), members.end()), members.end());
+      groups_[name] = std::move(members);
+    }
+  }
+
+  std::optional<Policy::Principal> ParsePrincipal(const std::string& text,
+                                                  const toml::node& where,
+                                                  const std::string& context) {
+    Policy::Principal p;
+    p.text = text;
+    auto bad = [&](const std::string& why) {
+      Fail(where.source(), context + ": bad principal " + Quote(text) + ": " + why);
+      return std::nullopt;
+    };
+    if (text == "*") {
+      p.kind = Policy::Principal::Kind::kAny;
+      return p;
+    }
+    size_t colon = text.find(':');
+    std::string_view kind = std::string_view(text).substr(0, colon);
+    if (colon == std::string::npos ||
+        (kind != "user" && kind != "group" && kind != "uid")) {
+      return bad("expected \"*\", \"user:NAME\", \"group:NAME\" or \"uid:N\"");
+    }
+    std::string rest = text.substr(colon + 1);
+    if (kind == "uid") {
+      uint64_t n = 0;
+      bool ok = !rest.empty() && rest.size() <= 10;
+      for (char c : rest) ok = ok && c >= '0' && c <= '9';
+      if (ok) n = std::stoull(rest);
+      // (uid_t)-1 is "no uid" to the kernel; no caller can have it.
+      if (!ok || n >= std::numeric_limits<uint32_t>::max()) {
+        return bad("N must be a decimal number below 4294967295");
+      }
+      p.kind = Policy::Principal::Kind::kUid;
+      p.uid = static_cast<uint32_t>(n);
+      return p;
+    }
+    if (auto err = CheckAccountName(rest)) return bad(*err);
+    p.name = rest;
+    if (kind == "user") {
+      p.kind = Policy::Principal::Kind::kUser;
+    } else {
+      p.kind = Policy::Principal::Kind::kGroup;
+      if (auto it = groups_.find(rest); it != groups_.end()) p.members = it->second;
+    }
+    return p;
+  }
+
+  std::optional<Policy::PrincipalList> ParsePrincipals(const toml::node& node,
+                                                       const std::string& where) {
+    auto texts = StringArray(node, where, "principal");
+    if (!texts) return std::nullopt;
+    Policy::PrincipalList list;
+    bool ok = true;
+    for (auto& [text, elem] : *texts) {
+      if (auto p = ParsePrincipal(text, *elem, where)) {
+        list.push_back(std::move(*p));
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return list;
+  }
+
+  // Fills rule.actions from the action keys of t; other keys are unknown
+  // unless listed in `also`.
+  void ParseActions(const toml::table& t, Policy::Rule& rule, const std::string& where,
+                    std::string_view also) {
+    for (auto&& [key, value] : t) {
+      const std::string_view k = key.str();
+      if (!also.empty() && k == also) continue;
+      std::optional<Action> action = ActionFromName(k);
+      if (!action) {
+        Fail(key.source(), "unknown key " + Quote(k) + " in " + where + "; expected " +
+                               (also.empty() ? "" : std::string(also) + ", ") +
+                               "read, create, write, promote, approve or admin");
+        continue;
+      }
+      rule.actions[Index(*action)] = ParsePrincipals(value, where + "." + std::string(k));
+    }
+  }
+
+  void ParseDefaults(const toml::node& node) {
+    const toml::table* t = ExpectTable(node, "[defaults]");
+    if (t != nullptr) ParseActions(*t, policy_->defaults_, "[defaults]", "");
+  }
+
+  void ParseModels(const toml::node& node) {
+    const toml::array* arr = node.as_array();
+    if (arr == nullptr) {
+      Fail(node.source(), "models must be an array of tables: write [[models]], not " +
+                              std::string(TypeName(node.type())));
+      return;
+    }
+    size_t number = 0;
+    for (const toml::node& elem : *arr) {
+      ++number;
+      std::string where = "[[models]] #" + std::to_string(number);
+      const toml::table* t = ExpectTable(elem, where);
+      if (t == nullptr) continue;
+      Policy::Rule rule;
+      const toml::node* match = t->get("match");
+      if (match == nullptr) {
+        Fail(elem.source(), where + " has no match = \"GLOB\"");
+      } else if (const auto* s = match->as_string()) {
+        rule.match = s->get();
+        if (auto err = CheckGlob(rule.match)) {
+          Fail(match->source(), where + ".match: " + *err);
+        }
+      } else {
+        Fail(match->source(), where + ".match must be a string, not " +
+                                  std::string(TypeName(match->type())));
+      }
+      rule.label = where + " (match " + Quote(rule.match) + ")";
+      ParseActions(*t, rule, where, "match");
+      policy_->models_.push_back(std::move(rule));
+    }
+  }
+
+  void ParseAliases(const toml::node& node) {
+    const toml::table* t = ExpectTable(node, "[aliases]");
+    if (t == nullptr) return;
+    for (auto&& [key, value] : *t) {
+      std::string alias(key.str());
+      if (Status st = CheckAliasName(alias); !st.ok()) {
+        Fail(key.source(), "[aliases." + alias + "]: " + st.message());
+        continue;
+      }
+      std::string where = "[aliases." + alias + "]";
+      const toml::table* gt = ExpectTable(value, where);
+      if (gt == nullptr) continue;
+      AliasGates gates;
+      gates.alias = alias;
+      for (auto&& [gkey, gval] : *gt) {
+        const std::string_view k = gkey.str();
+        std::string at = where + "." + std::string(k);
+        if (k == "require_approval" || k == "forbid_self_approval") {
+          const auto* b = gval.as_boolean();
+          if (b == nullptr) {
+            Fail(gval.source(), at + " must be true or false, not " +
+                                    std::string(TypeName(gval.type())));
+            continue;
+          }
+          (k == "require_approval" ? gates.require_approval : gates.forbid_self_approval) =
+              b->get();
+        } else if (k == "require_metrics") {
+          auto texts = StringArray(gval, at, "metric requirement");
+          if (!texts) continue;
+          for (auto& [text, elem] : *texts) {
+            auto req = ParseMetricRequirement(text);
+            if (!req.ok()) {
+              Fail(elem->source(), at + ": " + req.status().message());
+              continue;
+            }
+            gates.require_metrics.push_back(std::move(req).value());
+          }
+        } else if (k == "require_lineage") {
+          auto texts = StringArray(gval, at, "lineage name");
+          if (!texts) continue;
+          for (auto& [text, elem] : *texts) {
+            auto kind = ParseLineageKind(text);
+            if (!kind) {
+              Fail(elem->source(), at + ": unknown lineage " + Quote(text) +
+                                       "; expected parents, datasets, code or run");
+              continue;
+            }
+            gates.require_lineage.push_back(*kind);
+          }
+        } else if (k == "require_previous") {
+          const auto* s = gval.as_string();
+          if (s == nullptr) {
+            Fail(gval.source(), at + " must be an alias name string, not " +
+                                    std::string(TypeName(gval.type())));
+            continue;
+          }
+          if (Status st = CheckAliasName(s->get()); !st.ok()) {
+            Fail(gval.source(), at + ": " + st.message());
+            continue;
+          }
+          gates.require_previous = s->get();
+        } else {
+          Fail(gkey.source(), "unknown key " + Quote(k) + " in " + where +
+                                  "; expected require_approval, forbid_self_approval, "
+                                  "require_metrics, require_lineage or require_previous");
+        }
+      }
+      policy_->gates_[alias] = std::move(gates);
+    }
+  }
+
+  void ParseRetention(const toml::node& node) {
+    const toml::table* t = ExpectTable(node, "[retention]");
+    if (t == nullptr) return;
+    for (auto&& [key, value] : *t) {
+      const std::string_view k = key.str();
+      if (k == "keep_last") {
+        const auto* i = value.as_integer();
+        if (i == nullptr) {
+          Fail(value.source(), "[retention].keep_last must be an integer, not " +
+                                   std::string(TypeName(value.type())));
+        } else if (i->get() < 0) {
+          Fail(value.source(), "[retention].keep_last must be 0 or more, not " +
+                                   std::to_string(i->get()));
+        } else {
+          policy_->retention_.keep_last = static_cast<uint64_t>(i->get());
+        }
+      } else if (k == "draft_ttl") {
+        const auto* s = value.as_string();
+        if (s == nullptr) {
+          Fail(value.source(), "[retention].draft_ttl must be a duration string such as "
+                               "\"7d\", not " + std::string(TypeName(value.type())));
+          continue;
+        }
+        auto d = ParseDuration(s->get());
+        if (!d.ok()) {
+          Fail(value.source(), "[retention].draft_ttl: " + d.status().message());
+        } else {
+          policy_->retention_.draft_ttl_seconds = *d;
+        }
+      } else {
+        Fail(key.source(), "unknown key " + Quote(k) +
+                               " in [retention]; expected keep_last or draft_ttl");
+      }
+    }
+  }
+
+  const std::string file_;
+  Policy* policy_ = nullptr;
+  std::map<std::string, std::vector<std::string>> groups_;  // [groups], sorted members
+  bool failed_ = false;
+  uint32_t err_line_ = 0, err_col_ = 0;
+  std::string err_msg_;
+};
+
+namespace {
+
+// Files larger than this are refused rather than read: a policy is a few
+// kilobytes, and the mount re-reads it on every change.
+constexpr off_t kMaxPolicyBytes = 1 << 20;
+
+int64_t ToNs(const struct timespec& ts) {
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Reads a whole policy file; *st describes what was read (fstat of the
+// same descriptor, so the two belong to the same inode).
+Status ReadPolicyFile(const std::string& path, std::string* text, struct stat* st) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("policy file " + path, errno);
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  if (fstat(fd, st) != 0) return Status::FromErrno("policy file " + path, errno);
+  if (!S_ISREG(st->st_mode)) {
+    return Status::Invalid("policy file " + path + " is not a regular file");
+  }
+  if (st->st_size > kMaxPolicyBytes) {
+    return Status::TooBig("policy file " + path + " is larger than 1 MiB");
+  }
+  text->clear();
+  char buf[16384];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("policy file " + path, errno);
+    if (n == 0) break;
+    text->append(buf, static_cast<size_t>(n));
+    if (text->size() > static_cast<size_t>(kMaxPolicyBytes)) {
+      return Status::TooBig("policy file " + path + " is larger than 1 MiB");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Policy>> Policy::Parse(std::string_view toml_text,
+                                                    std::string_view filename) {
+  return Parser(filename).Run(toml_text);
+}
+
+Result<std::shared_ptr<const Policy>> Policy::Load(const std::string& path) {
+  std::string text;
+  struct stat st;
+  MODELFS_RETURN_IF_ERROR(ReadPolicyFile(path, &text, &st));
+  return Parse(text, path);
+}
+
+// ---------------------------------------------------------------------------
+// 3. Decisions
+
+const Policy::Principal* Policy::FindMatch(const PrincipalList& list,
+                                           const Identity& who) {
+  for (const Principal& p : list) {
+    switch (p.kind) {
+      case Principal::Kind::kAny:
+        return &p;
+      case Principal::Kind::kUid:
+        if (who.uid == p.uid) return &p;
+        break;
+      case Principal::Kind::kUser:
+        if (who.user == p.name) return &p;
+        break;
+      case Principal::Kind::kGroup:
+        for (const std::string& g : who.groups) {
+          if (g == p.name) return &p;
+        }
+        if (std::binary_search(p.members.begin(), p.members.end(), who.user)) return &p;
+        break;
+    }
+  }
+  return nullptr;
+}
+
+Decision Policy::Decide(const Identity& who, Action action, std::string_view model) const {
+  const size_t a = Index(action);
+  const size_t admin = Index(Action::kAdmin);
+  const Rule* rule = &defaults_;
+  const Rule* admin_rule = &defaults_;
+  if (!model.empty() && !models_.empty()) {
+    // fnmatch needs a terminated string; model names are at most 128 bytes,
+    // so this stays off the heap on the request path.
+    char small[256];
+    std::string large;
+    const char* name;
+    if (model.size() < sizeof small) {
+      model.copy(small, model.size());
+      small[model.size()] = '\0';
+      name = small;
+    } else {
+      large.assign(model);
+      name = large.c_str();
+    }
+    bool have = false, have_admin = false;
+    for (auto it = models_.rbegin(); it != models_.rend() && !(have && have_admin); ++it) {
+      bool wants = !have && it->actions[a].has_value();
+      bool wants_admin = !have_admin && it->actions[admin].has_value();
+      if (!wants && !wants_admin) continue;
+      if (fnmatch(it->match.c_str(), name, 0) != 0) continue;
+      if (wants) {
+        rule = &*it;
+        have = true;
+      }
+      if (wants_admin) {
+        admin_rule = &*it;
+        have_admin = true;
+      }
+    }
+  }
+  const std::string_view action_name = ActionName(action);
+  if (const Principal* p = FindMatch(*rule->actions[a], who)) {
+    std::string reason = "allowed by ";
+    reason.append(rule->label).append(".").append(action_name);
+    reason.append(" \"").append(p->text).append("\"");
+    return Decision{true, std::move(reason)};
+  }
+  if (action != Action::kAdmin) {
+    if (const Principal* p = FindMatch(*admin_rule->actions[admin], who)) {
+      std::string reason = "allowed by ";
+      reason.append(admin_rule->label).append(".admin \"").append(p->text);
+      reason.append("\" (admin implies ").append(action_name).append(")");
+      return Decision{true, std::move(reason)};
+    }
+  }
+  std::string reason = "denied: ";
+  reason.append(rule->label).append(".").append(action_name);
+  reason.append(" does not include ").append(who.Describe());
+  return Decision{false, std::move(reason)};
+}
+
+const AliasGates* Policy::gates(std::string_view alias) const {
+  auto it = gates_.find(alias);
+  return it == gates_.end() ? nullptr : &it->second;
+}
+
+Decision Policy::CheckGates(std::string_view alias, const VersionFacts& facts) const {
+  if (const AliasGates* g = gates(alias)) return g->Check(facts);
+  return Decision{true, "no gates for alias " + std::string(alias)};
+}
+
+// ---------------------------------------------------------------------------
+// 4. The default policy text
+
+std::string_view DefaultPolicyText() {
+  static constexpr std::string_view kText = R"(# modelfs policy: who may do what to which model (see the README).
+# Changes take effect within a second; a file that does not parse keeps the
+# previous policy in force and the error is logged with its line and column.
+# Check an edit with: modelfs policy check policy.toml
+#
+# Principals: "*" (anyone), "user:NAME", "group:NAME" (a unix group or a
+# registry group from [groups]), "uid:N". Admin implies every other action.
+
+# The permissive start: anyone may read, create, write, promote and
+# approve; only root administers.
+[defaults]
+read    = ["*"]
+create  = ["*"]
+write   = ["*"]                # drafts, push, metadata
+promote = ["*"]                # aliases
+approve = ["*"]
+admin   = ["user:root"]        # archive, gc, everything
+
+# An example to copy from. Uncomment and adapt; keep one [defaults] table.
+#
+# [groups]                       # registry groups, besides unix groups
+# ml-leads = ["alice", "bob"]
+#
+# [defaults]
+# read    = ["*"]
+# create  = ["group:ml"]
+# write   = ["group:ml"]
+# promote = ["group:ml-leads"]
+# approve = ["group:ml-leads"]
+# admin   = ["user:root"]
+#
+# [[models]]                     # overrides for models whose name matches a glob
+# match = "fraud-*"              # later entries win over earlier ones
+# read  = ["group:fraud", "user:svc-serving"]
+#
+# [aliases.production]           # gates for pointing this alias at a version
+# require_approval     = true
+# forbid_self_approval = true    # approver differs from the version's creator
+# require_metrics      = ["auc >= 0.80", "latency_ms <= 50"]
+# require_lineage      = ["datasets", "code"]   # also "parents", "run"
+# require_previous     = "staging"   # the version was staging before
+#
+# [retention]
+# keep_last = 10                 # ready versions per model without an alias
+# draft_ttl = "7d"               # s, m, h, d or w
+)";
+  return kText;
+}
+
+// ---------------------------------------------------------------------------
+// 5. PolicyFile
+
+namespace {
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// File timestamps come from a coarse clock (a jiffy on Linux, seconds on
+// some filesystems): a same-size rewrite within that tick leaves the
+// signature unchanged. While the mtime is this recent, compare contents.
+constexpr int64_t kRacyWindowNs = 2'000'000'000;
+
+bool IsRacy(int64_t mtime_ns) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return mtime_ns >= ToNs(now) - kRacyWindowNs;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PolicyFile>> PolicyFile::Open(std::string path) {
+  std::unique_ptr<PolicyFile> file(new PolicyFile(std::move(path)));
+  {
+    std::lock_guard<std::mutex> lock(file->reload_mu_);
+    file->Check();
+    if (!file->last_error_.ok()) return file->last_error_;
+  }
+  file->next_check_ns_.store(SteadyNs() + kCheckIntervalNs);
+  return file;
+}
+
+std::shared_ptr<const Policy> PolicyFile::current() {
+  const int64_t now = SteadyNs();
+  int64_t next = next_check_ns_.load(std::memory_order_relaxed);
+  // One caller per interval wins the exchange and checks; the rest go on
+  // with the policy in force.
+  if (now >= next && next_check_ns_.compare_exchange_strong(
+                         next, now + kCheckIntervalNs, std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    Check();
+  }
+  return policy_.load(std::memory_order_acquire);
+}
+
+Status PolicyFile::last_error() const {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  return last_error_;
+}
+
+void PolicyFile::set_log(std::function<void(const std::string&)> log) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  log_ = std::move(log);
+}
+
+void PolicyFile::Log(const std::string& line) {
+  if (log_) log_(line);
+}
+
+void PolicyFile::Check() {
+  auto fail = [&](const Status& st) {
+    // Logged once per distinct error, not on every check.
+    if (last_error_.ok() || last_error_.message() != st.message()) {
+      Log("policy " + path_ + " not reloaded, the previous policy stays in force: " +
+          st.message());
+    }
+    last_error_ = st;
+  };
+  auto signature = [](const struct stat& st) {
+    return Signature{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                     static_cast<int64_t>(st.st_size), ToNs(st.st_mtim), ToNs(st.st_ctim)};
+  };
+  const bool loaded = policy_.load(std::memory_order_relaxed) != nullptr;
+  struct stat st;
+  if (stat(path_.c_str(), &st) != 0) {
+    sig_ = Signature{};  // so the file's return is seen as a change
+    fail(Status::FromErrno("policy file " + path_, errno));
+    return;
+  }
+  if (loaded && signature(st) == sig_ && !racy_) return;
+
+  std::string text;
+  if (Status rs = ReadPolicyFile(path_, &text, &st); !rs.ok()) {
+    sig_ = Signature{};
+    fail(rs);
+    return;
+  }
+  sig_ = signature(st);
+  racy_ = IsRacy(sig_.mtime_ns);
+  if (loaded && text == text_) {
+    if (!last_error_.ok()) {
+      last_error_ = Status::Ok();
+      Log("policy " + path_ + " is valid again; the policy in force is unchanged");
+    }
+    return;
+  }
+  auto parsed = Policy::Parse(text, path_);
+  if (!parsed.ok()) {
+    fail(parsed.status());
+    return;
+  }
+  policy_.store(std::move(parsed).value(), std::memory_order_release);
+  text_ = std::move(text);
+  last_error_ = Status::Ok();
+  if (loaded) Log("policy reloaded from " + path_);
+}
+
+}  // namespace modelfs::policy
