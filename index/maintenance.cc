@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cerrno>
 #include <map>
 #include <set>
@@ -34,14 +35,24 @@ uint64_t SizeOf(const std::string& p) {
   return stat(p.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
-// Staging files whose writer is gone: a live writer holds an flock on its
-// file (BlobStore::PutFd), so a file we can lock is abandoned.
-std::vector<std::string> AbandonedStaging(const std::string& staging) {
+// What in staging/ nobody will finish: files whose writer is gone (a live
+// writer holds an flock on its file, BlobStore::PutFd, so a file we can
+// lock is abandoned) and draft directories whose draft no longer exists.
+std::vector<std::string> AbandonedStaging(const std::string& staging,
+                                          const std::set<ObjectId>& live_drafts) {
   std::vector<std::string> out;
   for (const auto& n : ListDir(staging)) {
     std::string p = staging + "/" + n;
     struct stat st;
-    if (lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (lstat(p.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      if (n.rfind("draft-", 0) == 0) {
+        ObjectId id = strtoull(n.c_str() + 6, nullptr, 10);
+        if (!live_drafts.count(id)) out.push_back(p);
+      }
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) continue;
     int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) out.push_back(p);
@@ -50,9 +61,33 @@ std::vector<std::string> AbandonedStaging(const std::string& staging) {
   return out;
 }
 
-Status ReferencedBlobs(const Snapshot& s, std::set<Digest>* refs) {
+std::set<ObjectId> LiveDrafts(const Snapshot& s) {
+  std::set<ObjectId> ids;
+  (void)s.ForEachModel("", [&](const Model& m) {
+    (void)s.ForEachVersion(m.id, 0, [&](const Version& v) {
+      if (v.state == State::kDraft) ids.insert(v.id);
+      return true;
+    });
+    return true;
+  });
+  return ids;
+}
+
+uint64_t TreeSize(const std::string& p) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(p, ec)) return SizeOf(p);
+  uint64_t total = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(p, ec))
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  return total;
+}
+
+// Digests named by any version except those in `dropped` (version ids).
+Status ReferencedBlobs(const Snapshot& s, const std::set<ObjectId>& dropped,
+                       std::set<Digest>* refs) {
   return s.ForEachModel("", [&](const Model& m) {
     (void)s.ForEachVersion(m.id, 0, [&](const Version& v) {
+      if (dropped.count(v.id)) return true;
       (void)s.ForEachPath(v, [&](const std::string&, const Entry& e) {
         if (!e.is_dir()) refs->insert(e.digest);
         return true;
@@ -93,6 +128,7 @@ std::vector<BlobFile> AllBlobs(const std::string& blobs) {
 Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
   auto lock = LockForGc(root_, true);
   GcReport rep;
+  std::set<ObjectId> dropped;  // versions removed (or, dry, to be removed)
 
   // 1. Versions that retention lets go, in one transaction.
   {
@@ -124,6 +160,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
       return true;
     }));
     for (const auto& v : drop) {
+      dropped.insert(v.id);
       rep.removed.push_back("version " + v.ref() + " (" + std::string(StateName(v.state)) + ")");
       if (opt.dry_run) continue;
       MODELFS_RETURN_IF_ERROR(t.DelVersion(v));
@@ -133,19 +170,28 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     if (!opt.dry_run && !drop.empty()) MODELFS_RETURN_IF_ERROR(t.Commit());
   }
 
-  // 2. Staging files of pushes that died.
-  for (const auto& p : AbandonedStaging(blobs_.staging_dir())) {
-    rep.removed.push_back("staging " + p);
-    rep.bytes += SizeOf(p);
-    if (!opt.dry_run) unlink(p.c_str());
+  // 2. Staging files of pushes that died, directories of dropped drafts.
+  std::set<ObjectId> live;
+  {
+    auto snap = Read();
+    if (!snap.ok()) return snap.status();
+    live = LiveDrafts(*snap);
+    if (opt.dry_run)
+      for (ObjectId id : dropped) live.erase(id);
+  }
+  for (const auto& p : AbandonedStaging(blobs_.staging_dir(), live)) {
+    rep.removed.push_back("staging " + p.substr(root_.size() + 1));
+    rep.bytes += TreeSize(p);
+    std::error_code ec;
+    if (!opt.dry_run) std::filesystem::remove_all(p, ec);
   }
 
-  // 3. Blobs no version references (the versions dropped above included).
+  // 3. Blobs no remaining version references.
   std::set<Digest> refs;
   {
     auto snap = Read();
     if (!snap.ok()) return snap.status();
-    MODELFS_RETURN_IF_ERROR(ReferencedBlobs(*snap, &refs));
+    MODELFS_RETURN_IF_ERROR(ReferencedBlobs(*snap, dropped, &refs));
   }
   uint64_t blob_count = 0, blob_bytes = 0;
   for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
@@ -236,7 +282,13 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
       return true;
     }));
   }
-  for (const auto& p : AbandonedStaging(blobs_.staging_dir()))
+  std::set<ObjectId> live;
+  {
+    auto snap = Read();
+    if (!snap.ok()) return snap.status();
+    live = LiveDrafts(*snap);
+  }
+  for (const auto& p : AbandonedStaging(blobs_.staging_dir(), live))
     rep.garbage.push_back("staging " + p.substr(root_.size() + 1));
   for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
     if (!b.valid) rep.garbage.push_back("stray file " + b.path.substr(root_.size() + 1));

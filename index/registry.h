@@ -149,6 +149,20 @@ class Registry {
   Status Approve(std::string_view model, uint32_t number, bool approve, std::string_view comment,
                  const Actor& who);
   Status Archive(std::string_view model, uint32_t number, const Actor& who);
+  // Drafts (SPEC §4): a version being written through the mount. Its files
+  // live in DraftDir() until Seal() stores them as blobs and commits the
+  // version as ready in one transaction. `number` must be the model's
+  // next_version; numbers of discarded drafts are never reused.
+  Result<Version> CreateDraft(std::string_view model, uint32_t number, const Actor& who);
+  std::string DraftDir(const Version& v) const;
+  // Busy while any file of the draft is open for writing (a writer holds a
+  // shared flock on it); Corrupt naming a file a crashed writer left torn.
+  Result<Version> Seal(std::string_view model, uint32_t number, const Actor& who);
+  Status DiscardDraft(std::string_view model, uint32_t number, const Actor& who);
+  // The xattr a writer sets on a draft file while it has it open for
+  // writing: a file that still carries it after a crash may be torn.
+  static constexpr const char* kWritingXattr = "user.modelfs.writing";
+
   // Records a refused action in the audit trail.
   Status AuditDenied(const Actor& who, std::string_view action, std::string_view model,
                      std::string_view object, std::string_view reason);

@@ -1,0 +1,195 @@
+// Drafts: versions written file by file through the mount, then sealed.
+// A draft's files are plain files under ROOT/staging/draft-<version id>/;
+// sealing streams each into the blob store and commits entries, digest and
+// the ready state in one write transaction, like a push.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <map>
+
+#include "index/write_txn.h"
+
+namespace modelfs {
+namespace {
+
+struct DraftFile {
+  std::string rel;
+  int fd = -1;  // held with LOCK_EX from check to commit
+  bool dir = false;
+  uint32_t mode = 0;
+};
+
+struct Locked {
+  std::vector<DraftFile> files;
+  ~Locked() {
+    for (auto& f : files)
+      if (f.fd >= 0) close(f.fd);
+  }
+};
+
+// Walks the draft directory, locking every file exclusively: a file that a
+// writer holds (LOCK_SH) makes the seal fail with Busy.
+Status LockTree(const std::string& dir, const std::string& rel, Locked* out) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return Status::FromErrno("cannot read draft directory " + dir, errno);
+  std::vector<std::string> names;
+  while (struct dirent* de = readdir(d)) {
+    std::string n = de->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    std::string p = dir + "/" + n;
+    std::string r = rel.empty() ? n : rel + "/" + n;
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0) return Status::FromErrno("draft file " + r, errno);
+    if (S_ISDIR(st.st_mode)) {
+      out->files.push_back({r, -1, true, 040555u});
+      MODELFS_RETURN_IF_ERROR(LockTree(p, r, out));
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) return Status::Invalid("draft file " + r + " is not a regular file");
+    int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return Status::FromErrno("draft file " + r, errno);
+    out->files.push_back({r, fd, false, (st.st_mode & 0111) ? 0100555u : 0100444u});
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+      return Status::Busy(r + " is open for writing");
+    char v;
+    if (fgetxattr(fd, Registry::kWritingXattr, &v, 1) >= 0 || errno == ERANGE)
+      return Status::Corrupt(r + " was being written when its writer stopped: it may be torn; "
+                             "write it again or remove it");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string Registry::DraftDir(const Version& v) const {
+  return blobs_.staging_dir() + "/draft-" + std::to_string(v.id);
+}
+
+Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, const Actor& who) {
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  auto m = t.view().GetModel(model);
+  if (!m.ok()) return m.status();
+  Model mm = *m;
+  if (number != mm.next_version)
+    return Status::Invalid("v" + std::to_string(number) + " is not the next version of " + mm.name +
+                           ": that is v" + std::to_string(mm.next_version));
+  Version v;
+  v.id = t.NextId();
+  v.model_id = mm.id;
+  v.model = mm.name;
+  v.number = mm.next_version++;
+  v.state = State::kDraft;
+  v.created_at_ns = NowNs();
+  v.created_by = who.name;
+  v.created_uid = who.uid;
+  std::string dir = DraftDir(v);
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Status::FromErrno("cannot create draft directory " + dir, errno);
+  MODELFS_RETURN_IF_ERROR(t.PutModel(mm));
+  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "draft", mm.name, v.ref(), "", "draft")));
+  Status st = t.Commit();
+  if (!st.ok()) {
+    rmdir(dir.c_str());
+    return st;
+  }
+  return v;
+}
+
+Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Actor& who) {
+  Version v;
+  {
+    auto snap = Read();
+    if (!snap.ok()) return snap.status();
+    auto got = snap->GetVersion(model, number);
+    if (!got.ok()) return got.status();
+    v = *got;
+  }
+  if (v.state != State::kDraft)
+    return Status::Invalid(v.ref() + " is " + std::string(StateName(v.state)) + ", not a draft");
+  auto lock = LockForGc(root_, false);
+  Locked files;
+  MODELFS_RETURN_IF_ERROR(LockTree(DraftDir(v), "", &files));
+  if (std::none_of(files.files.begin(), files.files.end(), [](auto& f) { return !f.dir; }))
+    return Status::Invalid(v.ref() + " has no files: nothing to seal");
+  std::map<std::string, BlobStore::Stored> stored;
+  for (auto& f : files.files) {
+    if (f.dir) continue;
+    auto s = blobs_.PutFd(f.fd, DraftDir(v) + "/" + f.rel);
+    if (!s.ok()) return s.status();
+    stored[f.rel] = *s;
+  }
+
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  auto cur = t.view().GetVersion(v.model_id, v.number);
+  if (!cur.ok()) return cur.status();
+  if (cur->state != State::kDraft) return Status::Invalid(v.ref() + " is no longer a draft");
+  v = *cur;
+  std::map<std::string, ObjectId> dir_ids{{"", v.id}};
+  VersionDigest vd;
+  v.size = 0;
+  v.files = 0;
+  for (const auto& f : files.files) {
+    auto slash = f.rel.rfind('/');
+    std::string parent = slash == std::string::npos ? "" : f.rel.substr(0, slash);
+    Entry e;
+    e.id = t.NextId();
+    e.parent = dir_ids.at(parent);
+    e.name = slash == std::string::npos ? f.rel : f.rel.substr(slash + 1);
+    e.mode = f.mode;
+    if (f.dir) {
+      dir_ids[f.rel] = e.id;
+    } else {
+      e.size = stored[f.rel].size;
+      e.digest = stored[f.rel].digest;
+      v.size += e.size;
+      ++v.files;
+      vd.Add(f.rel, e.mode, e.digest);
+    }
+    MODELFS_RETURN_IF_ERROR(t.PutEntry(e));
+  }
+  v.digest = vd.Finish();
+  v.state = State::kReady;
+  v.created_at_ns = NowNs();  // a version exists from the moment it is sealed
+  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+  MODELFS_RETURN_IF_ERROR(
+      t.Audit(MakeAudit(who, "seal", v.model, v.ref(), "draft", "ready " + v.digest.hex())));
+  MODELFS_RETURN_IF_ERROR(t.Commit());
+  std::error_code ec;
+  std::filesystem::remove_all(DraftDir(v), ec);  // leftovers are gc's
+  return v;
+}
+
+Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Actor& who) {
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  auto v = t.view().GetVersion(model, number);
+  if (!v.ok()) return v.status();
+  if (v->state != State::kDraft)
+    return Status::ReadOnly(v->ref() + " is " + std::string(StateName(v->state)) +
+                            ": only drafts can be discarded");
+  MODELFS_RETURN_IF_ERROR(t.DelVersion(*v));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "discard", v->model, v->ref(), "draft", "")));
+  MODELFS_RETURN_IF_ERROR(t.Commit());
+  std::error_code ec;
+  std::filesystem::remove_all(DraftDir(*v), ec);
+  return Status::Ok();
+}
+
+}  // namespace modelfs
