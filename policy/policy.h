@@ -61,7 +61,8 @@ class Policy {
   // registry-wide actions, which only [defaults] governs. The last [[models]]
   // entry whose glob matches and that names the action decides, else
   // [defaults]; an identity allowed admin by the same resolution is allowed
-  // everything. The reason names the rule and the principal, e.g.
+  // everything. An entry's admin list replaces [defaults].admin for the
+  // models it matches, as every other action's list does. The reason names the rule and the principal, e.g.
   //   allowed by [defaults].read "*"
   //   denied: [[models]] #2 (match "fraud-*").read does not include user
   //     alice (uid 1001, groups ml)
@@ -138,8 +139,10 @@ class PolicyFile {
   // Ok if the last reload attempt succeeded, else why it failed.
   Status last_error() const;
 
-  // Receives one line per reload and per failed reload. Called with an
-  // internal lock held: it must not call back into this PolicyFile.
+  // Receives a line when a changed file is adopted, when a reload fails
+  // (once per distinct error) and when a broken file is put back as it was.
+  // Called with an internal lock held: it must not call back into this
+  // PolicyFile.
   void set_log(std::function<void(const std::string&)> log);
 
   const std::string& path() const { return path_; }
