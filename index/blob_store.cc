@@ -124,7 +124,7 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
   }
   if (fsync(ofd) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
   std::string dir = dst.substr(0, dst.rfind('/'));
-  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+  if (mkdir(dir.c_str(), 0775) != 0 && errno != EEXIST)
     return fail(Status::FromErrno("mkdir " + dir, errno));
   if (rename(tmp.c_str(), dst.c_str()) != 0)
     return fail(Status::FromErrno("rename " + tmp + " to " + dst, errno));

@@ -340,8 +340,10 @@ Status Registry::OpenEnv() {
   mdb_env_set_maxdbs(env_, 8);
   std::string idx = root_ + "/index";
   // MDB_NOTLS: read transactions are bound to Snapshot objects, not threads,
-  // so the mount's worker threads can share a pool of them.
-  rc = mdb_env_open(env_, idx.c_str(), MDB_NOTLS, 0600);
+  // so the mount's worker threads can share a pool of them. Mode 0660 (less
+  // the umask): ROOT's own permissions decide who gets in (SPEC §6), and a
+  // group of trusted accounts given ROOT by its owner can share the index.
+  rc = mdb_env_open(env_, idx.c_str(), MDB_NOTLS, 0660);
   if (rc != 0) {
     if (rc == EACCES) return Status::NoAccess("cannot open registry " + root_ + ": " + mdb_strerror(rc));
     return Error("cannot open the index " + idx, rc);
