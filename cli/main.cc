@@ -24,7 +24,9 @@ using policy::Action;
 constexpr int kExitOk = 0, kExitFail = 1, kExitUsage = 2, kExitDenied = 3;
 
 int Fail(const Status& s) {
-  std::cerr << "modelfs: " << (s.code() == Code::kDenied ? "denied: " : "") << s.message() << "\n";
+  bool says_denied = s.message().rfind("denied", 0) == 0;  // policy reasons may already
+  std::cerr << "modelfs: " << (s.code() == Code::kDenied && !says_denied ? "denied: " : "")
+            << s.message() << "\n";
   return s.code() == Code::kDenied ? kExitDenied : kExitFail;
 }
 

@@ -133,8 +133,14 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
   }
   if (fsync(ofd) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
   std::string dir = dst.substr(0, dst.rfind('/'));
-  if (mkdir(dir.c_str(), 0775) != 0 && errno != EEXIST)
+  if (mkdir(dir.c_str(), 0700) == 0) {
+    // Same mode as blobs/ itself, whatever this user's umask: when the owner
+    // shares ROOT with a group, every member can add blobs here too.
+    struct stat bs;
+    if (stat(blobs_.c_str(), &bs) == 0) chmod(dir.c_str(), bs.st_mode & 07777);
+  } else if (errno != EEXIST) {
     return fail(Status::FromErrno("mkdir " + dir, errno));
+  }
   if (rename(tmp.c_str(), dst.c_str()) != 0)
     return fail(Status::FromErrno("rename " + tmp + " to " + dst, errno));
   MODELFS_RETURN_IF_ERROR(FsyncDir(dir));

@@ -85,7 +85,9 @@ Status Plan(const std::vector<std::string>& paths, std::vector<Item>* items) {
 class GcLock {
  public:
   GcLock(const std::string& root, int op) {
-    fd_ = open((root + "/gc.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    // Read-only suffices for flock, so any account that can reach ROOT can
+    // take the lock, whoever created the file.
+    fd_ = open((root + "/gc.lock").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0660);
     if (fd_ >= 0) flock(fd_, op);
   }
   ~GcLock() {

@@ -305,6 +305,9 @@ Status Registry::Init(const std::string& root, std::string_view policy_text) {
     f << policy_text;
     if (!f) return Status::IO("cannot write " + pol);
   }
+  int lock = open((root + "/gc.lock").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0660);
+  if (lock < 0) return Status::FromErrno("cannot create " + root + "/gc.lock", errno);
+  close(lock);
   auto reg = Open(root);  // creates the LMDB databases
   return reg.status();
 }
