@@ -208,6 +208,16 @@ int Main(int argc, char** argv) {
   auto* pcheck = pol->add_subcommand("check", "Check a policy file: errors as FILE:LINE:COL: message");
   pcheck->add_option("FILE", path_arg, "policy.toml")->required();
 
+  auto known = [&](const std::string& name) {
+    for (const CLI::App* c : app.get_subcommands([](CLI::App*) { return true; }))
+      if (c->get_name() == name) return true;
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
+    std::cerr << "modelfs: unknown command '" << argv[1] << "'\n"
+              << "Run 'modelfs --help' for the list of commands.\n";
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

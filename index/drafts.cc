@@ -140,30 +140,12 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   if (!cur.ok()) return cur.status();
   if (cur->state != State::kDraft) return Status::Invalid(v.ref() + " is no longer a draft");
   v = *cur;
-  std::map<std::string, ObjectId> dir_ids{{"", v.id}};
-  VersionDigest vd;
-  v.size = 0;
-  v.files = 0;
+  std::vector<TreeItem> tree;
   for (const auto& f : files.files) {
-    auto slash = f.rel.rfind('/');
-    std::string parent = slash == std::string::npos ? "" : f.rel.substr(0, slash);
-    Entry e;
-    e.id = t.NextId();
-    e.parent = dir_ids.at(parent);
-    e.name = slash == std::string::npos ? f.rel : f.rel.substr(slash + 1);
-    e.mode = f.mode;
-    if (f.dir) {
-      dir_ids[f.rel] = e.id;
-    } else {
-      e.size = stored[f.rel].size;
-      e.digest = stored[f.rel].digest;
-      v.size += e.size;
-      ++v.files;
-      vd.Add(f.rel, e.mode, e.digest);
-    }
-    MODELFS_RETURN_IF_ERROR(t.PutEntry(e));
+    const BlobStore::Stored& b = stored[f.rel];
+    tree.push_back({f.rel, f.dir, f.mode, f.dir ? 0 : b.size, f.dir ? Digest{} : b.digest});
   }
-  v.digest = vd.Finish();
+  MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
   v.state = State::kReady;
   v.created_at_ns = NowNs();  // a version exists from the moment it is sealed
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));

@@ -186,28 +186,10 @@ Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
     std::string b, a;
     MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &b, &a));
   }
-  std::map<std::string, ObjectId> dir_ids{{"", v.id}};
-  VersionDigest vd;
-  for (const auto& it : items) {
-    auto slash = it.rel.rfind('/');
-    std::string parent = slash == std::string::npos ? "" : it.rel.substr(0, slash);
-    Entry e;
-    e.id = t.NextId();
-    e.parent = dir_ids.at(parent);
-    e.name = slash == std::string::npos ? it.rel : it.rel.substr(slash + 1);
-    e.mode = it.mode;
-    if (it.dir) {
-      dir_ids[it.rel] = e.id;
-    } else {
-      e.size = it.size;
-      e.digest = digests.at(it.rel);
-      v.size += e.size;
-      ++v.files;
-      vd.Add(it.rel, e.mode, e.digest);
-    }
-    MODELFS_RETURN_IF_ERROR(t.PutEntry(e));
-  }
-  v.digest = vd.Finish();
+  std::vector<TreeItem> tree;
+  for (const auto& it : items)
+    tree.push_back({it.rel, it.dir, it.mode, it.size, it.dir ? Digest{} : digests.at(it.rel)});
+  MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
   MODELFS_RETURN_IF_ERROR(t.PutModel(m));
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
   if (new_model)

@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "index/lmdb_util.h"
 #include "index/write_txn.h"
@@ -75,6 +76,28 @@ Status Scan(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::string star
   return st;
 }
 
+// Visits the records of type T whose keys start with `prefix`, from key
+// `start` on, decoded, in key order.
+template <class T>
+Status ScanRecords(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::string start,
+                   const std::function<bool(const T&)>& fn) {
+  return Scan(txn, dbi, prefix, std::move(start),
+              [&](std::string_view, std::string_view val, bool* more) {
+                T rec;
+                MODELFS_RETURN_IF_ERROR(Decode(val, &rec));
+                *more = fn(rec);
+                return Status::Ok();
+              });
+}
+
+// The first key of a name-keyed table under `prefix` that sorts after
+// prefix + `after` ("" = the first key under prefix).
+std::string KeyAfter(const std::string& prefix, std::string_view after) {
+  std::string k = prefix + std::string(after);
+  if (!after.empty()) k.push_back('\0');
+  return k;
+}
+
 template <class T>
 Result<T> GetRecord(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const std::string& what) {
   MDB_val k = Val(key), v;
@@ -107,15 +130,7 @@ Result<Model> Snapshot::GetModel(std::string_view name) const {
 
 Status Snapshot::ForEachModel(std::string_view after,
                               const std::function<bool(const Model&)>& fn) const {
-  std::string start(after);
-  if (!after.empty()) start.push_back('\0');  // first key greater than `after`
-  return Scan(txn_, reg_->dbi_models_, "", start,
-              [&](std::string_view, std::string_view val, bool* more) {
-                Model m;
-                MODELFS_RETURN_IF_ERROR(Decode(val, &m));
-                *more = fn(m);
-                return Status::Ok();
-              });
+  return ScanRecords<Model>(txn_, reg_->dbi_models_, "", KeyAfter("", after), fn);
 }
 
 Result<Version> Snapshot::GetVersion(ObjectId model_id, uint32_t number) const {
@@ -142,13 +157,8 @@ Result<Version> Snapshot::GetVersion(std::string_view model, uint32_t number) co
 Status Snapshot::ForEachVersion(ObjectId model_id, uint32_t after,
                                 const std::function<bool(const Version&)>& fn) const {
   if (after == UINT32_MAX) return Status::Ok();
-  return Scan(txn_, reg_->dbi_versions_, Key64(model_id), VersionKey(model_id, after + 1),
-              [&](std::string_view, std::string_view val, bool* more) {
-                Version v;
-                MODELFS_RETURN_IF_ERROR(Decode(val, &v));
-                *more = fn(v);
-                return Status::Ok();
-              });
+  return ScanRecords<Version>(txn_, reg_->dbi_versions_, Key64(model_id),
+                              VersionKey(model_id, after + 1), fn);
 }
 
 uint32_t Snapshot::LatestReady(ObjectId model_id) const {
@@ -195,15 +205,8 @@ Result<Alias> Snapshot::GetAlias(ObjectId model_id, std::string_view name) const
 
 Status Snapshot::ForEachAlias(ObjectId model_id, std::string_view after,
                               const std::function<bool(const Alias&)>& fn) const {
-  std::string start = Key64Name(model_id, after);
-  if (!after.empty()) start.push_back('\0');
-  return Scan(txn_, reg_->dbi_aliases_, Key64(model_id), start,
-              [&](std::string_view, std::string_view val, bool* more) {
-                Alias a;
-                MODELFS_RETURN_IF_ERROR(Decode(val, &a));
-                *more = fn(a);
-                return Status::Ok();
-              });
+  std::string prefix = Key64(model_id);
+  return ScanRecords<Alias>(txn_, reg_->dbi_aliases_, prefix, KeyAfter(prefix, after), fn);
 }
 
 std::vector<std::string> Snapshot::AliasesOf(ObjectId model_id, uint32_t number) const {
@@ -222,15 +225,8 @@ Result<Entry> Snapshot::GetEntry(ObjectId parent, std::string_view name) const {
 
 Status Snapshot::ForEachEntry(ObjectId parent, std::string_view after,
                               const std::function<bool(const Entry&)>& fn) const {
-  std::string start = Key64Name(parent, after);
-  if (!after.empty()) start.push_back('\0');
-  return Scan(txn_, reg_->dbi_entries_, Key64(parent), start,
-              [&](std::string_view, std::string_view val, bool* more) {
-                Entry e;
-                MODELFS_RETURN_IF_ERROR(Decode(val, &e));
-                *more = fn(e);
-                return Status::Ok();
-              });
+  std::string prefix = Key64(parent);
+  return ScanRecords<Entry>(txn_, reg_->dbi_entries_, prefix, KeyAfter(prefix, after), fn);
 }
 
 Status Snapshot::ForEachPath(
@@ -260,13 +256,7 @@ Status Snapshot::ForEachPath(
 
 Status Snapshot::ForEachAudit(uint64_t after,
                               const std::function<bool(const AuditRecord&)>& fn) const {
-  return Scan(txn_, reg_->dbi_audit_, "", Key64(after + 1),
-              [&](std::string_view, std::string_view val, bool* more) {
-                AuditRecord r;
-                MODELFS_RETURN_IF_ERROR(Decode(val, &r));
-                *more = fn(r);
-                return Status::Ok();
-              });
+  return ScanRecords<AuditRecord>(txn_, reg_->dbi_audit_, "", Key64(after + 1), fn);
 }
 
 uint64_t Snapshot::LastAuditSeq() const { return GetU64(txn_, reg_->dbi_meta_, "audit_seq"); }
@@ -497,6 +487,35 @@ Status WriteTxn::Commit() {
   done_ = true;
   int rc = mdb_txn_commit(txn_);
   if (rc != 0) return Error("index commit", rc);
+  return Status::Ok();
+}
+
+Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
+  std::map<std::string, ObjectId> dir_ids{{"", v->id}};
+  VersionDigest vd;
+  v->size = 0;
+  v->files = 0;
+  for (const auto& it : items) {
+    auto slash = it.rel.rfind('/');
+    auto parent = dir_ids.find(slash == std::string::npos ? "" : it.rel.substr(0, slash));
+    if (parent == dir_ids.end()) return Status::Invalid(it.rel + ": its directory is missing");
+    Entry e;
+    e.id = t.NextId();
+    e.parent = parent->second;
+    e.name = slash == std::string::npos ? it.rel : it.rel.substr(slash + 1);
+    e.mode = it.mode;
+    if (it.dir) {
+      dir_ids[it.rel] = e.id;
+    } else {
+      e.size = it.size;
+      e.digest = it.digest;
+      v->size += e.size;
+      ++v->files;
+      vd.Add(it.rel, e.mode, e.digest);
+    }
+    MODELFS_RETURN_IF_ERROR(t.PutEntry(e));
+  }
+  v->digest = vd.Finish();
   return Status::Ok();
 }
 

@@ -38,6 +38,19 @@ class WriteTxn {
   bool done_ = false;
 };
 
+// One file or directory of a version being committed, by its path.
+struct TreeItem {
+  std::string rel;  // "a/b.bin"; a directory comes before what it contains
+  bool dir = false;
+  uint32_t mode = 0;
+  uint64_t size = 0;
+  Digest digest;
+};
+
+// Writes the entries of version `v` for `items`, and sets its size, file
+// count and digest (SPEC §3) from them. Used by push and seal alike.
+Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items);
+
 // Applies one metadata change to `v` after validating it (SPEC §3); sets the
 // old and new values as text for the audit trail.
 Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string* before,
