@@ -102,9 +102,13 @@ Result<double> ParseMetric(std::string_view key, std::string_view text) {
     if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
       return Status::Invalid(what + " is not a finite decimal number");
   }
+  // from_chars takes no leading '+', but "+0.5" is a fine way to write 0.5.
+  std::string_view num = text[0] == '+' ? text.substr(1) : text;
   double v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || !std::isfinite(v))
+  auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+  bool double_sign = num != text && !num.empty() && (num[0] == '+' || num[0] == '-');
+  if (num.empty() || double_sign || ec != std::errc() || p != num.data() + num.size() ||
+      !std::isfinite(v))
     return Status::Invalid(what + " is not a finite decimal number");
   return v;
 }

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -280,6 +281,10 @@ Status Registry::Init(const std::string& root, std::string_view policy_text) {
     struct stat ist;
     if (stat((root + "/index").c_str(), &ist) == 0)
       return Status::Exists(root + " is already a modelfs registry");
+    // Never take over a directory with something in it (think `init ~`).
+    std::error_code ec;
+    if (!std::filesystem::is_empty(root, ec))
+      return Status::Exists(root + " is not empty: give a new or empty directory");
     if (chmod(root.c_str(), 0700) != 0)
       return Status::FromErrno("cannot set permissions on " + root, errno);
   }
@@ -289,8 +294,7 @@ Status Registry::Init(const std::string& root, std::string_view policy_text) {
       return Status::FromErrno("cannot create " + p, errno);
   }
   std::string pol = root + "/policy.toml";
-  struct stat pst;
-  if (stat(pol.c_str(), &pst) != 0) {
+  {
     std::ofstream f(pol);
     f << policy_text;
     if (!f) return Status::IO("cannot write " + pol);

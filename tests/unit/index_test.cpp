@@ -113,7 +113,9 @@ TEST_CASE("version directories, refs and metrics parse strictly", "[names]") {
 
   CHECK(*ParseMetric("auc", "0.913") == 0.913);
   CHECK(*ParseMetric("x", "-2e-3") == -0.002);
-  for (const char* bad : {"", "nan", "inf", "-inf", "1e999", "0x10", "1.2.3", "abc", " 1"})
+  CHECK(*ParseMetric("x", "+0.5") == 0.5);
+  for (const char* bad : {"", "nan", "inf", "-inf", "1e999", "0x10", "1.2.3", "abc", " 1", "+",
+                          "++1", "+-1"})
     CHECK_FALSE(ParseMetric("m", bad).ok());
   CHECK(FormatMetric(0.913) == "0.913");
   CHECK(FormatMetric(12) == "12");
