@@ -81,8 +81,11 @@ Result<std::pair<std::string, std::string>> SplitKV(const std::string& kv, const
 class ProgressBar {
  public:
   ProgressBar(uint64_t total) : total_(total), on_(isatty(2) && total >= (64ull << 20)) {}
-  ~ProgressBar() {
+  ~ProgressBar() { Done(); }
+  // Clears the bar, so what is printed next starts on a clean line.
+  void Done() {
     if (on_ && shown_) std::fprintf(stderr, "\r%60s\r", "");
+    shown_ = false;
   }
   void operator()(uint64_t done) {
     if (!on_) return;
@@ -301,6 +304,7 @@ int Main(int argc, char** argv) {
       Guard guard;
       if (!alias.empty()) guard = policy::GateGuard(s.pol, alias, false);
       auto v = s.reg->Push(req, s.actor, [&](uint64_t n) { bar(n); }, guard);
+      bar.Done();
       if (!v.ok()) {
         if (v.status().code() == Code::kDenied)
           (void)s.reg->AuditDenied(s.actor, "promote", req.model, req.model + "/" + alias,

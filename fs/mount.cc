@@ -1,13 +1,368 @@
-// Placeholder until the FUSE adapter lands (issue 3).
+// The mount's lifecycle: checks made while errors can still reach the
+// terminal, the FUSE session, daemonizing, the freshness thread that tells
+// the kernel about changes made by other processes, and a clean exit on
+// unmount or SIGTERM. Request handling is in ops.cc, the tree in tree.cc.
+//
+// Logging: in the foreground (-f) the log is stderr. A daemon has no
+// terminal, and a container often has no syslog daemon, so a daemonized
+// mount appends to ROOT/mount.log (private to ROOT's owner like the rest of
+// ROOT), with libfuse's own messages, by making that file its stderr.
+#define FUSE_USE_VERSION 312  // 3.12: fuse_loop_cfg_set_max_threads for --threads
 #include "fs/mount.h"
 
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
 #include <iostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "fs/server.h"
+#include "index/names.h"
 
 namespace modelfs::fs {
 
-int Mount(const MountOptions&) {
-  std::cerr << "modelfs: mount is not available in this build yet\n";
+// ---------------------------------------------------------------- log
+
+namespace {
+std::mutex g_log_mu;  // one line at a time
+}  // namespace
+
+void Log(const std::string& line) {
+  time_t now = time(nullptr);
+  struct tm tm {};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::string out = std::string(stamp) + " modelfs[" + std::to_string(getpid()) + "]: " + line + "\n";
+  std::lock_guard<std::mutex> g(g_log_mu);
+  // One write(2): lines from several threads never interleave.
+  ssize_t r = write(STDERR_FILENO, out.data(), out.size());
+  (void)r;
+}
+
+namespace {
+
+// How often the freshness thread polls the audit sequence. SPEC §3 wants
+// changes visible within 1 s; 200 ms leaves room for the kernel round trips.
+constexpr auto kPollInterval = std::chrono::milliseconds(200);
+
+int Fail(const std::string& msg) {
+  std::cerr << "modelfs: " << msg << "\n";
   return 1;
+}
+
+// ---------------------------------------------------------------- options
+
+// Splits -o options into ours (read=, dontneed=) and libfuse's (allow_other,
+// ro, default_permissions, max_read=, ...).
+Status ParseOptions(const std::vector<std::string>& in, ServeOptions* serve,
+                    std::vector<std::string>* fuse_opts) {
+  for (const std::string& o : in) {
+    if (o.empty()) continue;
+    if (o.rfind("read=", 0) == 0) {
+      std::string v = o.substr(5);
+      if (v == "copy") serve->read_path = ReadPath::kCopy;
+      else if (v == "splice") serve->read_path = ReadPath::kSplice;
+      else if (v == "splice_move") serve->read_path = ReadPath::kSpliceMove;
+      else return Status::Invalid("-o read= takes copy, splice or splice_move, not " + v);
+    } else if (o.rfind("dontneed=", 0) == 0) {
+      std::string v = o.substr(9);
+      if (v != "0" && v != "1") return Status::Invalid("-o dontneed= takes 0 or 1");
+      serve->dontneed = v == "1";
+    } else {
+      fuse_opts->push_back(o);  // libfuse's to judge: it names what it does not know
+    }
+  }
+  return Status::Ok();
+}
+
+// libfuse splits -o on commas; a comma in a value is escaped.
+std::string EscapeOpt(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ',' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Unescapes the octal escapes of /proc/self/mountinfo (\040 for space...).
+std::string Unoctal(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = (s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0');
+      out.push_back(static_cast<char>(v));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// The filesystem type mounted exactly at `path`, "" when none.
+std::string MountedAt(const std::string& path) {
+  std::ifstream f("/proc/self/mountinfo");
+  std::string line, found;
+  while (std::getline(f, line)) {
+    // id parent major:minor root mountpoint options ... - fstype source ...
+    std::istringstream in(line);
+    std::string id, parent, dev, root, mp;
+    in >> id >> parent >> dev >> root >> mp;
+    if (Unoctal(mp) != path) continue;
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream rest(line.substr(dash + 3));
+    rest >> found;  // the last mount there is the one that shows
+  }
+  return found;
+}
+
+// Errors a user can act on, before anything is mounted.
+Status CheckMountpoint(const std::string& mp, std::string* real) {
+  struct stat st;
+  if (stat(mp.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) return Status::NotFound("mountpoint " + mp + " does not exist");
+    if (err == ENOTCONN)
+      return Status::Busy("mountpoint " + mp +
+                          " is a dead FUSE mount (its daemon exited); unmount it with "
+                          "`fusermount3 -u " + mp + "`");
+    return Status::FromErrno("mountpoint " + mp, err);
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::Invalid("mountpoint " + mp + " is not a directory");
+  char buf[PATH_MAX];
+  if (!realpath(mp.c_str(), buf)) return Status::FromErrno("mountpoint " + mp, errno);
+  *real = buf;
+  std::string fstype = MountedAt(*real);
+  if (fstype.rfind("fuse", 0) == 0)
+    return Status::Busy("mountpoint " + mp + " is already mounted (" + fstype +
+                        "); unmount it first with `fusermount3 -u " + mp + "`");
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- freshness
+
+// Tells the kernel about changes other processes (the CLI, another mount)
+// commit to the index: every ~200 ms it reads the audit records added since
+// the last look and, for each model they name, drops the kernel's cached
+// names and attributes at the model level. It runs on its own thread because
+// an invalidation waits for the kernel's directory locks, which a request
+// handler may be holding the other end of.
+class Freshness {
+ public:
+  explicit Freshness(Server* srv) : srv_(srv) {
+    auto snap = srv_->reg->Read();
+    if (snap.ok()) seq_ = snap->LastAuditSeq();
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Freshness() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lk(mu_);
+    while (!cv_.wait_for(lk, kPollInterval, [this] { return stop_; })) {
+      lk.unlock();
+      Poll();
+      lk.lock();
+    }
+  }
+
+  void Poll() {
+    std::set<std::string> models;
+    std::set<std::pair<std::string, uint32_t>> versions;  // named by the audit: maybe gone
+    {
+      auto snap = srv_->reg->Read();
+      if (!snap.ok()) return;
+      uint64_t last = snap->LastAuditSeq();
+      if (last <= seq_) return;
+      Status st = snap->ForEachAudit(seq_, [&](const AuditRecord& r) {
+        if (!r.model.empty()) models.insert(r.model);
+        auto at = r.object.find('@');
+        if (at != std::string::npos)
+          if (uint32_t n = ParseVersionDir("v" + r.object.substr(at + 1)))
+            versions.emplace(r.object.substr(0, at), n);
+        return true;
+      });
+      if (!st.ok()) {
+        Log("error: reading the audit trail: " + st.message());
+        return;
+      }
+      seq_ = last;
+    }
+    // Cached nlink counts first, so that what the kernel asks next is fresh.
+    srv_->tree->Changed();
+    fuse_session* se = srv_->se;
+    fuse_lowlevel_notify_inval_inode(se, kRootId, 0, 0);  // nlink: a model may be new
+    for (const std::string& m : models) {
+      // Collected under the table's lock, notified without it.
+      std::vector<Node> nodes = srv_->nodes.NodesOfModel(m);
+      auto snap = srv_->reg->Read();
+      for (const Node& n : nodes) {
+        switch (n.kind) {
+          case NodeKind::kModel:
+            fuse_lowlevel_notify_inval_inode(se, n.ino, 0, 0);
+            break;
+          case NodeKind::kAlias:
+          case NodeKind::kLatest:
+            // Moved, deleted or re-created: the name must be looked up again,
+            // and the symlink's size ("v9" → "v10") refreshed.
+            fuse_lowlevel_notify_inval_entry(se, n.parent, n.name.c_str(), n.name.size());
+            fuse_lowlevel_notify_inval_inode(se, n.ino, 0, 0);
+            break;
+          case NodeKind::kVersion:
+            // A version's name only goes stale when the version is gone (gc,
+            // a discarded draft). Dropping it otherwise would throw away the
+            // cached pages of its files, so check first.
+            if (versions.count({m, n.version}) && snap.ok() &&
+                snap->GetVersion(n.model_id, n.version).status().code() == Code::kNotFound)
+              fuse_lowlevel_notify_inval_entry(se, n.parent, n.name.c_str(), n.name.size());
+            else
+              fuse_lowlevel_notify_inval_inode(se, n.ino, 0, 0);  // draft → ready: nlink
+            break;
+          default:
+            break;
+        }
+      }
+    }
+  }
+
+  Server* srv_;
+  uint64_t seq_ = 0;  // the last audit record acted on; touched by the thread only
+  std::mutex mu_;     // guards stop_
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- Mount
+
+int Mount(const MountOptions& opt) {
+  auto srv = std::make_unique<Server>();
+  srv->opt.verify = opt.verify;
+  std::vector<std::string> fuse_opts;
+  Status st = ParseOptions(opt.options, &srv->opt, &fuse_opts);
+  if (!st.ok()) return Fail(st.message());
+
+  // Open once now, for errors the user sees on the terminal; closed again
+  // before daemonizing because an LMDB environment must not cross fork().
+  std::string root;
+  {
+    auto reg = Registry::Open(opt.root);
+    if (!reg.ok()) return Fail(reg.status().message());
+    char buf[PATH_MAX];
+    if (!realpath(opt.root.c_str(), buf)) return Fail("cannot resolve " + opt.root);
+    root = buf;
+    auto pol = policy::Policy::Load((*reg)->policy_path());
+    if (!pol.ok()) return Fail("policy does not parse, refusing to mount: " + pol.status().message());
+  }
+  struct stat rst;
+  if (stat(root.c_str(), &rst) != 0) return Fail("cannot stat " + root);
+
+  std::string mountpoint;
+  st = CheckMountpoint(opt.mountpoint, &mountpoint);
+  if (!st.ok()) return Fail(st.message());
+
+  // Daemon log file, opened now so that a failure is still reported here.
+  int log_fd = -1;
+  if (!opt.foreground) {
+    std::string log_path = root + "/mount.log";
+    log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log_fd < 0) return Fail("cannot open " + log_path + ": " + strerror(errno));
+  }
+
+  std::string o = "fsname=" + EscapeOpt(root) + ",subtype=modelfs";
+  for (const std::string& f : fuse_opts) o += "," + f;
+  std::vector<std::string> argv_s = {"modelfs", "-o", o};
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  Server* s = srv.get();
+  fuse_session* se = fuse_session_new(&args, &Operations(), sizeof(fuse_lowlevel_ops), s);
+  if (!se) {
+    if (log_fd >= 0) close(log_fd);
+    return Fail("cannot start the FUSE session (see the message above)");
+  }
+  s->se = se;
+  if (fuse_set_signal_handlers(se) != 0) {
+    fuse_session_destroy(se);
+    return Fail("cannot install signal handlers");
+  }
+  if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    if (log_fd >= 0) close(log_fd);
+    return Fail("cannot mount at " + mountpoint + " (see the message above)");
+  }
+
+  // Daemonize after mounting, so that mount errors reached the terminal;
+  // the parent exits 0 once the child is set up.
+  if (!opt.foreground) {
+    fuse_daemonize(0);
+    dup2(log_fd, STDERR_FILENO);
+    close(log_fd);
+  }
+
+  int rc = 0;
+  auto reg = Registry::Open(root);
+  if (!reg.ok()) {
+    Log("error: " + reg.status().message());
+    rc = 1;
+  } else {
+    s->reg = std::move(*reg);
+    auto pol = policy::Policy::Load(s->reg->policy_path());
+    if (pol.ok()) s->policy = *pol;
+    s->tree = std::make_unique<Tree>(
+        s->reg.get(), rst.st_uid, rst.st_gid,
+        int64_t{rst.st_mtim.tv_sec} * 1000000000 + rst.st_mtim.tv_nsec);
+    Log("serving " + root + " at " + mountpoint);
+
+    fuse_loop_config* cfg = fuse_loop_cfg_create();
+    // One /dev/fuse fd per worker: no contention on a single queue.
+    fuse_loop_cfg_set_clone_fd(cfg, 1);
+    if (opt.threads > 0) fuse_loop_cfg_set_max_threads(cfg, opt.threads);
+    // Keep idle workers around: creating a thread per burst costs more than
+    // an idle thread's stack.
+    fuse_loop_cfg_set_idle_threads(cfg, opt.threads > 0 ? opt.threads : 10);
+    {
+      Freshness fresh(s);
+      int r = fuse_session_loop_mt(se, cfg);
+      if (r < 0) {
+        Log(std::string("error: session loop: ") + strerror(-r));
+        rc = 1;
+      }
+    }  // the freshness thread stops before the session goes away
+    fuse_loop_cfg_destroy(cfg);
+    Log("unmounting " + mountpoint);
+  }
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  fuse_session_destroy(se);
+  fuse_opt_free_args(&args);
+  return rc;
 }
 
 }  // namespace modelfs::fs
