@@ -1,0 +1,69 @@
+// What the FUSE request handlers (ops.cc) share with the mount's lifecycle
+// (mount.cc): the open registry, the tree, the node table, the set of blobs
+// verified since mount, and the serving options. Internal to fs/.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "fs/inodes.h"
+#include "fs/tree.h"
+#include "index/registry.h"
+#include "policy/policy.h"
+
+struct fuse_session;
+struct fuse_lowlevel_ops;
+
+namespace modelfs::fs {
+
+// How read() hands file bytes to the kernel (`-o read=...`; scripts/bench-mount
+// measures them against each other).
+enum class ReadPath {
+  kCopy,        // pread into a buffer, fuse_reply_buf: one extra copy, no pipes
+  kSplice,      // splice from the blob fd through a pipe into /dev/fuse
+  kSpliceMove,  // the same, asking the kernel to move pages instead of copying
+};
+
+struct ServeOptions {
+  bool verify = true;  // hash each blob on its first open since mount
+  // splice measured fastest (scripts/bench-mount: ~3.0 GB/s vs ~2.5 GB/s
+  // for copy with the blob cached, 2 cores, kernel 6.18).
+  ReadPath read_path = ReadPath::kSplice;
+  // After serving a range, drop it from the blob file's page cache: the
+  // kernel keeps the bytes in the mounted file's cache, so keeping both
+  // would cache every model twice.
+  bool dontneed = true;
+};
+
+struct Server {
+  std::unique_ptr<Registry> reg;
+  std::shared_ptr<const policy::Policy> policy;  // for Authorize, once it decides
+  std::unique_ptr<Tree> tree;
+  NodeTable nodes;
+  ServeOptions opt;
+  fuse_session* se = nullptr;
+
+  // Blobs whose digest was checked since mount. Guarded by verified_mu
+  // (a leaf lock).
+  bool IsVerified(const Digest& d) {
+    std::lock_guard<std::mutex> g(verified_mu);
+    return verified.count(d) != 0;
+  }
+  void MarkVerified(const Digest& d) {
+    std::lock_guard<std::mutex> g(verified_mu);
+    verified.insert(d);
+  }
+  std::mutex verified_mu;
+  std::set<Digest> verified;
+};
+
+// The request handlers; userdata is the Server.
+const fuse_lowlevel_ops& Operations();
+
+// The mount's log: stderr in the foreground; when daemonized stderr is
+// ROOT/mount.log (see mount.cc). One line per call, timestamped.
+void Log(const std::string& line);
+
+}  // namespace modelfs::fs

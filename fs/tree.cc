@@ -1,0 +1,529 @@
+// The mounted tree computed from the index (see tree.h). Sections: stat
+// building, counts (nlink), lookup, listing, symlinks, xattrs.
+#include "fs/tree.h"
+
+#include <cstring>
+
+#include "index/names.h"
+
+namespace modelfs::fs {
+
+namespace {
+
+constexpr uint32_t kDirMode = S_IFDIR | 0555;  // the read side: nothing is writable yet
+constexpr uint32_t kLinkMode = S_IFLNK | 0777;
+// Far more cached counts than directories a walk keeps hot; past it the
+// cache starts over rather than growing without bound.
+constexpr size_t kMaxCachedCounts = 1 << 20;
+
+std::string VersionDir(uint32_t n) { return "v" + std::to_string(n); }
+
+bool IsStable(const Version& v) { return v.state != State::kDraft; }
+
+void SetTime(struct timespec* ts, int64_t ns) {
+  ts->tv_sec = ns / 1000000000;
+  ts->tv_nsec = ns % 1000000000;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- stat
+
+Result<Tree::View> Tree::Read() const {
+  uint64_t epoch = epoch_.load(std::memory_order_acquire);
+  auto snap = reg_->Read();
+  if (!snap.ok()) return snap.status();
+  return View{std::move(*snap), epoch};
+}
+
+struct stat Tree::BaseStat(ObjectId ino, uint32_t mode, int64_t time_ns) const {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_mode = mode;
+  st.st_nlink = 1;
+  st.st_uid = uid_;
+  st.st_gid = gid_;
+  st.st_blksize = 4096;
+  SetTime(&st.st_mtim, time_ns);
+  st.st_ctim = st.st_mtim;
+  st.st_atim = st.st_mtim;
+  return st;
+}
+
+Result<Child> Tree::ModelChild(const View& s, const Model& m) const {
+  Child c;
+  c.node.kind = NodeKind::kModel;
+  c.node.ino = m.id;
+  c.node.parent = kRootId;
+  c.node.model_id = m.id;
+  c.node.model = m.name;
+  c.node.name = m.name;
+  c.st = BaseStat(m.id, kDirMode, m.created_at_ns);
+  c.st.st_nlink = 2 + VersionCount(s, m.id);
+  return c;
+}
+
+Child Tree::VersionChild(const View& s, const Node& model_dir, const Version& v) const {
+  Child c;
+  c.node.kind = NodeKind::kVersion;
+  c.node.ino = v.id;
+  c.node.parent = model_dir.ino;
+  c.node.model_id = v.model_id;
+  c.node.model = model_dir.model;
+  c.node.version = v.number;
+  c.node.name = VersionDir(v.number);
+  c.stable = IsStable(v);
+  c.st = BaseStat(v.id, kDirMode, v.created_at_ns);
+  c.st.st_nlink = 2 + SubdirCount(s, v.id, c.stable);
+  return c;
+}
+
+Child Tree::EntryChild(const View& s, const Node& dir, const Version& v, const Entry& e) const {
+  Child c;
+  c.node.kind = e.is_dir() ? NodeKind::kDir : NodeKind::kFile;
+  c.node.ino = e.id;
+  c.node.parent = dir.ino;
+  c.node.model_id = dir.model_id;
+  c.node.model = dir.model;
+  c.node.version = dir.version;
+  c.node.entry_parent = dir.ino;
+  c.node.name = e.name;
+  c.stable = IsStable(v);
+  if (e.is_dir()) {
+    c.st = BaseStat(e.id, kDirMode, v.created_at_ns);
+    c.st.st_nlink = 2 + SubdirCount(s, e.id, c.stable);
+  } else {
+    // Only the permission bits the index allows: 0444, or 0555 if executable.
+    c.st = BaseStat(e.id, S_IFREG | ((e.mode & 0111) ? 0555 : 0444), v.created_at_ns);
+    c.st.st_size = static_cast<off_t>(e.size);
+    c.st.st_blocks = static_cast<blkcnt_t>((e.size + 511) / 512);
+  }
+  return c;
+}
+
+Child Tree::AliasChild(const Node& model_dir, const Alias& a) const {
+  Child c;
+  c.node.kind = NodeKind::kAlias;
+  c.node.ino = a.id;
+  c.node.parent = model_dir.ino;
+  c.node.model_id = model_dir.model_id;
+  c.node.model = model_dir.model;
+  c.node.name = a.name;
+  c.st = BaseStat(a.id, kLinkMode, a.updated_at_ns);
+  c.st.st_size = static_cast<off_t>(VersionDir(a.version).size());
+  return c;
+}
+
+Result<Child> Tree::LatestChild(const Snapshot& s, const Node& model_dir) const {
+  auto m = s.GetModel(model_dir.model);
+  if (!m.ok()) return m.status();
+  uint32_t n = s.LatestReady(m->id);
+  if (n == 0) return Status::NotFound(m->name + " has no ready version");
+  auto v = s.GetVersion(m->id, n);
+  if (!v.ok()) return v.status();
+  Child c;
+  c.node.kind = NodeKind::kLatest;
+  c.node.ino = m->latest_id;
+  c.node.parent = model_dir.ino;
+  c.node.model_id = m->id;
+  c.node.model = m->name;
+  c.node.name = "latest";
+  c.st = BaseStat(m->latest_id, kLinkMode, v->created_at_ns);
+  c.st.st_size = static_cast<off_t>(VersionDir(n).size());
+  return c;
+}
+
+Result<Version> Tree::VersionOf(const Snapshot& s, const Node& n) const {
+  return s.GetVersion(n.model_id, n.version);
+}
+
+Result<struct stat> Tree::Stat(const Node& n, bool* stable) const {
+  *stable = false;
+  auto view = Read();
+  if (!view.ok()) return view.status();
+  const View& vw = *view;
+  const Snapshot& s = vw.snap;
+  switch (n.kind) {
+    case NodeKind::kRoot: {
+      struct stat st = BaseStat(kRootId, kDirMode, root_time_ns_);
+      st.st_nlink = 2 + ModelCount(vw);
+      return st;
+    }
+    case NodeKind::kModel: {
+      auto m = s.GetModel(n.model);
+      if (!m.ok()) return m.status();
+      auto c = ModelChild(vw, *m);
+      if (!c.ok()) return c.status();
+      return c->st;
+    }
+    case NodeKind::kVersion: {
+      auto v = VersionOf(s, n);
+      if (!v.ok()) return v.status();
+      Node model_dir;
+      model_dir.ino = n.parent;
+      model_dir.model = n.model;
+      Child c = VersionChild(vw, model_dir, *v);
+      *stable = c.stable;
+      return c.st;
+    }
+    case NodeKind::kDir:
+    case NodeKind::kFile: {
+      auto v = VersionOf(s, n);
+      if (!v.ok()) return v.status();
+      auto e = s.GetEntry(n.entry_parent, n.name);
+      if (!e.ok()) return e.status();
+      Node dir;
+      dir.ino = n.entry_parent;
+      Child c = EntryChild(vw, dir, *v, *e);
+      *stable = c.stable;
+      return c.st;
+    }
+    case NodeKind::kAlias: {
+      auto a = s.GetAlias(n.model_id, n.name);
+      if (!a.ok()) return a.status();
+      if (a->id != n.ino) return Status::NotFound("alias " + n.name + " was replaced");
+      return AliasChild(n, *a).st;
+    }
+    case NodeKind::kLatest: {
+      Node model_dir;
+      model_dir.ino = n.parent;
+      model_dir.model = n.model;
+      auto c = LatestChild(s, model_dir);
+      if (!c.ok()) return c.status();
+      return c->st;
+    }
+  }
+  return Status::Invalid("unknown node");
+}
+
+// ---------------------------------------------------------------- counts
+
+bool Tree::CachedCount(ObjectId key, uint32_t* out) const {
+  uint64_t now = epoch_.load(std::memory_order_acquire);
+  std::lock_guard<std::mutex> g(count_mu_);
+  auto it = counts_.find(key);
+  if (it == counts_.end() || (it->second.epoch != 0 && it->second.epoch != now)) return false;
+  *out = it->second.n;
+  return true;
+}
+
+void Tree::StoreCount(ObjectId key, uint64_t epoch, bool forever, uint32_t n) const {
+  std::lock_guard<std::mutex> g(count_mu_);
+  if (counts_.size() >= kMaxCachedCounts) counts_.clear();
+  counts_[key] = Count{forever ? 0 : epoch, n};
+}
+
+uint32_t Tree::SubdirCount(const View& s, ObjectId parent, bool stable) const {
+  uint32_t n = 0;
+  if (CachedCount(parent, &n)) return n;
+  uint64_t epoch = s.epoch;
+  (void)s.snap.ForEachEntry(parent, "", [&](const Entry& e) {
+    if (e.is_dir()) ++n;
+    return true;
+  });
+  StoreCount(parent, epoch, stable, n);
+  return n;
+}
+
+uint32_t Tree::VersionCount(const View& s, ObjectId model_id) const {
+  uint32_t n = 0;
+  if (CachedCount(model_id, &n)) return n;
+  uint64_t epoch = s.epoch;
+  (void)s.snap.ForEachVersion(model_id, 0, [&](const Version&) {
+    ++n;
+    return true;
+  });
+  StoreCount(model_id, epoch, false, n);
+  return n;
+}
+
+uint32_t Tree::ModelCount(const View& s) const {
+  uint32_t n = 0;
+  if (CachedCount(kRootId, &n)) return n;
+  uint64_t epoch = s.epoch;
+  (void)s.snap.ForEachModel("", [&](const Model&) {
+    ++n;
+    return true;
+  });
+  StoreCount(kRootId, epoch, false, n);
+  return n;
+}
+
+// ---------------------------------------------------------------- lookup
+
+Result<Child> Tree::Lookup(const Node& dir, std::string_view name, bool* absent_stable) const {
+  *absent_stable = false;
+  auto view = Read();
+  if (!view.ok()) return view.status();
+  const View& vw = *view;
+  const Snapshot& s = vw.snap;
+  switch (dir.kind) {
+    case NodeKind::kRoot: {
+      auto m = s.GetModel(name);
+      if (!m.ok()) return m.status();
+      return ModelChild(vw, *m);
+    }
+    case NodeKind::kModel: {
+      if (name == "latest") return LatestChild(s, dir);
+      if (uint32_t n = ParseVersionDir(name)) {
+        auto v = s.GetVersion(dir.model_id, n);
+        if (!v.ok()) return v.status();
+        return VersionChild(vw, dir, *v);
+      }
+      auto a = s.GetAlias(dir.model_id, name);
+      if (!a.ok()) return a.status();
+      return AliasChild(dir, *a);
+    }
+    case NodeKind::kVersion:
+    case NodeKind::kDir: {
+      auto v = VersionOf(s, dir);
+      if (!v.ok()) return v.status();
+      auto e = s.GetEntry(dir.ino, name);
+      if (!e.ok()) {
+        *absent_stable = e.status().code() == Code::kNotFound && IsStable(*v);
+        return e.status();
+      }
+      return EntryChild(vw, dir, *v, *e);
+    }
+    default:
+      return Status::Invalid("not a directory");
+  }
+}
+
+// ---------------------------------------------------------------- listing
+
+Status Tree::List(const Node& dir, DirPos* pos, bool plus,
+                  const std::function<bool(const DirItem&)>& fn) const {
+  if (dir.kind == NodeKind::kFile || dir.kind == NodeKind::kAlias || dir.kind == NodeKind::kLatest)
+    return Status::Invalid("not a directory");
+  auto view = Read();
+  if (!view.ok()) return view.status();
+  const View& vw = *view;
+  const Snapshot& s = vw.snap;
+
+  // Offers one item; on acceptance moves the position past it.
+  bool stop = false;
+  auto offer = [&](DirItem& item, auto&& advance) {
+    if (!fn(item)) {
+      stop = true;
+      return false;
+    }
+    advance();
+    ++pos->offset;
+    return true;
+  };
+
+  // Phases 0 and 1: "." and "..".
+  while (pos->phase < 2 && !stop) {
+    DirItem item;
+    item.dot = true;
+    item.name = pos->phase == 0 ? "." : "..";
+    item.child.st.st_ino = pos->phase == 0 ? dir.ino : dir.parent;
+    item.child.st.st_mode = kDirMode;
+    offer(item, [&] { ++pos->phase; });
+  }
+  if (stop) return Status::Ok();
+
+  if (dir.kind == NodeKind::kRoot) {
+    if (pos->phase == 2) {
+      Status st = s.ForEachModel(pos->after, [&](const Model& m) {
+        DirItem item;
+        item.name = m.name;
+        if (plus) {
+          auto c = ModelChild(vw, m);
+          if (!c.ok()) return true;  // skip what cannot be read; never abort a listing
+          item.child = std::move(*c);
+        } else {
+          item.child.st.st_ino = m.id;
+          item.child.st.st_mode = kDirMode;
+        }
+        return offer(item, [&] { pos->after = m.name; });
+      });
+      if (!st.ok()) return st;
+      if (!stop) pos->phase = 3;
+    }
+    return Status::Ok();
+  }
+
+  if (dir.kind == NodeKind::kModel) {
+    if (pos->phase == 2) {
+      Status st = s.ForEachVersion(dir.model_id, pos->after_version, [&](const Version& v) {
+        DirItem item;
+        item.name = VersionDir(v.number);
+        if (plus) {
+          item.child = VersionChild(vw, dir, v);
+        } else {
+          item.child.st.st_ino = v.id;
+          item.child.st.st_mode = kDirMode;
+        }
+        return offer(item, [&] { pos->after_version = v.number; });
+      });
+      if (!st.ok()) return st;
+      if (stop) return Status::Ok();
+      pos->phase = 3;
+      pos->after.clear();
+    }
+    if (pos->phase == 3) {
+      Status st = s.ForEachAlias(dir.model_id, pos->after, [&](const Alias& a) {
+        DirItem item;
+        item.name = a.name;
+        item.child = AliasChild(dir, a);  // cheap: no further reads
+        return offer(item, [&] { pos->after = a.name; });
+      });
+      if (!st.ok()) return st;
+      if (stop) return Status::Ok();
+      pos->phase = 4;
+    }
+    if (pos->phase == 4) {
+      auto c = LatestChild(s, dir);
+      if (!c.ok()) {
+        pos->phase = 5;  // no ready version: no latest
+      } else {
+        DirItem item;
+        item.name = "latest";
+        item.child = std::move(*c);
+        offer(item, [&] { pos->phase = 5; });
+      }
+    }
+    return Status::Ok();
+  }
+
+  // A version or a directory inside one.
+  if (pos->phase == 2) {
+    Version v;
+    if (plus) {
+      auto vr = VersionOf(s, dir);
+      if (!vr.ok()) return vr.status();
+      v = std::move(*vr);
+    }
+    Status st = s.ForEachEntry(dir.ino, pos->after, [&](const Entry& e) {
+      DirItem item;
+      item.name = e.name;
+      if (plus) {
+        item.child = EntryChild(vw, dir, v, e);
+      } else {
+        item.child.st.st_ino = e.id;
+        item.child.st.st_mode = e.is_dir() ? kDirMode : S_IFREG;
+      }
+      return offer(item, [&] { pos->after = e.name; });
+    });
+    if (!st.ok()) return st;
+    if (!stop) pos->phase = 3;
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- symlinks
+
+Result<std::string> Tree::ReadLink(const Node& n) const {
+  auto snap = reg_->Read();
+  if (!snap.ok()) return snap.status();
+  if (n.kind == NodeKind::kAlias) {
+    auto a = snap->GetAlias(n.model_id, n.name);
+    if (!a.ok()) return a.status();
+    return VersionDir(a->version);
+  }
+  if (n.kind == NodeKind::kLatest) {
+    uint32_t v = snap->LatestReady(n.model_id);
+    if (v == 0) return Status::NotFound(n.model + " has no ready version");
+    return VersionDir(v);
+  }
+  return Status::Invalid("not a symlink");
+}
+
+Result<Entry> Tree::FileEntry(const Node& n, bool* stable) const {
+  if (n.kind != NodeKind::kFile) return Status::Invalid("not a file");
+  auto snap = reg_->Read();
+  if (!snap.ok()) return snap.status();
+  auto v = VersionOf(*snap, n);
+  if (!v.ok()) return v.status();
+  *stable = IsStable(*v);
+  return snap->GetEntry(n.entry_parent, n.name);
+}
+
+// ---------------------------------------------------------------- xattrs
+
+Result<std::shared_ptr<const Xattrs>> Tree::GetXattrs(const Node& n) const {
+  static const auto kNone = std::make_shared<const Xattrs>();
+  if (n.kind != NodeKind::kModel && n.kind != NodeKind::kVersion && n.kind != NodeKind::kFile)
+    return kNone;
+  uint64_t now = epoch_.load(std::memory_order_acquire);
+  {
+    std::lock_guard<std::mutex> g(xattr_mu_);
+    auto it = xattrs_.find(n.ino);
+    if (it != xattrs_.end() && it->second.epoch == now) return it->second.list;
+  }
+  auto view = Read();
+  if (!view.ok()) return view.status();
+  auto built = BuildXattrs(*view, n);
+  if (!built.ok()) return built.status();
+  auto list = std::make_shared<const Xattrs>(std::move(*built));
+  std::lock_guard<std::mutex> g(xattr_mu_);
+  if (xattrs_.size() >= kMaxCachedCounts) xattrs_.clear();
+  // Stored under the epoch read before the snapshot: a change announced
+  // since then makes this entry stale at once.
+  xattrs_[n.ino] = CachedXattrs{view->epoch, list};
+  return list;
+}
+
+Result<Xattrs> Tree::BuildXattrs(const View& vw, const Node& n) const {
+  Xattrs out;
+  const Snapshot& s = vw.snap;
+  // Optional values are listed only when set: an absent one reads as ENODATA.
+  auto add = [&](std::string name, std::string value, bool optional = false) {
+    if (optional && value.empty()) return;
+    out.emplace_back(std::move(name), std::move(value));
+  };
+
+  if (n.kind == NodeKind::kModel) {
+    auto m = s.GetModel(n.model);
+    if (!m.ok()) return m.status();
+    add("user.registry.description", m->description, true);
+    add("user.registry.owner", m->owner);
+    add("user.registry.created_at", FormatTime(m->created_at_ns));
+    uint32_t latest = s.LatestReady(m->id);
+    if (latest) add("user.registry.latest", std::to_string(latest));
+    add("user.registry.next_version", std::to_string(m->next_version));
+    // NAME=N pairs, as `modelfs list --json` shows a model's aliases.
+    std::vector<std::string> aliases;
+    (void)s.ForEachAlias(m->id, "", [&](const Alias& a) {
+      aliases.push_back(a.name + "=" + std::to_string(a.version));
+      return true;
+    });
+    add("user.registry.aliases", JoinList(aliases), true);
+    return out;
+  }
+
+  auto v = VersionOf(s, n);
+  if (!v.ok()) return v.status();
+  if (n.kind == NodeKind::kFile) {
+    auto e = s.GetEntry(n.entry_parent, n.name);
+    if (!e.ok()) return e.status();
+    add("user.registry.digest", e->digest.hex());
+    return out;
+  }
+
+  add("user.registry.version", std::to_string(v->number));
+  add("user.registry.state", std::string(StateName(v->state)));
+  // A draft has no digest until it is sealed.
+  if (v->state != State::kDraft || v->digest != Digest{})
+    add("user.registry.digest", v->digest.hex());
+  add("user.registry.size", std::to_string(v->size));
+  add("user.registry.created_at", FormatTime(v->created_at_ns));
+  add("user.registry.created_by", v->created_by, true);
+  add("user.registry.aliases", JoinList(s.AliasesOf(v->model_id, v->number)), true);
+  add("user.registry.approval", v->approval.status, true);
+  add("user.registry.approved_by", v->approval.by, true);
+  if (v->approval.at_ns != 0) add("user.registry.approved_at", FormatTime(v->approval.at_ns));
+  add("user.registry.description", v->description, true);
+  for (const auto& [k, val] : v->metrics) add("user.metrics." + k, FormatMetric(val));
+  for (const auto& [k, val] : v->params) add("user.params." + k, val);
+  for (const auto& [k, val] : v->tags) add("user.tags." + k, val);
+  add("user.lineage.parents", JoinList(v->lineage.parents), true);
+  add("user.lineage.datasets", JoinList(v->lineage.datasets), true);
+  add("user.lineage.code", v->lineage.code, true);
+  add("user.lineage.run", v->lineage.run, true);
+  return out;
+}
+
+}  // namespace modelfs::fs

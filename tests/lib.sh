@@ -1,0 +1,85 @@
+# Shared helpers for the shell tests. Source it:
+#   . "$TESTS_DIR/lib.sh"
+# The generic helpers (die, check, pass, run, ok, assert_eq, assert_fails,
+# mf, on_exit, $WORK, $PY, ...) are those of tests/cli/common.sh, sourced
+# here so there is one implementation of each. This file adds what the
+# mounted tests need: starting a mount that is always taken down again,
+# and bounded waits. Nothing here waits without a bound.
+
+. "$TESTS_DIR/cli/common.sh"
+
+# Longest a mount may take to come up or go away.
+MOUNT_TIMEOUT=${MOUNT_TIMEOUT:-10}
+
+# wait_until SECS CMD...: polls CMD every 50 ms until it succeeds; fails
+# (returns 1) after SECS seconds.
+wait_until() {
+  local secs=$1
+  shift
+  local deadline=$(($(date +%s%N) + secs * 1000000000))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
+
+# is_mounted MNT: a FUSE mount of ours is up at MNT (bounded: a hung
+# daemon must not hang the test).
+is_mounted() {
+  grep -qs " $(realpath -m "$1") fuse.modelfs " /proc/mounts &&
+    timeout 5 mountpoint -q "$1"
+}
+
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# wait_pid_exit PID SECS: waits for PID (a child or not) to exit.
+wait_pid_exit() { wait_until "$2" eval "! pid_alive $1"; }
+
+# stop_mount MNT [PID]: unmounts MNT (lazily if it stays busy) and waits for
+# the daemon PID to exit, killing it when it will not. Never fails.
+stop_mount() {
+  local mnt=$1 pid=${2:-}
+  if grep -qs " $(realpath -m "$mnt") fuse" /proc/mounts; then
+    timeout 10 fusermount3 -u "$mnt" 2>/dev/null ||
+      timeout 10 fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
+  fi
+  if [ -n "$pid" ]; then
+    wait_pid_exit "$pid" "$MOUNT_TIMEOUT" || { kill -9 "$pid" 2>/dev/null; sleep 0.2; }
+    wait "$pid" 2>/dev/null
+  fi
+  return 0
+}
+
+# start_mount ROOT MNT [MOUNT ARGS...]: runs `modelfs mount ROOT MNT -f ARGS`
+# in the background, waits (bounded) until MNT is served, and arranges for
+# it to be unmounted and the daemon reaped when the test exits, however it
+# exits. Sets MOUNT_PID and MOUNT_LOG (the daemon's stderr).
+start_mount() {
+  local root=$1 mnt=$2
+  shift 2
+  mkdir -p "$mnt"
+  MOUNT_LOG="$WORK/mount-$(basename "$mnt")-$RANDOM.log"
+  "$MODELFS" mount "$root" "$mnt" -f "$@" >"$MOUNT_LOG" 2>&1 &
+  MOUNT_PID=$!
+  on_exit "stop_mount '$mnt' $MOUNT_PID"
+  if ! wait_until "$MOUNT_TIMEOUT" is_mounted "$mnt"; then
+    die "mount of $root at $mnt did not come up within ${MOUNT_TIMEOUT}s; daemon log:
+$(cat "$MOUNT_LOG")"
+  fi
+}
+
+# mount_log: the daemon log so far (for failure messages).
+mount_log() { cat "$MOUNT_LOG" 2>/dev/null; }
+
+# assert_no_sanitizer_report: the daemon log has no ASan/UBSan report.
+assert_clean_log() {
+  if grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer' "$MOUNT_LOG" 2>/dev/null; then
+    die "sanitizer report in the daemon log:
+$(mount_log)"
+  fi
+}
