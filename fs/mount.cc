@@ -333,8 +333,17 @@ int Mount(const MountOptions& opt) {
     rc = 1;
   } else {
     s->reg = std::move(*reg);
-    auto pol = policy::Policy::Load(s->reg->policy_path());
-    if (pol.ok()) s->policy = *pol;
+    auto pol = policy::PolicyFile::Open(s->reg->policy_path());
+    if (!pol.ok()) {
+      // It parsed a moment ago; if it broke since, refuse rather than guess.
+      Log("error: policy does not parse, unmounting: " + pol.status().message());
+      fuse_session_unmount(se);
+      fuse_remove_signal_handlers(se);
+      fuse_session_destroy(se);
+      fuse_opt_free_args(&args);
+      return 1;
+    }
+    s->gate = std::make_unique<Gatekeeper>(s->reg.get(), std::move(*pol));
     s->tree = std::make_unique<Tree>(
         s->reg.get(), rst.st_uid, rst.st_gid,
         int64_t{rst.st_mtim.tv_sec} * 1000000000 + rst.st_mtim.tv_nsec);

@@ -67,39 +67,27 @@ void ReplyStatus(fuse_req_t req, const Status& s) {
 }
 
 // The caller of a request, as the policy will judge it. Supplementary
-// groups cost a read of /proc/PID/status, so they are fetched only when a
-// decision needs them.
-struct Caller {
-  uid_t uid;
-  gid_t gid;
-  pid_t pid;
-  std::vector<gid_t> Groups(fuse_req_t req) const {
-    std::vector<gid_t> g(32);
-    int n = fuse_req_getgroups(req, static_cast<int>(g.size()), g.data());
-    if (n > static_cast<int>(g.size())) {
-      g.resize(static_cast<size_t>(n));
-      n = fuse_req_getgroups(req, n, g.data());
-    }
-    g.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return g;
-  }
-};
-
-Caller CallerOf(fuse_req_t req) {
+// groups cost a read of /proc/PID/status, so the Gatekeeper asks for them
+// only when its per-process cache misses.
+Gatekeeper::Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  return Caller{ctx->uid, ctx->gid, ctx->pid};
+  return Gatekeeper::Caller{ctx->uid, ctx->gid, ctx->pid, [req] {
+                              std::vector<gid_t> g(32);
+                              int n = fuse_req_getgroups(req, static_cast<int>(g.size()), g.data());
+                              if (n > static_cast<int>(g.size())) {
+                                g.resize(static_cast<size_t>(n));
+                                n = fuse_req_getgroups(req, n, g.data());
+                              }
+                              g.resize(n > 0 ? static_cast<size_t>(n) : 0);
+                              return g;
+                            }};
 }
 
 // The policy hook: every handler asks it before acting on `model` ("" for
-// the registry root). It allows everything for now; the governance work
-// fills it in (policy::Policy::Decide on the caller's Identity, denials
-// audited with Registry::AuditDenied and answered with EACCES).
+// the registry root). A denial is logged and audited by the Gatekeeper and
+// answered with EACCES (SPEC §6).
 Status Authorize(fuse_req_t req, policy::Action action, const std::string& model) {
-  Caller who = CallerOf(req);
-  (void)who;
-  (void)action;
-  (void)model;
-  return Status::Ok();
+  return S(req).gate->Check(CallerOf(req), action, model, model.empty() ? "/" : model);
 }
 
 // Checks the hook; on denial replies and returns false.

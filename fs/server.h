@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "fs/authorize.h"
 #include "fs/inodes.h"
 #include "fs/tree.h"
 #include "index/registry.h"
@@ -39,7 +40,7 @@ struct ServeOptions {
 
 struct Server {
   std::unique_ptr<Registry> reg;
-  std::shared_ptr<const policy::Policy> policy;  // for Authorize, once it decides
+  std::unique_ptr<Gatekeeper> gate;  // the policy, for every request
   std::unique_ptr<Tree> tree;
   NodeTable nodes;
   ServeOptions opt;
