@@ -1,7 +1,13 @@
 // The node table (see inodes.h).
 #include "fs/inodes.h"
 
+#include <unistd.h>
+
 namespace modelfs::fs {
+
+PathFd::~PathFd() {
+  if (fd_ >= 0) close(fd_);
+}
 
 NodeTable::NodeTable() {
   Node root;
@@ -49,10 +55,17 @@ std::vector<Node> NodeTable::NodesOfModel(const std::string& model) const {
     const Node& n = s.node;
     if (n.model != model) continue;
     if (n.kind == NodeKind::kModel || n.kind == NodeKind::kVersion ||
-        n.kind == NodeKind::kAlias || n.kind == NodeKind::kLatest)
+        n.kind == NodeKind::kAlias || n.kind == NodeKind::kLatest ||
+        n.kind == NodeKind::kDraftDir || n.kind == NodeKind::kDraftFile)
       out.push_back(n);
   }
   return out;
+}
+
+void NodeTable::Update(ObjectId ino, const std::function<void(Node&)>& fn) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = nodes_.find(ino);
+  if (it != nodes_.end()) fn(it->second.node);
 }
 
 size_t NodeTable::size() const {

@@ -6,10 +6,20 @@
 // Lookup counts follow the FUSE contract exactly: every reply that hands the
 // kernel an inode (lookup, readdirplus) adds one, forget subtracts the count
 // the kernel gives, and the node is erased at zero. The root is never erased.
+//
+// Drafts (SPEC §4) are not in the index until sealed: their files live in
+// ROOT/staging/draft-<version id>/. A draft node holds an O_PATH descriptor
+// of its staging file (as libfuse's passthrough_hp does), which pins the
+// staging inode while the kernel holds the node, so its number
+// kDraftInoBit|st_ino cannot be reused under the kernel. ObjectIds are small
+// counters and never reach bit 62, so the three ranges (ObjectIds, draft
+// inodes, pending symlinks) never collide.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -27,6 +37,25 @@ enum class NodeKind : uint8_t {
   kFile,     // /M/vN/.../f  : a file entry
   kAlias,    // /M/NAME      : symlink to vN
   kLatest,   // /M/latest    : symlink to the highest ready vN
+  kDraftDir,   // /M/vN/.../d of a draft: a directory in staging
+  kDraftFile,  // /M/vN/.../f of a draft: a file in staging
+  kPending,    // /M/CuXXXXXX : a temporary symlink not yet renamed to an alias
+};
+
+inline constexpr uint64_t kDraftInoBit = uint64_t{1} << 63;
+inline constexpr uint64_t kPendingInoBit = uint64_t{1} << 62;
+
+// An O_PATH descriptor, closed with its last owner.
+class PathFd {
+ public:
+  explicit PathFd(int fd) : fd_(fd) {}
+  PathFd(const PathFd&) = delete;
+  PathFd& operator=(const PathFd&) = delete;
+  ~PathFd();
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
 };
 
 struct Node {
@@ -38,6 +67,14 @@ struct Node {
   uint32_t version = 0;   // kVersion, kDir, kFile: the version number
   ObjectId entry_parent = 0;  // kDir, kFile: the key of the Entry is (entry_parent, name)
   std::string name;           // name in the parent directory
+  // Draft nodes: the draft's version id (its staging directory) and the
+  // staging file itself.
+  ObjectId version_id = 0;
+  std::shared_ptr<const PathFd> fd;
+  // kAlias reached by renaming a pending symlink over it (ln -sfn): the
+  // kernel names it by the temporary's inode until it looks the name up
+  // again, so it resolves the alias by name rather than by id.
+  bool by_name = false;
 };
 
 // Thread-safe. Lock order: the table's mutex is a leaf lock; nothing else is
@@ -54,9 +91,12 @@ class NodeTable {
   // counts larger than held are logged by the caller's choice: returns false.
   bool Forget(ObjectId ino, uint64_t count);
 
-  // The nodes of one model (the model dir, its versions, aliases, latest),
-  // for the freshness thread to invalidate.
+  // The nodes of one model (the model dir, its versions, aliases, latest,
+  // drafts' files), for the freshness thread to invalidate.
   std::vector<Node> NodesOfModel(const std::string& model) const;
+  // Applies `fn` to the node if the kernel holds it (a rename moved it, a
+  // pending symlink became an alias).
+  void Update(ObjectId ino, const std::function<void(Node&)>& fn);
   size_t size() const;
 
  private:

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -240,6 +241,17 @@ class Freshness {
             else
               fuse_lowlevel_notify_inval_inode(se, n.ino, 0, 0);  // draft → ready: nlink
             break;
+          case NodeKind::kDraftDir:
+          case NodeKind::kDraftFile:
+            // A sealed or discarded draft: its names now lead to the ready
+            // version's entries (or nowhere). Dropping the top-level names
+            // drops the subtrees below them in the kernel.
+            if (versions.count({m, n.version}) && snap.ok()) {
+              auto v = snap->GetVersion(n.model_id, n.version);
+              if (!v.ok() || v->id != n.version_id || v->state != State::kDraft)
+                fuse_lowlevel_notify_inval_entry(se, n.parent, n.name.c_str(), n.name.size());
+            }
+            break;
           default:
             break;
         }
@@ -344,6 +356,16 @@ int Mount(const MountOptions& opt) {
       return 1;
     }
     s->gate = std::make_unique<Gatekeeper>(s->reg.get(), std::move(*pol));
+    // Files a crashed mount left open for writing may be torn: never seal
+    // them silently (SPEC §2: nothing half-done).
+    DropTornDraftFiles(*s->reg, [](const std::string& line) { Log(line); });
+    // Each draft node the kernel holds keeps an O_PATH descriptor (see
+    // inodes.h): allow as many as the hard limit does.
+    struct rlimit rl {};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
     s->tree = std::make_unique<Tree>(
         s->reg.get(), rst.st_uid, rst.st_gid,
         int64_t{rst.st_mtim.tv_sec} * 1000000000 + rst.st_mtim.tv_nsec);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fs/authorize.h"
+#include "fs/draft.h"
 #include "fs/inodes.h"
 #include "fs/tree.h"
 #include "index/registry.h"
@@ -43,6 +44,8 @@ struct Server {
   std::unique_ptr<Gatekeeper> gate;  // the policy, for every request
   std::unique_ptr<Tree> tree;
   NodeTable nodes;
+  DraftWriters writers;   // files of drafts open for writing
+  PendingLinks pending;   // ln -sfn's temporary symlinks
   ServeOptions opt;
   fuse_session* se = nullptr;
 

@@ -10,7 +10,11 @@ namespace modelfs::fs {
 
 namespace {
 
-constexpr uint32_t kDirMode = S_IFDIR | 0555;  // the read side: nothing is writable yet
+// Where writes are possible (the root: mkdir of a model; a model: mkdir of
+// a draft, ln -s of an alias; a draft) directories show write bits; ready
+// versions and everything in them are read-only.
+constexpr uint32_t kDirMode = S_IFDIR | 0555;
+constexpr uint32_t kWritableDirMode = S_IFDIR | 0755;
 constexpr uint32_t kLinkMode = S_IFLNK | 0777;
 // Far more cached counts than directories a walk keeps hot; past it the
 // cache starts over rather than growing without bound.
@@ -58,7 +62,7 @@ Result<Child> Tree::ModelChild(const View& s, const Model& m) const {
   c.node.model_id = m.id;
   c.node.model = m.name;
   c.node.name = m.name;
-  c.st = BaseStat(m.id, kDirMode, m.created_at_ns);
+  c.st = BaseStat(m.id, kWritableDirMode, m.created_at_ns);
   c.st.st_nlink = 2 + VersionCount(s, m.id);
   return c;
 }
@@ -73,7 +77,7 @@ Child Tree::VersionChild(const View& s, const Node& model_dir, const Version& v)
   c.node.version = v.number;
   c.node.name = VersionDir(v.number);
   c.stable = IsStable(v);
-  c.st = BaseStat(v.id, kDirMode, v.created_at_ns);
+  c.st = BaseStat(v.id, c.stable ? kDirMode : kWritableDirMode, v.created_at_ns);
   c.st.st_nlink = 2 + SubdirCount(s, v.id, c.stable);
   return c;
 }
@@ -145,7 +149,7 @@ Result<struct stat> Tree::Stat(const Node& n, bool* stable) const {
   const Snapshot& s = vw.snap;
   switch (n.kind) {
     case NodeKind::kRoot: {
-      struct stat st = BaseStat(kRootId, kDirMode, root_time_ns_);
+      struct stat st = BaseStat(kRootId, kWritableDirMode, root_time_ns_);
       st.st_nlink = 2 + ModelCount(vw);
       return st;
     }
@@ -181,6 +185,11 @@ Result<struct stat> Tree::Stat(const Node& n, bool* stable) const {
     case NodeKind::kAlias: {
       auto a = s.GetAlias(n.model_id, n.name);
       if (!a.ok()) return a.status();
+      if (n.by_name) {
+        struct stat st = AliasChild(n, *a).st;
+        st.st_ino = n.ino;  // the inode the kernel knows it by
+        return st;
+      }
       if (a->id != n.ino) return Status::NotFound("alias " + n.name + " was replaced");
       return AliasChild(n, *a).st;
     }
@@ -192,6 +201,10 @@ Result<struct stat> Tree::Stat(const Node& n, bool* stable) const {
       if (!c.ok()) return c.status();
       return c->st;
     }
+    case NodeKind::kDraftDir:
+    case NodeKind::kDraftFile:
+    case NodeKind::kPending:
+      break;  // not in the index: ops.cc stats them from staging and memory
   }
   return Status::Invalid("unknown node");
 }
