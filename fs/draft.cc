@@ -117,69 +117,6 @@ Status PendingLinks::Rename(uint64_t model_id, const std::string& from, const st
 namespace {
 
 // Depth first below `dir`, calling `fn(path, rel)` for each regular file.
-void WalkFiles(const std::string& dir, const std::string& rel,
-               const std::function<void(const std::string&, const std::string&)>& fn) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return;
-  std::vector<std::string> names;
-  while (struct dirent* de = readdir(d)) {
-    std::string n = de->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
-    std::string p = dir + "/" + n;
-    std::string r = rel.empty() ? n : rel + "/" + n;
-    struct stat st;
-    if (lstat(p.c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) WalkFiles(p, r, fn);
-    else if (S_ISREG(st.st_mode)) fn(p, r);
-  }
-}
-
 }  // namespace
-
-size_t DropTornDraftFiles(Registry& reg, const std::function<void(const std::string&)>& log) {
-  std::vector<Version> drafts;
-  {
-    auto snap = reg.Read();
-    if (!snap.ok()) {
-      log("error: cannot read the index to recover drafts: " + snap.status().message());
-      return 0;
-    }
-    (void)snap->ForEachModel("", [&](const Model& m) {
-      (void)snap->ForEachVersion(m.id, 0, [&](const Version& v) {
-        if (v.state == State::kDraft) drafts.push_back(v);
-        return true;
-      });
-      return true;
-    });
-  }
-  size_t dropped = 0;
-  for (const Version& v : drafts) {
-    WalkFiles(reg.DraftDir(v), "", [&](const std::string& path, const std::string& rel) {
-      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      if (fd < 0) return;
-      char c;
-      bool marked = fgetxattr(fd, Registry::kWritingXattr, &c, 1) >= 0 || errno == ERANGE;
-      // A live writer (another mount of this ROOT) holds LOCK_SH: not ours to judge.
-      if (marked && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-        struct stat st {};
-        fstat(fd, &st);
-        if (unlink(path.c_str()) == 0) {
-          ++dropped;
-          log("recovery: dropped " + v.ref() + " " + rel + " (" + std::to_string(st.st_size) +
-              " bytes): it was open for writing when the mount stopped and may be torn; "
-              "write it again");
-        } else {
-          log("error: recovery: cannot remove torn draft file " + path + ": " + strerror(errno));
-        }
-      }
-      close(fd);
-    });
-  }
-  return dropped;
-}
 
 }  // namespace modelfs::fs

@@ -99,11 +99,5 @@ class PendingLinks {
   uint64_t next_ = 1;
 };
 
-// At mount start: every file of every draft that still carries
-// Registry::kWritingXattr was open for writing when a previous mount
-// stopped (a crash): it may be torn, so it is removed, with one `log` line
-// naming it. A file some live process still holds (flock) is left alone.
-// Returns the number of files dropped.
-size_t DropTornDraftFiles(Registry& reg, const std::function<void(const std::string&)>& log);
 
 }  // namespace modelfs::fs

@@ -358,7 +358,11 @@ int Mount(const MountOptions& opt) {
     s->gate = std::make_unique<Gatekeeper>(s->reg.get(), std::move(*pol));
     // Files a crashed mount left open for writing may be torn: never seal
     // them silently (SPEC §2: nothing half-done).
-    DropTornDraftFiles(*s->reg, [](const std::string& line) { Log(line); });
+    // Files a writer had open when a previous daemon died may be torn: a
+    // draft keeps only complete files (SPEC §4, crash).
+    for (const std::string& t : s->reg->TornDraftFiles(true))
+      Log("recovery: dropped " + t + ": it was open for writing when the mount stopped and "
+          "may be torn; write it again");
     // Each draft node the kernel holds keeps an O_PATH descriptor (see
     // inodes.h): allow as many as the hard limit does.
     struct rlimit rl {};

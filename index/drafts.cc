@@ -174,4 +174,42 @@ Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Act
   return Status::Ok();
 }
 
+std::vector<std::string> Registry::TornDraftFiles(bool remove) {
+  std::vector<Version> drafts;
+  {
+    auto snap = Read();
+    if (!snap.ok()) return {};
+    (void)snap->ForEachModel("", [&](const Model& m) {
+      (void)snap->ForEachVersion(m.id, 0, [&](const Version& v) {
+        if (v.state == State::kDraft) drafts.push_back(v);
+        return true;
+      });
+      return true;
+    });
+  }
+  std::vector<std::string> torn;
+  for (const Version& v : drafts) {
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(DraftDir(v), ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+      std::string path = it->path();
+      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) continue;
+      char c;
+      bool marked = fgetxattr(fd, kWritingXattr, &c, 1) >= 0 || errno == ERANGE;
+      // A live writer (a running mount) holds LOCK_SH: not torn, busy.
+      if (marked && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        struct stat st {};
+        fstat(fd, &st);
+        std::string rel = path.substr(DraftDir(v).size() + 1);
+        torn.push_back(v.ref() + " " + rel + " (" + std::to_string(st.st_size) + " bytes)");
+        if (remove) unlink(path.c_str());
+      }
+      close(fd);
+    }
+  }
+  return torn;
+}
+
 }  // namespace modelfs

@@ -290,6 +290,10 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
   }
   for (const auto& p : AbandonedStaging(blobs_.staging_dir(), live))
     rep.garbage.push_back("staging " + p.substr(root_.size() + 1));
+  for (const auto& t : TornDraftFiles(repair)) {
+    rep.garbage.push_back("torn draft file " + t);
+    if (repair) rep.repaired.push_back("dropped torn draft file " + t);
+  }
   for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
     if (!b.valid) rep.garbage.push_back("stray file " + b.path.substr(root_.size() + 1));
     else if (!refs.count(b.digest)) rep.garbage.push_back("unreferenced blob " + b.path.substr(root_.size() + 1));

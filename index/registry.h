@@ -162,6 +162,11 @@ class Registry {
   // The xattr a writer sets on a draft file while it has it open for
   // writing: a file that still carries it after a crash may be torn.
   static constexpr const char* kWritingXattr = "user.modelfs.writing";
+  // Draft files still marked as being written by a writer that is gone (no
+  // lock held): "MODEL@N path (SIZE bytes)". With `remove`, they are
+  // deleted, so the draft keeps only complete files (the mount does this
+  // when it starts; fsck --repair too).
+  std::vector<std::string> TornDraftFiles(bool remove);
 
   // Records a refused action in the audit trail.
   Status AuditDenied(const Actor& who, std::string_view action, std::string_view model,

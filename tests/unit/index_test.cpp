@@ -426,6 +426,24 @@ TEST_CASE("drafts are written in staging and sealed in one commit", "[drafts]") 
   CHECK(f.reg->CreateDraft("churn", 3, Alice()).status().code() == Code::kInvalid);  // never reused
   auto d4 = f.reg->CreateDraft("churn", 4, Alice());
   REQUIRE(d4.ok());
+  // A file its writer left marked (a crash) is torn: fsck shows it, and
+  // repair (like the mount at start) drops it while keeping complete files.
+  std::string torn = f.reg->DraftDir(*d4) + "/half.bin";
+  WriteFile(torn, "half");
+  WriteFile(f.reg->DraftDir(*d4) + "/whole.bin", "whole");
+  REQUIRE(setxattr(torn.c_str(), Registry::kWritingXattr, "1", 1, 0) == 0);
+  {
+    int held = open(torn.c_str(), O_RDONLY);
+    REQUIRE(flock(held, LOCK_SH) == 0);  // a live writer: not torn
+    CHECK(f.reg->TornDraftFiles(false).empty());
+    close(held);
+  }
+  REQUIRE(f.reg->TornDraftFiles(false) == std::vector<std::string>{"churn@4 half.bin (4 bytes)"});
+  auto torn_fsck = f.reg->Fsck(true, Alice());
+  REQUIRE(torn_fsck.ok());
+  CHECK(torn_fsck->repaired == std::vector<std::string>{"dropped torn draft file churn@4 half.bin (4 bytes)"});
+  CHECK_FALSE(stdfs::exists(torn));
+  CHECK(stdfs::exists(f.reg->DraftDir(*d4) + "/whole.bin"));
   // A draft directory whose draft is gone is garbage; a live one is not.
   stdfs::create_directories(f.root + "/staging/draft-999999");
   auto fsck = f.reg->Fsck(false, Alice());
