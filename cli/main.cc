@@ -1,6 +1,7 @@
 // The `modelfs` command (SPEC §5). Each subcommand opens ROOT directly,
 // asks policy/ whether the caller may act, and calls index/. Exit status:
 // 0 ok, 1 failure, 2 usage, 3 denied by policy.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -527,4 +528,13 @@ int Main(int argc, char** argv) {
 
 }  // namespace modelfs::cli
 
-int main(int argc, char** argv) { return modelfs::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Sealing a draft holds every file of it open until the commit: raise the
+  // soft limit on descriptors to the hard one, as the mount does.
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return modelfs::cli::Main(argc, argv);
+}

@@ -119,4 +119,18 @@ namespace {
 // Depth first below `dir`, calling `fn(path, rel)` for each regular file.
 }  // namespace
 
+DraftChangeLock::~DraftChangeLock() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Status DraftChangeLock::Take(const std::string& draft_dir) {
+  if (fd_ < 0) fd_ = open(draft_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd_ < 0) return Status::FromErrno("draft directory " + draft_dir, errno);
+  if (flock(fd_, LOCK_SH | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return Status::Busy("the draft is being sealed");
+    return Status::FromErrno("lock " + draft_dir, errno);
+  }
+  return Status::Ok();
+}
+
 }  // namespace modelfs::fs

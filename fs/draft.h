@@ -64,6 +64,24 @@ class DraftWriters {
   std::set<ObjectId> sealing_;
 };
 
+// Held while a request changes the names in a draft (create, mkdir, mknod,
+// rename, unlink, rmdir): a shared flock on the draft's staging directory.
+// Registry::Seal takes it exclusively, so a seal (from this mount or
+// another process) and a change of names never overlap: the seal sees the
+// tree as it is, and a change during a seal gets EBUSY.
+class DraftChangeLock {
+ public:
+  DraftChangeLock() = default;
+  ~DraftChangeLock();
+  DraftChangeLock(const DraftChangeLock&) = delete;
+  DraftChangeLock& operator=(const DraftChangeLock&) = delete;
+  // Busy while the draft is being sealed.
+  Status Take(const std::string& draft_dir);
+
+ private:
+  int fd_ = -1;
+};
+
 // Temporary symlinks in a model directory whose names are not alias names:
 // GNU `ln -sfn vN ALIAS` creates one (named like "CuXXXXXX") and renames it
 // over ALIAS. They live in memory only, vanish after kTtl or at unmount, and

@@ -467,6 +467,7 @@ void ReadLink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void StatFs(fuse_req_t req, fuse_ino_t) {
+  if (!Allowed(req, policy::Action::kRead, "")) return;
   // Capacity is that of the blob store, where the bytes live.
   struct statvfs sv {};
   if (statvfs(S(req).reg->blobs().blobs_dir().c_str(), &sv) != 0) {
@@ -557,6 +558,9 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   Server& srv = S(req);
   Node dir;
   if (!GetNode(req, ino, &dir)) return;
+  // Checked on every batch, not only at opendir: a policy reloaded while a
+  // directory is open applies to it too (the decision costs ~100 ns).
+  if (!Allowed(req, policy::Action::kRead, dir.model)) return;
   auto* h = reinterpret_cast<DirHandle*>(fi->fh);
   std::vector<char> buf(size);
   size_t used = 0;
@@ -603,6 +607,14 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
     fuse_reply_buf(req, buf.data(), used);
     return;
   }
+  // The root lists only the models the caller may read, as `modelfs list`
+  // does; the others are skipped (their positions still count as offsets).
+  std::shared_ptr<const policy::Policy> pol;
+  policy::Identity caller;
+  if (dir.kind == NodeKind::kRoot) {
+    pol = srv.gate->policy();
+    caller = srv.gate->IdentityOf(CallerOf(req));
+  }
   {
     // Released before replying: once the reply is out the kernel may send
     // releasedir, which frees the handle, on another thread.
@@ -618,6 +630,8 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
     }
     if (st.ok())
       st = srv.tree->List(dir, &h->pos, plus, [&](const DirItem& item) {
+        if (pol && !item.dot && !pol->Decide(caller, policy::Action::kRead, item.name).allowed)
+          return true;  // consumed, not shown
         char* p = buf.data() + used;
         size_t rem = size - used;
         off_t next = static_cast<off_t>(h->pos.offset + 1);
@@ -1055,6 +1069,8 @@ void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   std::string val(value, size);
   std::string_view nm(name);
   if ((flags & (XATTR_CREATE | XATTR_REPLACE)) != 0) {
+    // Whether a name exists is itself something only readers may learn.
+    if (!Allowed(req, policy::Action::kRead, n.model)) return;
     bool has = HasXattr(srv, n, name);
     if ((flags & XATTR_CREATE) && has) return Err(req, EEXIST);
     if ((flags & XATTR_REPLACE) && !has) return Err(req, ENODATA);
@@ -1176,7 +1192,8 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
 // The staging directory of a draft directory node, for the calls that
 // create or remove names in it. Replies and returns false when there is
 // none (EROFS in ready versions) or the caller may not write.
-bool DraftParent(fuse_req_t req, const Node& dir, Version* v, std::shared_ptr<const PathFd>* pf) {
+bool DraftParent(fuse_req_t req, const Node& dir, Version* v, std::shared_ptr<const PathFd>* pf,
+                 DraftChangeLock* lock) {
   if (int err = DraftOf(S(req), dir, v, pf)) {
     fuse_reply_err(req, err == EINVAL ? EROFS : err);
     return false;
@@ -1185,7 +1202,15 @@ bool DraftParent(fuse_req_t req, const Node& dir, Version* v, std::shared_ptr<co
     fuse_reply_err(req, ENOTDIR);
     return false;
   }
-  return Allowed(req, policy::Action::kWrite, dir.model);
+  if (!Allowed(req, policy::Action::kWrite, dir.model)) return false;
+  // A change to the draft's names excludes a seal, this mount's or another
+  // process's, for as long as the change takes (Registry::Seal).
+  Status st = lock->Take(S(req).reg->DraftDir(*v));
+  if (!st.ok()) {
+    ReplyStatus(req, st);
+    return false;
+  }
+  return true;
 }
 
 void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
@@ -1199,7 +1224,8 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   }
   Version v;
   std::shared_ptr<const PathFd> pf;
-  if (!DraftParent(req, dir, &v, &pf)) return;
+  DraftChangeLock change;
+  if (!DraftParent(req, dir, &v, &pf, &change)) return;
   int flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (fi->flags & (O_EXCL | O_APPEND));
   mode_t fmode = (mode & 0111) ? 0755 : 0644;
   int fd = -1;
@@ -1235,7 +1261,8 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
   }
   Version v;
   std::shared_ptr<const PathFd> pf;
-  if (!DraftParent(req, dir, &v, &pf)) return;
+  DraftChangeLock change;
+  if (!DraftParent(req, dir, &v, &pf, &change)) return;
   if (!S_ISREG(mode)) {
     fuse_reply_err(req, EPERM);  // a version holds regular files and directories only
     return;
@@ -1283,7 +1310,8 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
   }
   Version v;
   std::shared_ptr<const PathFd> pf;
-  if (!DraftParent(req, dir, &v, &pf)) return;
+  DraftChangeLock change;
+  if (!DraftParent(req, dir, &v, &pf, &change)) return;
   if (mkdirat(pf->fd(), name, 0755) != 0) return Err(req, errno);
   Child c;
   if (int err = DraftChild(dir, v, pf->fd(), name, &c)) return Err(req, err);
@@ -1327,6 +1355,14 @@ Status MoveAliasFromMount(fuse_req_t req, const Node& model_dir, const std::stri
   return st;
 }
 
+// The temporary name GNU ln -sf gives the new symlink before renaming it
+// over the destination (coreutils' samedir_template: "Cu" and six letters
+// or digits). Any other name that is not an alias name is refused.
+bool IsLnTemporary(const std::string& name) {
+  if (name.size() != 8 || name.compare(0, 2, "Cu") != 0) return false;
+  return std::all_of(name.begin() + 2, name.end(), [](char c) { return isalnum(static_cast<unsigned char>(c)); });
+}
+
 void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
   Server& srv = S(req);
   Node dir;
@@ -1344,7 +1380,11 @@ void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
   if (!Allowed(req, policy::Action::kPromote, dir.model)) return;
   uint32_t number = AliasTarget(srv, dir, link);
   if (number == 0) return Err(req, EINVAL);
-  if (!CheckAliasName(nm).ok()) {
+  if (Status bad = CheckAliasName(nm); !bad.ok()) {
+    if (!IsLnTemporary(nm)) {
+      Log("error: " + dir.model + "/" + nm + ": " + bad.message());
+      return Err(req, EINVAL);
+    }
     // ln -sfn's temporary: kept in memory until renamed over the alias.
     auto l = srv.pending.Add(dir.model_id, nm, link);
     if (!l.ok()) return ReplyStatus(req, l.status());
@@ -1382,7 +1422,8 @@ void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (dir.kind == NodeKind::kRoot) return Err(req, EISDIR);
   Version v;
   std::shared_ptr<const PathFd> pf;
-  if (!DraftParent(req, dir, &v, &pf)) return;
+  DraftChangeLock change;
+  if (!DraftParent(req, dir, &v, &pf, &change)) return;
   fuse_reply_err(req, unlinkat(pf->fd(), name, 0) == 0 ? 0 : errno);
 }
 
@@ -1423,7 +1464,8 @@ void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   }
   Version v;
   std::shared_ptr<const PathFd> pf;
-  if (!DraftParent(req, dir, &v, &pf)) return;
+  DraftChangeLock change;
+  if (!DraftParent(req, dir, &v, &pf, &change)) return;
   fuse_reply_err(req, unlinkat(pf->fd(), name, AT_REMOVEDIR) == 0 ? 0 : errno);
 }
 
@@ -1480,7 +1522,8 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   }
   Version v1, v2;
   std::shared_ptr<const PathFd> p1, p2;
-  if (!DraftParent(req, from, &v1, &p1)) return;
+  DraftChangeLock change;
+  if (!DraftParent(req, from, &v1, &p1, &change)) return;
   int err = DraftOf(srv, to, &v2, &p2);
   if (err) return Err(req, err == EINVAL ? EROFS : err);
   if (to.kind == NodeKind::kDraftFile) return Err(req, ENOTDIR);
@@ -1496,25 +1539,10 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   fuse_reply_err(req, 0);
 }
 
-void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
-  Server& srv = S(req);
-  Node n, dir;
-  if (!GetNode(req, ino, &n) || !GetNode(req, newparent, &dir)) return;
-  if (n.kind != NodeKind::kDraftFile) {
-    fuse_reply_err(req, n.kind == NodeKind::kFile ? EROFS : EPERM);
-    return;
-  }
-  Version v1, v2;
-  std::shared_ptr<const PathFd> pf, dirfd;
-  if (int err = DraftOf(srv, n, &v1, &pf)) return Err(req, err);
-  if (!DraftParent(req, dir, &v2, &dirfd)) return;
-  if (v1.id != v2.id) return Err(req, EXDEV);
-  if (linkat(AT_FDCWD, FdPath(pf->fd()).c_str(), dirfd->fd(), newname, AT_SYMLINK_FOLLOW) != 0)
-    return Err(req, errno);
-  Child c;
-  if (int err = DraftChild(dir, v2, dirfd->fd(), newname, &c)) return Err(req, err);
-  ReplyEntry(req, c);
-}
+// Hard links are refused: a version lists each path with its own bytes,
+// and sealing locks every file by path (two names of one inode would lock
+// each other out).
+void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
 
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops{};

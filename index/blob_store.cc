@@ -126,18 +126,31 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
   s.size = total;
   std::string dst = PathOf(s.digest);
   struct stat sb;
-  if (stat(dst.c_str(), &sb) == 0) {
+  std::string dir = dst.substr(0, dst.rfind('/'));
+  if (stat(dst.c_str(), &sb) == 0 && static_cast<uint64_t>(sb.st_size) == total) {
+    // Another writer may have renamed it in and not yet synced: make it
+    // durable before a version that we commit names it.
     s.existed = true;
     unlink(tmp.c_str());
+    int bfd = open(dst.c_str(), O_RDONLY | O_CLOEXEC);
+    if (bfd < 0 || fsync(bfd) != 0) {
+      Status st = Status::FromErrno("fsync " + dst, errno);
+      if (bfd >= 0) close(bfd);
+      return st;
+    }
+    close(bfd);
+    MODELFS_RETURN_IF_ERROR(FsyncDir(dir));
     return s;
   }
+  // A blob of the wrong size is damage (fsck reports it): replace it with
+  // the bytes we have, which match the name.
   if (fsync(ofd) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
-  std::string dir = dst.substr(0, dst.rfind('/'));
   if (mkdir(dir.c_str(), 0700) == 0) {
     // Same mode as blobs/ itself, whatever this user's umask: when the owner
     // shares ROOT with a group, every member can add blobs here too.
     struct stat bs;
     if (stat(blobs_.c_str(), &bs) == 0) chmod(dir.c_str(), bs.st_mode & 07777);
+    MODELFS_RETURN_IF_ERROR(FsyncDir(blobs_));  // the new directory's own name
   } else if (errno != EEXIST) {
     return fail(Status::FromErrno("mkdir " + dir, errno));
   }

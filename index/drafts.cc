@@ -77,6 +77,10 @@ std::string Registry::DraftDir(const Version& v) const {
 }
 
 Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, const Actor& who) {
+  // Its directory exists before the commit names it: gc must not see it
+  // as an orphan in between.
+  auto lock = GcLock::Take(root_, false);
+  if (!lock.ok()) return lock.status();
   auto tx = WriteTxn::Begin(this);
   if (!tx.ok()) return tx.status();
   WriteTxn& t = **tx;
@@ -120,7 +124,19 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   }
   if (v.state != State::kDraft)
     return Status::Invalid(v.ref() + " is " + std::string(StateName(v.state)) + ", not a draft");
-  auto lock = LockForGc(root_, false);
+  auto lock = GcLock::Take(root_, false);
+  if (!lock.ok()) return lock.status();
+  // Changes to the draft's names hold a shared lock on its directory (the
+  // mount's DraftChangeLock): with it exclusive, the tree cannot change
+  // between the walk below and the commit.
+  int dirfd = open(DraftDir(v).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) return Status::FromErrno(v.ref() + ": draft directory " + DraftDir(v), errno);
+  struct DirLock {
+    int fd;
+    ~DirLock() { close(fd); }
+  } dir_lock{dirfd};
+  if (flock(dirfd, LOCK_EX | LOCK_NB) != 0)
+    return Status::Busy(v.ref() + " is being changed (a file is being created, renamed or removed)");
   Locked files;
   MODELFS_RETURN_IF_ERROR(LockTree(DraftDir(v), "", &files));
   if (std::none_of(files.files.begin(), files.files.end(), [](auto& f) { return !f.dir; }))

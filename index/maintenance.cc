@@ -61,16 +61,18 @@ std::vector<std::string> AbandonedStaging(const std::string& staging,
   return out;
 }
 
-std::set<ObjectId> LiveDrafts(const Snapshot& s) {
-  std::set<ObjectId> ids;
-  (void)s.ForEachModel("", [&](const Model& m) {
-    (void)s.ForEachVersion(m.id, 0, [&](const Version& v) {
-      if (v.state == State::kDraft) ids.insert(v.id);
+// The ids of every draft; an error aborts (a draft missed here would have
+// its directory removed as an orphan).
+Status LiveDrafts(const Snapshot& s, std::set<ObjectId>* ids) {
+  Status err;
+  Status st = s.ForEachModel("", [&](const Model& m) {
+    err = s.ForEachVersion(m.id, 0, [&](const Version& v) {
+      if (v.state == State::kDraft) ids->insert(v.id);
       return true;
     });
-    return true;
+    return err.ok();
   });
-  return ids;
+  return st.ok() ? err : st;
 }
 
 uint64_t TreeSize(const std::string& p) {
@@ -85,17 +87,21 @@ uint64_t TreeSize(const std::string& p) {
 // Digests named by any version except those in `dropped` (version ids).
 Status ReferencedBlobs(const Snapshot& s, const std::set<ObjectId>& dropped,
                        std::set<Digest>* refs) {
-  return s.ForEachModel("", [&](const Model& m) {
-    (void)s.ForEachVersion(m.id, 0, [&](const Version& v) {
+  // Any error aborts: a digest missed here would be a blob deleted under a
+  // committed version.
+  Status err;
+  Status st = s.ForEachModel("", [&](const Model& m) {
+    err = s.ForEachVersion(m.id, 0, [&](const Version& v) {
       if (dropped.count(v.id)) return true;
-      (void)s.ForEachPath(v, [&](const std::string&, const Entry& e) {
+      err = s.ForEachPath(v, [&](const std::string&, const Entry& e) {
         if (!e.is_dir()) refs->insert(e.digest);
         return true;
       });
-      return true;
+      return err.ok();
     });
-    return true;
+    return err.ok();
   });
+  return st.ok() ? err : st;
 }
 
 // Every blob file as (digest, path); names that are not digests are listed
@@ -126,7 +132,8 @@ std::vector<BlobFile> AllBlobs(const std::string& blobs) {
 }  // namespace
 
 Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
-  auto lock = LockForGc(root_, true);
+  auto lock = GcLock::Take(root_, true);
+  if (!lock.ok()) return lock.status();
   GcReport rep;
   std::set<ObjectId> dropped;  // versions removed (or, dry, to be removed)
 
@@ -137,14 +144,16 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     WriteTxn& t = **tx;
     std::vector<Version> drop;
     int64_t now = NowNs();
+    Status err;  // any read error aborts gc before it removes anything
     MODELFS_RETURN_IF_ERROR(t.view().ForEachModel("", [&](const Model& m) {
       std::vector<Version> ready;
       std::set<uint32_t> aliased;
-      (void)t.view().ForEachAlias(m.id, "", [&](const Alias& a) {
+      err = t.view().ForEachAlias(m.id, "", [&](const Alias& a) {
         aliased.insert(a.version);
         return true;
       });
-      (void)t.view().ForEachVersion(m.id, 0, [&](const Version& v) {
+      if (!err.ok()) return false;
+      err = t.view().ForEachVersion(m.id, 0, [&](const Version& v) {
         if (v.state == State::kDraft) {
           if (opt.draft_ttl_s && now - v.created_at_ns > *opt.draft_ttl_s * 1000000000LL)
             drop.push_back(v);
@@ -155,10 +164,12 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
         }
         return true;
       });
+      if (!err.ok()) return false;
       if (opt.keep_last && ready.size() > *opt.keep_last)
         drop.insert(drop.end(), ready.begin(), ready.end() - static_cast<long>(*opt.keep_last));
       return true;
     }));
+    MODELFS_RETURN_IF_ERROR(err);
     for (const auto& v : drop) {
       dropped.insert(v.id);
       rep.removed.push_back("version " + v.ref() + " (" + std::string(StateName(v.state)) + ")");
@@ -175,7 +186,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
   {
     auto snap = Read();
     if (!snap.ok()) return snap.status();
-    live = LiveDrafts(*snap);
+    MODELFS_RETURN_IF_ERROR(LiveDrafts(*snap, &live));
     if (opt.dry_run)
       for (ObjectId id : dropped) live.erase(id);
   }
@@ -226,13 +237,13 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
     MODELFS_RETURN_IF_ERROR(s.ForEachModel("", [&](const Model& m) {
       uint32_t max = 0;
       std::map<uint32_t, State> states;
-      (void)s.ForEachVersion(m.id, 0, [&](const Version& v) {
+      Status vs = s.ForEachVersion(m.id, 0, [&](const Version& v) {
         max = std::max(max, v.number);
         states[v.number] = v.state;
         if (v.state == State::kDraft) return true;  // contents live in staging
         VersionDigest vd;
         uint64_t size = 0, files = 0;
-        (void)s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
+        Status ps = s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
           if (e.is_dir()) return true;
           vd.Add(path, e.mode, e.digest);
           size += e.size;
@@ -253,6 +264,7 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
           }
           return true;
         });
+        if (!ps.ok()) rep.problems.push_back(v.ref() + ": cannot read its files: " + ps.message());
         if (!(vd.Finish() == v.digest))
           rep.problems.push_back(v.ref() + ": version digest does not match its files");
         if (size != v.size || files != v.files)
@@ -264,12 +276,13 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
         }
         return true;
       });
+      if (!vs.ok()) rep.problems.push_back("model " + m.name + ": cannot read its versions: " + vs.message());
       if (max >= m.next_version) {
         rep.problems.push_back("model " + m.name + ": next_version " + std::to_string(m.next_version) +
                                " is not above its highest version " + std::to_string(max));
         fix_next.emplace_back(m.name, max + 1);
       }
-      (void)s.ForEachAlias(m.id, "", [&](const Alias& a) {
+      Status as = s.ForEachAlias(m.id, "", [&](const Alias& a) {
         auto st = states.find(a.version);
         if (st == states.end())
           rep.problems.push_back("alias " + m.name + "/" + a.name + " points at missing v" +
@@ -279,6 +292,7 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
                                  std::to_string(a.version) + ", which is not ready");
         return true;
       });
+      if (!as.ok()) rep.problems.push_back("model " + m.name + ": cannot read its aliases: " + as.message());
       return true;
     }));
   }
@@ -286,7 +300,7 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
   {
     auto snap = Read();
     if (!snap.ok()) return snap.status();
-    live = LiveDrafts(*snap);
+    MODELFS_RETURN_IF_ERROR(LiveDrafts(*snap, &live));
   }
   for (const auto& p : AbandonedStaging(blobs_.staging_dir(), live))
     rep.garbage.push_back("staging " + p.substr(root_.size() + 1));

@@ -80,32 +80,24 @@ Status Plan(const std::vector<std::string>& paths, std::vector<Item>* items) {
   return Status::Ok();
 }
 
-// Shared lock on ROOT/gc.lock: gc takes it exclusively, so it never removes
-// a blob that a push has stored but not yet committed.
-class GcLock {
- public:
-  GcLock(const std::string& root, int op) {
-    // Read-only suffices for flock, so any account that can reach ROOT can
-    // take the lock, whoever created the file.
-    fd_ = open((root + "/gc.lock").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0660);
-    if (fd_ >= 0) flock(fd_, op);
-  }
-  ~GcLock() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
 }  // namespace
 
-// For gc: used by maintenance.cc.
-std::unique_ptr<void, void (*)(void*)> LockForGc(const std::string& root, bool exclusive) {
-  auto* l = new GcLock(root, exclusive ? LOCK_EX : LOCK_SH);
-  return {l, [](void* p) { delete static_cast<GcLock*>(p); }};
+Result<std::unique_ptr<GcLock>> GcLock::Take(const std::string& root, bool exclusive) {
+  // Read-only suffices for flock, so any account that can reach ROOT can
+  // take the lock, whoever created the file.
+  std::string path = root + "/gc.lock";
+  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0660);
+  if (fd < 0) return Status::FromErrno("cannot open " + path, errno);
+  while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+    if (errno == EINTR) continue;  // signal handlers without SA_RESTART
+    Status st = Status::FromErrno("cannot lock " + path, errno);
+    close(fd);
+    return st;
+  }
+  return std::unique_ptr<GcLock>(new GcLock(fd));
 }
+
+GcLock::~GcLock() { close(fd_); }
 
 Status Registry::PlanPush(const std::vector<std::string>& paths, uint64_t* bytes,
                           uint64_t* files) {
@@ -140,8 +132,8 @@ Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
   std::vector<Item> items;
   MODELFS_RETURN_IF_ERROR(Plan(req.paths, &items));
 
-  GcLock lock(root_, LOCK_SH);
-  if (!lock.ok()) return Status::FromErrno("cannot open " + root_ + "/gc.lock", errno);
+  auto lock = GcLock::Take(root_, false);
+  if (!lock.ok()) return lock.status();
   std::map<std::string, Digest> digests;
   uint64_t done = 0;
   for (auto& it : items) {

@@ -61,9 +61,20 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
 Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias,
                  const Actor& who, std::string_view note);
 
-// Shared (push, seal) or exclusive (gc) hold of ROOT/gc.lock, so gc never
-// removes a blob that is stored but not yet committed.
-std::unique_ptr<void, void (*)(void*)> LockForGc(const std::string& root, bool exclusive);
+// A shared (push, seal, new draft) or exclusive (gc) hold of ROOT/gc.lock,
+// so gc never removes a blob or draft directory that exists but is not yet
+// committed. Released when destroyed.
+class GcLock {
+ public:
+  static Result<std::unique_ptr<GcLock>> Take(const std::string& root, bool exclusive);
+  ~GcLock();
+  GcLock(const GcLock&) = delete;
+  GcLock& operator=(const GcLock&) = delete;
+
+ private:
+  explicit GcLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 // The audit record of a change made by `who`.
 AuditRecord MakeAudit(const Actor& who, std::string_view action, std::string_view model,

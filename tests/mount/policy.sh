@@ -46,6 +46,13 @@ for cmd in "ls $M/fraud-eu" "cat $M/fraud-eu/v1/fraud.bin" "stat $M/fraud-eu/pro
   [ "$RC" -ne 0 ] || die "mf-carol: '$cmd' succeeded"
   case "$ERR" in *"Permission denied"*) ;; *) die "mf-carol: '$cmd': expected EACCES, got: $ERR" ;; esac
 done
+check "ls of the root shows mf-carol only the models she may read, as modelfs list does"
+run as mf-carol ls "$M"
+assert_eq "churn" "$OUT"
+run ls "$M"
+assert_eq "churn
+fraud-eu" "$OUT"
+
 check "the denial names the rule in the daemon log and in the audit log"
 wait_until 5 grep -q 'denied: user mf-carol' "$MOUNT_LOG" || die "no denial in the daemon log: $(mount_log)"
 grep 'denied: user mf-carol' "$MOUNT_LOG" | grep -q 'fraud-\*' ||

@@ -398,6 +398,14 @@ TEST_CASE("drafts are written in staging and sealed in one commit", "[drafts]") 
     auto s = f.reg->Read();
     CHECK(s->LatestReady(s->GetModel("churn")->id) == 1);  // drafts are not latest
   }
+  {
+    // A change of names in progress (the mount's DraftChangeLock) holds the
+    // draft directory shared: sealing must wait for it.
+    int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    REQUIRE(flock(dfd, LOCK_SH) == 0);
+    CHECK(f.reg->Seal("churn", 2, Alice()).status().code() == Code::kBusy);
+    close(dfd);
+  }
   // A writer holds a shared lock: sealing must wait for it.
   int fd = open((dir + "/model.onnx").c_str(), O_WRONLY);
   REQUIRE(fd >= 0);
