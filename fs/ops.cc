@@ -1342,11 +1342,21 @@ uint32_t AliasTarget(Server& srv, const Node& model_dir, const std::string& targ
 // Points `alias` at `number` with the policy's gates run at commit time; a
 // gate's refusal is logged and audited like the CLI's.
 Status MoveAliasFromMount(fuse_req_t req, const Node& model_dir, const std::string& alias,
-                          uint32_t number) {
+                          uint32_t number, bool create_only = false) {
   Server& srv = S(req);
   Actor who = ActorOf(req);
-  Status st = srv.reg->SetAlias(model_dir.model, alias, number, who,
-                                policy::GateGuard(srv.gate->policy(), alias, /*force=*/false));
+  Guard gates = policy::GateGuard(srv.gate->policy(), alias, /*force=*/false);
+  Guard guard = gates;
+  if (create_only) {
+    // `ln -s` onto an existing alias is EEXIST; checked in the transaction,
+    // so two concurrent `ln -s` cannot both "create" it.
+    ObjectId model_id = model_dir.model_id;
+    guard = [gates, model_id, alias](const Snapshot& s, const Version& v, std::string* note) {
+      if (s.GetAlias(model_id, alias).ok()) return Status::Exists(alias + " already exists");
+      return gates(s, v, note);
+    };
+  }
+  Status st = srv.reg->SetAlias(model_dir.model, alias, number, who, guard);
   if (st.code() == Code::kDenied) {
     std::string object = model_dir.model + "/" + alias + " -> v" + std::to_string(number);
     Log("denied: user " + who.name + " promote " + object + ": " + st.message());
@@ -1393,11 +1403,7 @@ void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
     return ReplyEntry(req, PendingChild(dir, nm, *l, rs.ok() ? rs->st_uid : 0,
                                         rs.ok() ? rs->st_gid : 0));
   }
-  {
-    auto snap = srv.reg->Read();
-    if (snap.ok() && snap->GetAlias(dir.model_id, nm).ok()) return Err(req, EEXIST);
-  }
-  Status st = MoveAliasFromMount(req, dir, nm, number);
+  Status st = MoveAliasFromMount(req, dir, nm, number, /*create_only=*/true);
   if (!st.ok()) return ReplyStatus(req, st);
   ReplyIndexEntry(req, dir, name);
 }
