@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 
+#include "index/dir_names.h"
 #include "index/write_txn.h"
 
 namespace modelfs {
@@ -37,16 +38,9 @@ struct Locked {
 // Walks the draft directory, locking every file exclusively: a file that a
 // writer holds (LOCK_SH) makes the seal fail with Busy.
 Status LockTree(const std::string& dir, const std::string& rel, Locked* out) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return Status::FromErrno("cannot read draft directory " + dir, errno);
-  std::vector<std::string> names;
-  while (struct dirent* de = readdir(d)) {
-    std::string n = de->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
+  auto names = DirNames(dir);
+  if (!names.ok()) return names.status();
+  for (const auto& n : *names) {
     std::string p = dir + "/" + n;
     std::string r = rel.empty() ? n : rel + "/" + n;
     struct stat st;

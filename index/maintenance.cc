@@ -12,22 +12,17 @@
 #include <map>
 #include <set>
 
+#include "index/dir_names.h"
 #include "index/write_txn.h"
 
 namespace modelfs {
 namespace {
 
+// What gc and fsck scan: an unreadable directory simply has nothing to
+// remove (gc only ever removes what it listed).
 std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = opendir(dir.c_str());
-  if (!d) return out;
-  while (struct dirent* de = readdir(d)) {
-    std::string n = de->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
+  auto names = DirNames(dir);
+  return names.ok() ? std::move(*names) : std::vector<std::string>{};
 }
 
 uint64_t SizeOf(const std::string& p) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "index/dir_names.h"
 #include "index/write_txn.h"
 
 namespace modelfs {
@@ -45,16 +46,9 @@ Status Walk(const std::string& src, const std::string& rel, std::vector<Item>* o
   if (!S_ISDIR(st.st_mode))
     return Status::Invalid(src + " is neither a regular file nor a directory");
   if (!rel.empty()) out->push_back({rel, src, true, 040555u, 0});
-  DIR* d = opendir(src.c_str());
-  if (!d) return Status::FromErrno("cannot read directory " + src, errno);
-  std::vector<std::string> names;
-  while (struct dirent* de = readdir(d)) {
-    std::string n = de->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names)
+  auto names = DirNames(src);
+  if (!names.ok()) return names.status();
+  for (const auto& n : *names)
     MODELFS_RETURN_IF_ERROR(Walk(src + "/" + n, rel.empty() ? n : rel + "/" + n, out, depth + 1));
   return Status::Ok();
 }
