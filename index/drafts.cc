@@ -84,15 +84,7 @@ Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, c
   if (number != mm.next_version)
     return Status::Invalid("v" + std::to_string(number) + " is not the next version of " + mm.name +
                            ": that is v" + std::to_string(mm.next_version));
-  Version v;
-  v.id = t.NextId();
-  v.model_id = mm.id;
-  v.model = mm.name;
-  v.number = mm.next_version++;
-  v.state = State::kDraft;
-  v.created_at_ns = NowNs();
-  v.created_by = who.name;
-  v.created_uid = who.uid;
+  Version v = NewVersion(t, &mm, State::kDraft, who);
   std::string dir = DraftDir(v);
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Status::FromErrno("cannot create draft directory " + dir, errno);

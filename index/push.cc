@@ -150,24 +150,11 @@ Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
   bool new_model = !mr.ok();
   if (new_model) {
     if (mr.status().code() != Code::kNotFound) return mr.status();
-    m.id = t.NextId();
-    m.latest_id = t.NextId();
-    m.name = req.model;
-    m.created_at_ns = NowNs();
-    m.created_by = who.name;
-    m.owner = who.name;
+    m = NewModel(t, req.model, who);
   } else {
     m = *mr;
   }
-  Version v;
-  v.id = t.NextId();
-  v.model_id = m.id;
-  v.model = m.name;
-  v.number = m.next_version++;
-  v.state = State::kReady;
-  v.created_at_ns = NowNs();
-  v.created_by = who.name;
-  v.created_uid = who.uid;
+  Version v = NewVersion(t, &m, State::kReady, who);
   for (const auto& c : req.meta) {
     std::string b, a;
     MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &b, &a));

@@ -494,6 +494,30 @@ Status WriteTxn::Commit() {
   return Status::Ok();
 }
 
+Model NewModel(WriteTxn& t, std::string_view name, const Actor& who) {
+  Model m;
+  m.id = t.NextId();
+  m.latest_id = t.NextId();
+  m.name = std::string(name);
+  m.created_at_ns = NowNs();
+  m.created_by = who.name;
+  m.owner = who.name;
+  return m;
+}
+
+Version NewVersion(WriteTxn& t, Model* m, State state, const Actor& who) {
+  Version v;
+  v.id = t.NextId();
+  v.model_id = m->id;
+  v.model = m->name;
+  v.number = m->next_version++;
+  v.state = state;
+  v.created_at_ns = NowNs();
+  v.created_by = who.name;
+  v.created_uid = who.uid;
+  return v;
+}
+
 Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
   std::map<std::string, ObjectId> dir_ids{{"", v->id}};
   VersionDigest vd;
@@ -686,13 +710,7 @@ Result<Model> Registry::CreateModel(std::string_view name, const Actor& who) {
   if (!tx.ok()) return tx.status();
   WriteTxn& t = **tx;
   if (t.view().GetModel(name).ok()) return Status::Exists("model " + std::string(name) + " already exists");
-  Model m;
-  m.id = t.NextId();
-  m.latest_id = t.NextId();
-  m.name = std::string(name);
-  m.created_at_ns = NowNs();
-  m.created_by = who.name;
-  m.owner = who.name;
+  Model m = NewModel(t, name, who);
   MODELFS_RETURN_IF_ERROR(t.PutModel(m));
   MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, m.name, "", "model")));
   MODELFS_RETURN_IF_ERROR(t.Commit());

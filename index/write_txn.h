@@ -38,6 +38,13 @@ class WriteTxn {
   bool done_ = false;
 };
 
+// A new model named `name`, owned and created by `who` now (not yet put).
+Model NewModel(WriteTxn& t, std::string_view name, const Actor& who);
+
+// A new version of `m` in state `state`, created by `who` now, taking the
+// model's next number (the caller writes `m` back: next_version moved on).
+Version NewVersion(WriteTxn& t, Model* m, State state, const Actor& who);
+
 // One file or directory of a version being committed, by its path.
 struct TreeItem {
   std::string rel;  // "a/b.bin"; a directory comes before what it contains
