@@ -2,7 +2,6 @@
 // A draft's files are plain files under ROOT/staging/draft-<version id>/;
 // sealing streams each into the blob store and commits entries, digest and
 // the ready state in one write transaction, like a push.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>

@@ -1,6 +1,5 @@
 // Registry::Gc and Registry::Fsck: what a crash or a retention rule leaves
 // behind, found and removed; the index checked against the blob store.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>

@@ -1,6 +1,5 @@
 // Registry::Push: lay the input out as `cp -r` would, stream every file into
 // the blob store, then commit the version in one write transaction.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
