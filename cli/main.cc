@@ -35,6 +35,7 @@ int Fail(const Status& s) {
 struct Session {
   std::unique_ptr<Registry> reg;
   std::shared_ptr<const policy::Policy> pol;
+  std::unique_ptr<policy::Enforcer> enforcer;
   policy::Identity who;
   Actor actor;
 
@@ -48,17 +49,14 @@ struct Session {
     s.pol = *pol;
     policy::IdentityResolver resolver;
     s.who = resolver.ForCurrentProcess();
-    s.actor.uid = s.who.uid;
-    s.actor.name = s.who.user;
+    s.actor = policy::Enforcer::ActorOf(s.who);
+    s.enforcer = std::make_unique<policy::Enforcer>(s.reg.get(), [p = s.pol] { return p; });
     return s;
   }
 
   // Ok when allowed; else the denial is audited and returned.
-  Status Check(Action a, const std::string& model, const std::string& object) {
-    policy::Decision d = pol->Decide(who, a, model);
-    if (d.allowed) return Status::Ok();
-    (void)reg->AuditDenied(actor, policy::ActionName(a), model, object, d.reason);
-    return Status::Denied(d.reason);
+  Status Check(policy::Operation op, const std::string& model, const std::string& object) {
+    return enforcer->Check(who, op, model, object);
   }
 };
 
@@ -295,23 +293,23 @@ int Main(int argc, char** argv) {
       auto snap = s.reg->Read();
       if (!snap.ok()) return snap.status();
       bool exists = snap->GetModel(req.model).ok();
-      if (!exists) MODELFS_RETURN_IF_ERROR(s.Check(Action::kCreate, req.model, req.model));
-      MODELFS_RETURN_IF_ERROR(s.Check(Action::kWrite, req.model, req.model));
+      MODELFS_RETURN_IF_ERROR(s.Check(exists ? policy::Operation::kPush : policy::Operation::kPushNewModel,
+                                      req.model, req.model));
       if (!alias.empty())
-        MODELFS_RETURN_IF_ERROR(s.Check(Action::kPromote, req.model, req.model + "/" + alias));
+        MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kSetAlias, req.model, req.model + "/" + alias));
       uint64_t bytes = 0, files = 0;
       MODELFS_RETURN_IF_ERROR(Registry::PlanPush(req.paths, &bytes, &files));
       ProgressBar bar(bytes);
-      Guard guard;
-      if (!alias.empty()) guard = policy::GateGuard(s.pol, alias, false);
-      auto v = s.reg->Push(req, s.actor, [&](uint64_t n) { bar(n); }, guard);
-      bar.Done();
-      if (!v.ok()) {
-        if (v.status().code() == Code::kDenied)
-          (void)s.reg->AuditDenied(s.actor, "promote", req.model, req.model + "/" + alias,
-                                   v.status().message());
+      Result<Version> v = Status::Invalid("not pushed");
+      auto push_with = [&](const Guard& guard) {
+        v = s.reg->Push(req, s.actor, [&](uint64_t n) { bar(n); }, guard);
         return v.status();
-      }
+      };
+      Status pushed = alias.empty() ? push_with(Guard{})
+                                    : s.enforcer->WithGates(s.who, req.model, alias, false,
+                                                            req.model + "/" + alias, push_with);
+      bar.Done();
+      if (!pushed.ok()) return pushed;
       if (as_json) {
         auto snap2 = s.reg->Read();
         if (!snap2.ok()) return snap2.status();
@@ -327,7 +325,7 @@ int Main(int argc, char** argv) {
     auto ref = ParseRef(model_ref);
     if (!ref.ok()) return Fail(ref.status());
     return WithSession(root, [&](Session& s) -> Status {
-      MODELFS_RETURN_IF_ERROR(s.Check(Action::kRead, ref->model, model_ref));
+      MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kRead, ref->model, model_ref));
       auto snap = s.reg->Read();
       if (!snap.ok()) return snap.status();
       auto v = snap->Resolve(*ref);
@@ -352,7 +350,7 @@ int Main(int argc, char** argv) {
       if (model_ref.empty()) {
         if (!as_json) std::printf("%-32s %8s %7s  %s\n", "MODEL", "VERSIONS", "LATEST", "ALIASES");
         MODELFS_RETURN_IF_ERROR(snap->ForEachModel("", [&](const Model& m) {
-          if (!s.pol->Decide(s.who, Action::kRead, m.name).allowed) return true;  // not shown
+          if (!s.enforcer->MayRead(s.who, m.name)) return true;  // not shown
           json j = ModelJson(*snap, m);
           std::vector<std::string> al;
           for (auto it = j["aliases"].begin(); it != j["aliases"].end(); ++it)
@@ -368,7 +366,7 @@ int Main(int argc, char** argv) {
         }));
       } else {
         MODELFS_RETURN_IF_ERROR(CheckModelName(model_ref));
-        MODELFS_RETURN_IF_ERROR(s.Check(Action::kRead, model_ref, model_ref));
+        MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kRead, model_ref, model_ref));
         auto m = snap->GetModel(model_ref);
         if (!m.ok()) return m.status();
         if (!as_json)
@@ -406,7 +404,7 @@ int Main(int argc, char** argv) {
     for (const auto& k : removes) changes.push_back({k, std::nullopt});
     if (changes.empty()) return Fail(Status::Invalid("nothing to set: give K=V or --remove K"));
     return WithSession(root, [&](Session& s) -> Status {
-      MODELFS_RETURN_IF_ERROR(s.Check(Action::kWrite, ref->model, model_ref));
+      MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kSetMeta, ref->model, model_ref));
       return s.reg->SetMeta(ref->model, ref->version, changes, s.actor);
     });
   }
@@ -416,7 +414,7 @@ int Main(int argc, char** argv) {
       Status st = CheckModelName(model_ref);
       if (!st.ok()) return Fail(st);
       return WithSession(root, [&](Session& s) -> Status {
-        MODELFS_RETURN_IF_ERROR(s.Check(Action::kPromote, model_ref, model_ref + "/" + alias));
+        MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kDeleteAlias, model_ref, model_ref + "/" + alias));
         return s.reg->DeleteAlias(model_ref, alias, s.actor);
       });
     }
@@ -426,14 +424,14 @@ int Main(int argc, char** argv) {
     if (!an.ok()) return Fail(an);
     return WithSession(root, [&](Session& s) -> Status {
       std::string object = ref->model + "/" + alias;
-      MODELFS_RETURN_IF_ERROR(s.Check(Action::kPromote, ref->model, object));
-      if (force) MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, ref->model, object + " --force"));
-      Status st = s.reg->SetAlias(ref->model, alias, ref->version, s.actor,
-                                  policy::GateGuard(s.pol, alias, force));
-      if (st.code() == Code::kDenied)
-        (void)s.reg->AuditDenied(s.actor, "promote", ref->model, object + " -> v" +
-                                 std::to_string(ref->version), st.message());
-      return st;
+      MODELFS_RETURN_IF_ERROR(s.Check(force ? policy::Operation::kSetAliasForced
+                                            : policy::Operation::kSetAlias,
+                                      ref->model, force ? object + " --force" : object));
+      return s.enforcer->WithGates(
+          s.who, ref->model, alias, force, object + " -> v" + std::to_string(ref->version),
+          [&](const Guard& gates) {
+            return s.reg->SetAlias(ref->model, alias, ref->version, s.actor, gates);
+          });
     });
   }
 
@@ -441,7 +439,7 @@ int Main(int argc, char** argv) {
     auto ref = version_ref();
     if (!ref.ok()) return Fail(ref.status());
     return WithSession(root, [&](Session& s) -> Status {
-      MODELFS_RETURN_IF_ERROR(s.Check(Action::kApprove, ref->model, model_ref));
+      MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kApprove, ref->model, model_ref));
       return s.reg->Approve(ref->model, ref->version, !reject, comment, s.actor);
     });
   }
@@ -450,7 +448,7 @@ int Main(int argc, char** argv) {
     auto ref = version_ref();
     if (!ref.ok()) return Fail(ref.status());
     return WithSession(root, [&](Session& s) -> Status {
-      MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, ref->model, model_ref));
+      MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kArchive, ref->model, model_ref));
       return s.reg->Archive(ref->model, ref->version, s.actor);
     });
   }
@@ -459,7 +457,7 @@ int Main(int argc, char** argv) {
     auto ref = version_ref();
     if (!ref.ok()) return Fail(ref.status());
     return WithSession(root, [&](Session& s) -> Status {
-      MODELFS_RETURN_IF_ERROR(s.Check(Action::kWrite, ref->model, model_ref));
+      MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kSeal, ref->model, model_ref));
       auto v = s.reg->Seal(ref->model, ref->version, s.actor);
       if (!v.ok()) return v.status();
       std::cout << v->ref() << "\n";
@@ -469,8 +467,8 @@ int Main(int argc, char** argv) {
 
   if (*log) {
     return WithSession(root, [&](Session& s) -> Status {
-      if (model_ref.empty()) MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, "", "log"));
-      else MODELFS_RETURN_IF_ERROR(s.Check(Action::kRead, model_ref, model_ref));
+      if (model_ref.empty()) MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kReadAudit, "", "log"));
+      else MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kRead, model_ref, model_ref));
       auto snap = s.reg->Read();
       if (!snap.ok()) return snap.status();
       bool first = true;
@@ -488,7 +486,7 @@ int Main(int argc, char** argv) {
 
   if (*gc) {
     return WithSession(root, [&](Session& s) -> Status {
-      MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, "", "gc"));
+      MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kGc, "", "gc"));
       GcOptions opt;
       opt.dry_run = dry_run;
       opt.keep_last = s.pol->retention().keep_last;
@@ -507,7 +505,7 @@ int Main(int argc, char** argv) {
 
   if (*fsck) {
     return WithSession(root, [&](Session& s) -> Status {
-      MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, "", "fsck"));
+      MODELFS_RETURN_IF_ERROR(s.Check(policy::Operation::kFsck, "", "fsck"));
       auto rep = s.reg->Fsck(repair, s.actor);
       if (!rep.ok()) return rep.status();
       if (as_json) {

@@ -14,8 +14,6 @@ std::string ModeString(uint32_t mode) {
 }
 
 json VersionJson(const Snapshot& s, const Version& v, bool with_files) {
-  json metrics = json::object();
-  for (const auto& [k, x] : v.metrics) metrics[k] = x;
   json j = {
       {"model", v.model},
       {"version", v.number},
@@ -25,22 +23,14 @@ json VersionJson(const Snapshot& s, const Version& v, bool with_files) {
       {"file_count", v.files},
       {"created_at", FormatTime(v.created_at_ns)},
       {"created_by", v.created_by},
-      {"description", v.description},
       {"aliases", s.AliasesOf(v.model_id, v.number)},
       {"approval",
        {{"status", v.approval.status},
         {"by", v.approval.by},
         {"at", FormatTime(v.approval.at_ns)},
         {"comment", v.approval.comment}}},
-      {"metrics", metrics},
-      {"params", json(v.params)},
-      {"tags", json(v.tags)},
-      {"lineage",
-       {{"parents", v.lineage.parents},
-        {"datasets", v.lineage.datasets},
-        {"code", v.lineage.code},
-        {"run", v.lineage.run}}},
   };
+  j.update(MetaJson(v));  // description, metrics, params, tags, lineage
   if (with_files) {
     json files = json::array();
     (void)s.ForEachPath(v, [&](const std::string& path, const Entry& e) {

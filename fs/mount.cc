@@ -355,9 +355,12 @@ int Mount(const MountOptions& opt) {
       fuse_opt_free_args(&args);
       return 1;
     }
-    s->gate = std::make_unique<Gatekeeper>(s->reg.get(), std::move(*pol));
-    // Files a crashed mount left open for writing may be torn: never seal
-    // them silently (SPEC §2: nothing half-done).
+    s->policy = std::move(*pol);
+    s->policy->set_log([](const std::string& line) { Log(line); });
+    policy::PolicyFile* file = s->policy.get();
+    s->enforcer = std::make_unique<policy::Enforcer>(
+        s->reg.get(), [file] { return file->current(); },
+        [](const std::string& line) { Log(line); });
     // Files a writer had open when a previous daemon died may be torn: a
     // draft keeps only complete files (SPEC §4, crash).
     for (const std::string& t : s->reg->TornDraftFiles(true))

@@ -1,4 +1,4 @@
-// What the FUSE request handlers (ops.cc) share with the mount's lifecycle
+// What the FUSE request handlers (*_ops.cc) share with the mount's lifecycle
 // (mount.cc): the open registry, the tree, the node table, the set of blobs
 // verified since mount, and the serving options. Internal to fs/.
 #pragma once
@@ -8,11 +8,12 @@
 #include <set>
 #include <string>
 
-#include "fs/authorize.h"
-#include "fs/draft.h"
+#include "fs/callers.h"
 #include "fs/inodes.h"
+#include "fs/pending_links.h"
 #include "fs/tree.h"
 #include "index/registry.h"
+#include "policy/enforce.h"
 #include "policy/policy.h"
 
 struct fuse_session;
@@ -41,10 +42,11 @@ struct ServeOptions {
 
 struct Server {
   std::unique_ptr<Registry> reg;
-  std::unique_ptr<Gatekeeper> gate;  // the policy, for every request
+  std::unique_ptr<policy::PolicyFile> policy;  // ROOT/policy.toml, hot-reloaded
+  std::unique_ptr<policy::Enforcer> enforcer;  // decides every request
+  Callers callers;                             // who is asking
   std::unique_ptr<Tree> tree;
   NodeTable nodes;
-  DraftWriters writers;   // files of drafts open for writing
   PendingLinks pending;   // ln -sfn's temporary symlinks
   ServeOptions opt;
   fuse_session* se = nullptr;

@@ -480,63 +480,20 @@ Result<std::shared_ptr<const Xattrs>> Tree::GetXattrs(const Node& n) const {
 }
 
 Result<Xattrs> Tree::BuildXattrs(const View& vw, const Node& n) const {
-  Xattrs out;
   const Snapshot& s = vw.snap;
-  // Optional values are listed only when set: an absent one reads as ENODATA.
-  auto add = [&](std::string name, std::string value, bool optional = false) {
-    if (optional && value.empty()) return;
-    out.emplace_back(std::move(name), std::move(value));
-  };
-
   if (n.kind == NodeKind::kModel) {
     auto m = s.GetModel(n.model);
     if (!m.ok()) return m.status();
-    add("user.registry.description", m->description, true);
-    add("user.registry.owner", m->owner);
-    add("user.registry.created_at", FormatTime(m->created_at_ns));
-    uint32_t latest = s.LatestReady(m->id);
-    if (latest) add("user.registry.latest", std::to_string(latest));
-    add("user.registry.next_version", std::to_string(m->next_version));
-    // NAME=N pairs, as `modelfs list --json` shows a model's aliases.
-    std::vector<std::string> aliases;
-    (void)s.ForEachAlias(m->id, "", [&](const Alias& a) {
-      aliases.push_back(a.name + "=" + std::to_string(a.version));
-      return true;
-    });
-    add("user.registry.aliases", JoinList(aliases), true);
-    return out;
+    return ModelAttributes(s, *m);
   }
-
   auto v = VersionOf(s, n);
   if (!v.ok()) return v.status();
   if (n.kind == NodeKind::kFile) {
     auto e = s.GetEntry(n.entry_parent, n.name);
     if (!e.ok()) return e.status();
-    add("user.registry.digest", e->digest.hex());
-    return out;
+    return FileAttributes(*e);
   }
-
-  add("user.registry.version", std::to_string(v->number));
-  add("user.registry.state", std::string(StateName(v->state)));
-  // A draft has no digest until it is sealed.
-  if (v->state != State::kDraft || v->digest != Digest{})
-    add("user.registry.digest", v->digest.hex());
-  add("user.registry.size", std::to_string(v->size));
-  add("user.registry.created_at", FormatTime(v->created_at_ns));
-  add("user.registry.created_by", v->created_by, true);
-  add("user.registry.aliases", JoinList(s.AliasesOf(v->model_id, v->number)), true);
-  add("user.registry.approval", v->approval.status, true);
-  add("user.registry.approved_by", v->approval.by, true);
-  if (v->approval.at_ns != 0) add("user.registry.approved_at", FormatTime(v->approval.at_ns));
-  add("user.registry.description", v->description, true);
-  for (const auto& [k, val] : v->metrics) add("user.metrics." + k, FormatMetric(val));
-  for (const auto& [k, val] : v->params) add("user.params." + k, val);
-  for (const auto& [k, val] : v->tags) add("user.tags." + k, val);
-  add("user.lineage.parents", JoinList(v->lineage.parents), true);
-  add("user.lineage.datasets", JoinList(v->lineage.datasets), true);
-  add("user.lineage.code", v->lineage.code, true);
-  add("user.lineage.run", v->lineage.run, true);
-  return out;
+  return VersionAttributes(s, *v);
 }
 
 }  // namespace modelfs::fs

@@ -51,7 +51,7 @@ struct DirItem {
   Child child;       // st_ino and the type bits of st_mode always; all of it with `plus`
 };
 
-using Xattrs = std::vector<std::pair<std::string, std::string>>;
+using Xattrs = Attributes;  // (name, value) in listing order
 
 class Tree {
  public:

@@ -107,13 +107,21 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
     if (!got.ok()) return got.status();
     v = *got;
   }
+  if (v.state == State::kReady) return v;  // sealed already: nothing to do
   if (v.state != State::kDraft)
     return Status::Invalid(v.ref() + " is " + std::string(StateName(v.state)) + ", not a draft");
+  // No writer of this process may start while the seal walks and commits.
+  MODELFS_RETURN_IF_ERROR(writers_.StartSeal(v.id));
+  struct Sealing {
+    DraftWriters& w;
+    ObjectId id;
+    ~Sealing() { w.EndSeal(id); }
+  } sealing{writers_, v.id};
   auto lock = GcLock::Take(root_, false);
   if (!lock.ok()) return lock.status();
-  // Changes to the draft's names hold a shared lock on its directory (the
-  // mount's DraftChangeLock): with it exclusive, the tree cannot change
-  // between the walk below and the commit.
+  // Changes to the draft's names hold a shared lock on its directory
+  // (DraftNameChange): with it exclusive, the tree cannot change between
+  // the walk below and the commit.
   int dirfd = open(DraftDir(v).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) return Status::FromErrno(v.ref() + ": draft directory " + DraftDir(v), errno);
   struct DirLock {
@@ -139,7 +147,8 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   WriteTxn& t = **tx;
   auto cur = t.view().GetVersion(v.model_id, v.number);
   if (!cur.ok()) return cur.status();
-  if (cur->state != State::kDraft) return Status::Invalid(v.ref() + " is no longer a draft");
+  if (cur->id != v.id || cur->state != State::kDraft)
+    return Status::Invalid(v.ref() + " is no longer a draft");
   v = *cur;
   std::vector<TreeItem> tree;
   for (const auto& f : files.files) {
@@ -158,21 +167,77 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   return v;
 }
 
-Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Actor& who) {
+Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Actor& who,
+                              DiscardMode mode) {
+  Version v;
+  {
+    auto snap = Read();
+    if (!snap.ok()) return snap.status();
+    auto got = snap->GetVersion(model, number);
+    if (!got.ok()) return got.status();
+    v = *got;
+  }
+  // Exclusive on the draft's directory: no name changes, no seal, while we
+  // look at its contents and commit. (A ready version has no directory.)
+  int dirfd = -1;
+  if (v.state == State::kDraft) {
+    dirfd = open(DraftDir(v).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0 && errno != ENOENT)
+      return Status::FromErrno(v.ref() + ": draft directory " + DraftDir(v), errno);
+  }
+  struct DirLock {
+    int fd;
+    ~DirLock() {
+      if (fd >= 0) close(fd);
+    }
+  } dir_lock{dirfd};
+  if (dirfd >= 0 && flock(dirfd, LOCK_EX | LOCK_NB) != 0)
+    return Status::Busy(v.ref() + " is being changed or sealed");
+  if (dirfd >= 0 && mode == DiscardMode::kMustBeEmpty) {
+    auto names = DirNames(DraftDir(v));
+    if (!names.ok()) return names.status();
+    if (!names->empty()) return Status::NotEmpty(v.ref() + " is not empty");
+  }
   auto tx = WriteTxn::Begin(this);
   if (!tx.ok()) return tx.status();
   WriteTxn& t = **tx;
-  auto v = t.view().GetVersion(model, number);
-  if (!v.ok()) return v.status();
-  if (v->state != State::kDraft)
-    return Status::ReadOnly(v->ref() + " is " + std::string(StateName(v->state)) +
+  auto cur = t.view().GetVersion(v.model_id, v.number);
+  if (!cur.ok()) return cur.status();
+  if (cur->state != State::kDraft) {
+    // SPEC §4: EBUSY deleting the target of an alias; ready is read-only.
+    auto aliases = t.view().AliasesOf(cur->model_id, cur->number);
+    if (!aliases.empty())
+      return Status::Busy(cur->ref() + " is the target of alias " + JoinList(aliases));
+    return Status::ReadOnly(cur->ref() + " is " + std::string(StateName(cur->state)) +
                             ": only drafts can be discarded");
-  MODELFS_RETURN_IF_ERROR(t.DelVersion(*v));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "discard", v->model, v->ref(), "draft", "")));
+  }
+  if (cur->id != v.id) return Status::NotFound(v.ref() + " changed while it was discarded");
+  MODELFS_RETURN_IF_ERROR(t.DelVersion(*cur));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "discard", cur->model, cur->ref(), "draft", "")));
   MODELFS_RETURN_IF_ERROR(t.Commit());
   std::error_code ec;
-  std::filesystem::remove_all(DraftDir(*v), ec);
+  std::filesystem::remove_all(DraftDir(*cur), ec);  // leftovers are gc's
   return Status::Ok();
+}
+
+Status Registry::CheckDraft(const Version& draft) const {
+  auto snap = Read();
+  if (!snap.ok()) return snap.status();
+  auto cur = snap->GetVersion(draft.model_id, draft.number);
+  if (!cur.ok() && cur.status().code() != Code::kNotFound) return cur.status();
+  if (!cur.ok() || cur->id != draft.id || cur->state != State::kDraft)
+    return Status::NotFound(draft.ref() + " is no longer a draft (sealed or discarded)");
+  return Status::Ok();
+}
+
+Result<DraftWriter> Registry::OpenDraftWriter(const Version& draft,
+                                              const std::function<int()>& open_fd,
+                                              bool truncate) {
+  return writers_.Open(draft.id, open_fd, [&] { return CheckDraft(draft); }, truncate);
+}
+
+Result<DraftNameChange> Registry::BeginDraftNameChange(const Version& draft) const {
+  return DraftNameChange::Begin(DraftDir(draft));
 }
 
 std::vector<std::string> Registry::TornDraftFiles(bool remove) {

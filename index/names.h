@@ -41,6 +41,8 @@ struct Ref {
   std::string alias;     // set when given as @ALIAS
 };
 Result<Ref> ParseRef(std::string_view text);
+// "MODEL@N": the one way a version is named in messages, records and output.
+std::string FormatRef(std::string_view model, uint32_t number);
 // MODEL@N, the form parents take (lineage).
 Result<Ref> ParseVersionRef(std::string_view text);
 

@@ -219,6 +219,18 @@ std::vector<std::string> Snapshot::AliasesOf(ObjectId model_id, uint32_t number)
   return out;
 }
 
+Status Snapshot::CheckAliasTarget(const Model& m, std::string_view alias,
+                                  uint32_t number) const {
+  auto v = GetVersion(m.id, number);
+  if (!v.ok() && v.status().code() != Code::kNotFound) return v.status();
+  std::string why = "alias " + m.name + "/" + std::string(alias) + " cannot point at " +
+                    FormatRef(m.name, number) + ": ";
+  if (!v.ok()) return Status::Invalid(why + "it does not exist");
+  if (v->state != State::kReady)
+    return Status::Invalid(why + "it is " + std::string(StateName(v->state)) + ", not ready");
+  return Status::Ok();
+}
+
 Result<Entry> Snapshot::GetEntry(ObjectId parent, std::string_view name) const {
   return GetRecord<Entry>(txn_, reg_->dbi_entries_, Key64Name(parent, name),
                           "file " + std::string(name));
@@ -579,105 +591,6 @@ Status LoadVersion(const Snapshot& s, std::string_view model, uint32_t number, M
 
 }  // namespace
 
-// Applies one metadata change to `v`, validating it; returns the old and new
-// values as text for the audit trail.
-Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string* before,
-                 std::string* after) {
-  std::string key = c.key;
-  if (key.rfind("registry.", 0) == 0) key = key.substr(9);
-  auto dot = key.find('.');
-  std::string family = key.substr(0, dot);
-  std::string sub = dot == std::string::npos ? "" : key.substr(dot + 1);
-  if (c.value && c.value->size() > kMaxMetaValue)
-    return Status::TooBig("value of " + c.key + " is longer than 4096 bytes");
-
-  auto set_map = [&](auto& map, auto parsed) -> Status {
-    MODELFS_RETURN_IF_ERROR(CheckMetaKey(sub));
-    auto it = map.find(sub);
-    if constexpr (std::is_same_v<decltype(parsed), double>) {
-      if (it != map.end()) *before = FormatMetric(it->second);
-      if (c.value) {
-        map[sub] = parsed;
-        *after = FormatMetric(parsed);
-      }
-    } else {
-      if (it != map.end()) *before = it->second;
-      if (c.value) {
-        map[sub] = *c.value;
-        *after = *c.value;
-      }
-    }
-    if (!c.value) {
-      if (it == map.end()) return Status::NoData(c.key + " is not set on " + v->ref());
-      map.erase(sub);
-    }
-    return Status::Ok();
-  };
-
-  if (family == "metrics" && !sub.empty()) {
-    double val = 0;
-    if (c.value) {
-      auto p = ParseMetric(sub, *c.value);
-      if (!p.ok()) return p.status();
-      val = *p;
-    }
-    return set_map(v->metrics, val);
-  }
-  if (family == "params" && !sub.empty()) return set_map(v->params, std::string());
-  if (family == "tags" && !sub.empty()) return set_map(v->tags, std::string());
-  if (key == "description") {
-    *before = v->description;
-    v->description = c.value.value_or("");
-    *after = v->description;
-    return Status::Ok();
-  }
-  if (family == "lineage") {
-    if (sub == "parents") {
-      std::vector<std::string> parents;
-      if (c.value) {
-        for (const auto& p : SplitList(*c.value)) {
-          auto r = ParseVersionRef(p);
-          if (!r.ok()) return Status::Invalid("lineage.parents: " + r.status().message());
-          if (r->model == v->model && r->version >= v->number)
-            return Status::Invalid("lineage.parents: " + p + " is not an earlier version of " + v->model);
-          auto pv = s.GetVersion(r->model, r->version);
-          if (!pv.ok()) return Status::Invalid("lineage.parents: " + pv.status().message());
-          parents.push_back(r->model + "@" + std::to_string(r->version));
-        }
-      }
-      *before = JoinList(v->lineage.parents);
-      v->lineage.parents = parents;
-      *after = JoinList(parents);
-      return Status::Ok();
-    }
-    if (sub == "datasets") {
-      std::vector<std::string> ds = c.value ? SplitList(*c.value) : std::vector<std::string>{};
-      for (const auto& d : ds) {
-        auto h = d.find("#xxh3:");
-        if (h != std::string::npos && !Digest::FromHex(d.substr(h + 6)).ok())
-          return Status::Invalid("lineage.datasets: " + d + " has a bad #xxh3: digest (32 hex digits)");
-      }
-      *before = JoinList(v->lineage.datasets);
-      v->lineage.datasets = ds;
-      *after = JoinList(ds);
-      return Status::Ok();
-    }
-    if (sub == "code" || sub == "run") {
-      std::string& field = sub == "code" ? v->lineage.code : v->lineage.run;
-      *before = field;
-      field = c.value.value_or("");
-      *after = field;
-      return Status::Ok();
-    }
-  }
-  if (key == "approval" || key == "state" || key == "version" || key == "digest" ||
-      key == "size" || key == "created_at" || key == "created_by" || key == "aliases")
-    return Status::Invalid(c.key + " cannot be set this way");
-  return Status::Invalid("unknown metadata key " + c.key +
-                         " (use metrics.K, params.K, tags.K, lineage.{parents,datasets,code,run} "
-                         "or description)");
-}
-
 Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias,
                  const Actor& who, std::string_view note) {
   Alias a;
@@ -739,22 +652,26 @@ Status Registry::SetMeta(std::string_view model, uint32_t number,
 }
 
 Status Registry::SetAlias(std::string_view model, std::string_view alias, uint32_t number,
-                          const Actor& who, const Guard& guard) {
+                          const Actor& who, const Guard& guard, AliasMode mode) {
   MODELFS_RETURN_IF_ERROR(CheckAliasName(alias));
   auto tx = WriteTxn::Begin(this);
   if (!tx.ok()) return tx.status();
   WriteTxn& t = **tx;
-  Model m;
-  Version v;
-  MODELFS_RETURN_IF_ERROR(LoadVersion(t.view(), model, number, &m, &v));
-  if (v.state != State::kReady)
-    return Status::Invalid("alias " + std::string(alias) + " cannot point at " + v.ref() +
-                           ": it is " + std::string(StateName(v.state)) + ", not ready");
+  auto m = t.view().GetModel(model);
+  if (!m.ok()) return m.status();
+  auto cur = t.view().GetAlias(m->id, alias);
+  if (!cur.ok() && cur.status().code() != Code::kNotFound) return cur.status();
+  std::string name = m->name + "/" + std::string(alias);
+  if (mode == AliasMode::kCreate && cur.ok()) return Status::Exists("alias " + name + " already exists");
+  if (mode == AliasMode::kReplace && !cur.ok())
+    return Status::NotFound("alias " + name + " does not exist");
+  MODELFS_RETURN_IF_ERROR(t.view().CheckAliasTarget(*m, alias, number));
+  auto v = t.view().GetVersion(m->id, number);
+  if (!v.ok()) return v.status();
   std::string note;
-  if (guard) MODELFS_RETURN_IF_ERROR(guard(t.view(), v, &note));
-  auto cur = t.view().GetAlias(m.id, alias);
+  if (guard) MODELFS_RETURN_IF_ERROR(guard(t.view(), *v, &note));
   if (cur.ok() && cur->version == number) return Status::Ok();  // already there
-  MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &v, alias, who, note));
+  MODELFS_RETURN_IF_ERROR(MoveAlias(t, *m, &*v, alias, who, note));
   return t.Commit();
 }
 

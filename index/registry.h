@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "index/blob_store.h"
+#include "index/draft_writers.h"
+#include "index/metadata.h"
 #include "index/names.h"
 #include "index/records.h"
 #include "index/status.h"
@@ -53,6 +55,9 @@ class Snapshot {
   Result<Alias> GetAlias(ObjectId model_id, std::string_view name) const;
   Status ForEachAlias(ObjectId model_id, std::string_view after,
                       const std::function<bool(const Alias&)>& fn) const;
+  // Ok when `alias` of model `m` may point at version `number`: a ready
+  // version of the same model (SPEC §4), else Invalid saying why.
+  Status CheckAliasTarget(const Model& m, std::string_view alias, uint32_t number) const;
   // Names of the aliases now pointing at `number`, sorted.
   std::vector<std::string> AliasesOf(ObjectId model_id, uint32_t number) const;
 
@@ -80,13 +85,6 @@ class Snapshot {
   bool owned_;  // a pooled read transaction that we must give back
 };
 
-// One metadata change: key as in `modelfs set` (metrics.auc, tags.team,
-// params.lr, lineage.parents, description), value nullopt to remove it.
-struct MetaChange {
-  std::string key;
-  std::optional<std::string> value;
-};
-
 struct PushRequest {
   std::string model;
   std::vector<std::string> paths;  // laid out as `cp -r` would (SPEC §5)
@@ -98,6 +96,19 @@ struct PushRequest {
 // at commit time (e.g. policy gates for an alias). Non-ok aborts the change;
 // a note it sets is kept as the reason in the change's audit record.
 using Guard = std::function<Status(const Snapshot&, const Version&, std::string* note)>;
+
+// What SetAlias expects of the alias as it is (checked in its transaction).
+enum class AliasMode : uint8_t {
+  kSet,      // create or move
+  kCreate,   // Exists when the alias exists (`ln -s`, rename with RENAME_NOREPLACE)
+  kReplace,  // NotFound when it does not
+};
+
+// What DiscardDraft expects of the draft's files.
+enum class DiscardMode : uint8_t {
+  kWithFiles,    // drop whatever the draft holds
+  kMustBeEmpty,  // NotEmpty when the draft holds any file or directory (rmdir)
+};
 
 struct GcOptions {
   bool dry_run = false;
@@ -143,8 +154,11 @@ class Registry {
   Result<Model> CreateModel(std::string_view name, const Actor& who);
   Status SetMeta(std::string_view model, uint32_t number, const std::vector<MetaChange>& changes,
                  const Actor& who);
+  // Points `alias` at ready version `number` of the same model: Invalid
+  // when that is no ready version of it; `guard` (the gates) runs at commit
+  // time. Moving an alias to where it points already changes nothing.
   Status SetAlias(std::string_view model, std::string_view alias, uint32_t number,
-                  const Actor& who, const Guard& guard = {});
+                  const Actor& who, const Guard& guard = {}, AliasMode mode = AliasMode::kSet);
   Status DeleteAlias(std::string_view model, std::string_view alias, const Actor& who);
   Status Approve(std::string_view model, uint32_t number, bool approve, std::string_view comment,
                  const Actor& who);
@@ -155,10 +169,28 @@ class Registry {
   // next_version; numbers of discarded drafts are never reused.
   Result<Version> CreateDraft(std::string_view model, uint32_t number, const Actor& who);
   std::string DraftDir(const Version& v) const;
-  // Busy while any file of the draft is open for writing (a writer holds a
-  // shared flock on it); Corrupt naming a file a crashed writer left torn.
+  // Busy while any file of the draft is open for writing or its names are
+  // being changed (see draft_writers.h); Corrupt naming a file a crashed
+  // writer left torn. Sealing a version that is ready already does nothing
+  // and returns it; an archived one is Invalid.
   Result<Version> Seal(std::string_view model, uint32_t number, const Actor& who);
-  Status DiscardDraft(std::string_view model, uint32_t number, const Actor& who);
+  // Drops a draft and its files. A ready or archived version is ReadOnly,
+  // or Busy when an alias points at it; Busy while the draft's names are
+  // being changed or it is being sealed.
+  Status DiscardDraft(std::string_view model, uint32_t number, const Actor& who,
+                      DiscardMode mode = DiscardMode::kWithFiles);
+  // Ok while `draft` (by its id) is still a draft in the index; NotFound
+  // once it has been sealed or discarded.
+  Status CheckDraft(const Version& draft) const;
+  // Opens a file of `draft` for writing by the protocol of draft_writers.h:
+  // `open_fd` opens or creates the staging file (-1 and errno on failure).
+  // Busy while the draft is being sealed; NotFound when it no longer is a
+  // draft once the writer's lock is held.
+  Result<DraftWriter> OpenDraftWriter(const Version& draft, const std::function<int()>& open_fd,
+                                      bool truncate);
+  // Held while a request changes the names in `draft` (Busy while it is
+  // being sealed or discarded).
+  Result<DraftNameChange> BeginDraftNameChange(const Version& draft) const;
   // The xattr a writer sets on a draft file while it has it open for
   // writing: a file that still carries it after a crash may be torn.
   static constexpr const char* kWritingXattr = "user.modelfs.writing";
@@ -195,6 +227,7 @@ class Registry {
            dbi_aliases_ = 0, dbi_audit_ = 0;
   mutable std::mutex pool_mu_;                  // guards read_pool_
   mutable std::vector<MDB_txn*> read_pool_;     // reset read txns for reuse
+  DraftWriters writers_;                        // this process's draft writers
 };
 
 }  // namespace modelfs

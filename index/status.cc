@@ -7,20 +7,21 @@
 namespace modelfs {
 
 Status Status::FromErrno(const std::string& what, int err) {
-  std::string m = what + ": " + std::strerror(err);
+  Code c = Code::kIO;
   switch (err) {
-    case ENOENT: return NotFound(m);
-    case EEXIST: return Exists(m);
+    case ENOENT: c = Code::kNotFound; break;
+    case EEXIST: c = Code::kExists; break;
     case EACCES:
-    case EPERM: return NoAccess(m);
+    case EPERM: c = Code::kNoAccess; break;
     case ENOSPC:
-    case EDQUOT: return NoSpace(m);
-    case EBUSY: return Busy(m);
-    case EROFS: return ReadOnly(m);
-    case ENOTEMPTY: return NotEmpty(m);
-    case EINVAL: return Invalid(m);
-    default: return IO(m);
+    case EDQUOT: c = Code::kNoSpace; break;
+    case EBUSY: c = Code::kBusy; break;
+    case EROFS: c = Code::kReadOnly; break;
+    case ENOTEMPTY: c = Code::kNotEmpty; break;
+    case EINVAL: c = Code::kInvalid; break;
+    default: break;
   }
+  return Status(c, what + ": " + std::strerror(err), err);
 }
 
 }  // namespace modelfs

@@ -52,11 +52,15 @@ class Status {
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  // The errno of a failed system call (FromErrno), else 0: lets fs/ reply
+  // with exactly what the OS said (EISDIR, ENAMETOOLONG, ...).
+  int sys_errno() const { return errno_; }
 
  private:
-  Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}
+  Status(Code c, std::string m, int err = 0) : code_(c), message_(std::move(m)), errno_(err) {}
   Code code_ = Code::kOk;
   std::string message_;
+  int errno_ = 0;
 };
 
 // A value or the Status that explains why there is none.

@@ -58,11 +58,6 @@ struct TreeItem {
 // count and digest (SPEC §3) from them. Used by push and seal alike.
 Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items);
 
-// Applies one metadata change to `v` after validating it (SPEC §3); sets the
-// old and new values as text for the audit trail.
-Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string* before,
-                 std::string* after);
-
 // Points `alias` of model `m` at ready version `v` (recording it in the
 // version's past aliases) and audits the move; `note` is kept as its reason.
 Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias,

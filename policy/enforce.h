@@ -1,22 +1,95 @@
-// Where the registry meets the policy: the facts gates judge, taken from a
-// Version, and the guard that runs the gates inside the write transaction
-// that moves an alias. Used by cli/ and fs/ alike.
+// Where the registry meets the policy: the one entry point through which the
+// CLI and the mount ask whether a caller may do something (SPEC §6). Which
+// policy actions each operation needs is one table (enforce.cc); deciding,
+// logging and auditing a denial, and running and auditing the alias gates,
+// happen here and nowhere else. The CLI and the mount keep only how they
+// learn who the caller is.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <tuple>
 
 #include "index/registry.h"
+#include "policy/identity.h"
 #include "policy/policy.h"
 
 namespace modelfs::policy {
 
+// What a caller asks of the registry, through the mount or the CLI.
+enum class Operation : uint8_t {
+  kRead,              // look up, list, stat, read files and metadata, show, log MODEL
+  kCreateModel,       // mkdir MODEL
+  kPush,              // push a version into an existing model
+  kPushNewModel,      // push that creates its model
+  kCreateDraft,       // mkdir MODEL/vN
+  kWriteDraft,        // create, write, rename, remove files of a draft
+  kDiscardDraft,      // rm -r of a draft
+  kSeal,              // state=ready
+  kSetMeta,           // metrics, params, tags, lineage, description
+  kSetMetaChecked,    // the same with XATTR_CREATE/REPLACE: whether a key exists is for readers
+  kApprove,           // approve or reject
+  kArchive,           // state=archived
+  kSetAlias,          // create or move an alias (the gates apply too)
+  kSetAliasForced,    // the same past failing gates (audited)
+  kDeleteAlias,       // rm ALIAS
+  kReadAudit,         // the whole audit trail (log without a model)
+  kGc,
+  kFsck,
+};
+std::string_view OperationName(Operation op);
+
 VersionFacts FactsOf(const Version& v);
 
-// A Registry::Guard that runs the gates of `alias` against the version at
-// commit time. With `force` (admins only: the caller checks) a failing gate
-// is let through and "forced past <reason>" becomes the audit note; without,
-// it fails with Status::Denied carrying the gate's reason.
-Guard GateGuard(std::shared_ptr<const Policy> policy, std::string alias, bool force);
+class Enforcer {
+ public:
+  using PolicySource = std::function<std::shared_ptr<const Policy>()>;
+  using LogFn = std::function<void(const std::string&)>;
+
+  // `reg` receives the audit records of denials; `policy` gives the policy
+  // in force at each call; `log` (optional) receives a line per denial.
+  Enforcer(Registry* reg, PolicySource policy, LogFn log = {});
+
+  // Ok when `who` may perform `op` on `model` ("" for the registry itself);
+  // otherwise Status::Denied with the reason naming the rule, after logging
+  // it and recording it in the audit trail (at most once per caller,
+  // action and object every kDenialEchoSeconds, so `ls -l` of a forbidden
+  // directory floods neither). `object` names what was asked for.
+  Status Check(const Identity& who, Operation op, std::string_view model,
+               std::string_view object);
+
+  // Whether `who` may read `model`: for listings, which leave out what the
+  // caller may not see instead of refusing (nothing is audited).
+  bool MayRead(const Identity& who, std::string_view model) const;
+
+  // Runs `act` (a registry change that moves `alias` of `model`) with the
+  // gates of the alias as its Guard, checked at commit time. With `force`
+  // (the caller has passed Check(kSetAliasForced)) a failing gate is let
+  // through and "forced past <reason>" becomes the audit note. A gate's
+  // denial is logged and audited as `object`, and returned.
+  Status WithGates(const Identity& who, std::string_view model, std::string_view alias,
+                   bool force, std::string_view object,
+                   const std::function<Status(const Guard&)>& act);
+
+  std::shared_ptr<const Policy> policy() const { return policy_(); }
+  static Actor ActorOf(const Identity& who) { return Actor{who.uid, who.user}; }
+
+  static constexpr int kDenialEchoSeconds = 10;
+
+ private:
+  void Deny(const Identity& who, Action action, std::string_view model, std::string_view object,
+            const std::string& reason, bool always);
+
+  Registry* reg_;
+  PolicySource policy_;
+  LogFn log_;
+  std::mutex mu_;  // guards echoed_; a leaf lock
+  std::map<std::tuple<uint32_t, int, std::string>, std::chrono::steady_clock::time_point> echoed_;
+};
 
 }  // namespace modelfs::policy

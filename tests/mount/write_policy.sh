@@ -81,7 +81,7 @@ check "the production gate: refused until approved, then passes"
 run as mf-alice ln -sfn v3 "$M/churn/production"
 denied "ln -sfn production before approval"
 [ ! -e "$M/churn/production" ] || die "production exists"
-wait_until 3 grep -q "denied: user mf-alice promote churn/production" "$MOUNT_LOG" ||
+wait_until 3 grep -q "denied: user mf-alice .*promote churn/production" "$MOUNT_LOG" ||
   die "the gate's refusal is not in the daemon log: $(mount_log)"
 ok mf log "$R" churn --json
 n=$(echo "$OUT" | jpy 'len([r for r in j if not r["allowed"] and r["action"] == "promote" and r["object"].startswith("churn/production")])')

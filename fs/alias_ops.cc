@@ -1,0 +1,144 @@
+// Aliases as symlinks in a model directory (SPEC §4): `ln -s vN ALIAS`
+// creates one, GNU `ln -sfn` makes a temporary symlink (kept in memory,
+// PendingLinks) and renames it over the alias, `rm ALIAS` deletes it. The
+// alias itself is moved by Registry::SetAlias, with the policy's gates run
+// in its transaction through the Enforcer.
+#include <cerrno>
+#include <cstring>
+
+#include "fs/handlers.h"
+#include "index/names.h"
+
+namespace modelfs::fs {
+
+namespace {
+
+// Moves `alias` of the model to `target` ("vN" as ln gives it) with the
+// gates run at commit time.
+Status MoveAlias(fuse_req_t req, const Node& model_dir, const std::string& alias,
+                 const std::string& target, AliasMode mode) {
+  Server& srv = S(req);
+  uint32_t number = ParseVersionDir(target);
+  if (number == 0)
+    return Status::Invalid("an alias of " + model_dir.model + " points at v<N> of its own model, not " +
+                           target);
+  policy::Identity who = CallerOf(req);
+  std::string object = model_dir.model + "/" + alias + " -> " + target;
+  return srv.enforcer->WithGates(who, model_dir.model, alias, /*force=*/false, object,
+                                 [&](const Guard& gates) {
+                                   return srv.reg->SetAlias(model_dir.model, alias, number,
+                                                            policy::Enforcer::ActorOf(who), gates,
+                                                            mode);
+                                 });
+}
+
+// Names that can never be aliases: `latest` (computed) and version names.
+bool Reserved(const Node& dir, const std::string& name) {
+  if (name != "latest" && !ParseVersionDir(name)) return false;
+  Log("error: " + dir.model + "/" + name + " cannot be an alias (latest is computed)");
+  return true;
+}
+
+}  // namespace
+
+Child PendingChild(Server& srv, const Node& model_dir, const std::string& name,
+                   const PendingLinks::Link& l) {
+  Child c;
+  c.node.kind = NodeKind::kPending;
+  c.node.ino = l.ino;
+  c.node.parent = model_dir.ino;
+  c.node.model_id = model_dir.model_id;
+  c.node.model = model_dir.model;
+  c.node.name = name;
+  c.st.st_ino = l.ino;
+  c.st.st_mode = S_IFLNK | 0777;
+  c.st.st_nlink = 1;
+  RootOwner(srv, &c.st.st_uid, &c.st.st_gid);
+  c.st.st_size = static_cast<off_t>(l.target.size());
+  c.st.st_blksize = 4096;
+  c.st.st_mtim.tv_sec = l.created_ns / 1000000000;
+  c.st.st_mtim.tv_nsec = l.created_ns % 1000000000;
+  c.st.st_atim = c.st.st_ctim = c.st.st_mtim;
+  return c;
+}
+
+void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  Server& srv = S(req);
+  Node dir;
+  if (!GetNode(req, parent, &dir)) return;
+  if (dir.kind != NodeKind::kModel) {
+    // Aliases are the only symlinks there are.
+    Log(std::string("error: symlink ") + name + ": symlinks exist only as aliases in a model");
+    return Err(req, EINVAL);
+  }
+  std::string nm(name);
+  if (Reserved(dir, nm)) return Err(req, EINVAL);
+  if (!Allowed(req, policy::Operation::kSetAlias, dir.model)) return;
+  if (Status bad = CheckAliasName(nm); !bad.ok()) {
+    if (!IsLnTemporary(nm)) {
+      Log("error: " + dir.model + "/" + nm + ": " + bad.message());
+      return Err(req, EINVAL);
+    }
+    // ln -sfn's temporary: kept in memory until renamed over the alias. Its
+    // target is checked now so that ln fails at once; the rename checks it
+    // again in the transaction that moves the alias.
+    uint32_t number = ParseVersionDir(link);
+    auto snap = srv.reg->Read();
+    if (!snap.ok()) return ReplyStatus(req, snap.status());
+    auto m = snap->GetModel(dir.model);
+    if (!m.ok()) return ReplyStatus(req, m.status());
+    Status target = number ? snap->CheckAliasTarget(*m, nm, number)
+                           : Status::Invalid(dir.model + "/" + nm + " -> " + link +
+                                             ": an alias points at v<N> of its own model");
+    if (!target.ok()) return ReplyStatus(req, target);
+    auto l = srv.pending.Add(dir.model_id, nm, link);
+    if (!l.ok()) return ReplyStatus(req, l.status());
+    return ReplyEntry(req, PendingChild(srv, dir, nm, *l));
+  }
+  Status st = MoveAlias(req, dir, nm, link, AliasMode::kCreate);
+  if (!st.ok()) return ReplyStatus(req, st);
+  ReplyIndexEntry(req, dir, name);
+}
+
+void UnlinkAlias(fuse_req_t req, const Node& dir, const std::string& name) {
+  Server& srv = S(req);
+  if (name == "latest") {
+    Log("error: " + dir.model + "/latest is computed and cannot be removed");
+    return Err(req, EINVAL);
+  }
+  if (!Allowed(req, policy::Operation::kDeleteAlias, dir.model)) return;
+  if (!CheckAliasName(name).ok()) return Err(req, srv.pending.Remove(dir.model_id, name) ? 0 : ENOENT);
+  ReplyChanged(req, srv.reg->DeleteAlias(dir.model, name, ActorOf(req)));
+}
+
+void RenameInModel(fuse_req_t req, const Node& dir, const std::string& from, const std::string& to,
+                   unsigned flags) {
+  // Only ln -sfn's commit (a pending temporary renamed over an alias name)
+  // or a temporary renamed to another temporary.
+  Server& srv = S(req);
+  auto l = CheckAliasName(from).ok() ? std::nullopt : srv.pending.Get(dir.model_id, from);
+  if (!l) {
+    Log("error: rename " + dir.model + "/" + from + " -> " + to +
+        ": versions and aliases are not renamed (ln -sfn vN ALIAS moves an alias)");
+    return Err(req, EINVAL);
+  }
+  if (flags & RENAME_EXCHANGE) return Err(req, EINVAL);
+  if (Reserved(dir, to)) return Err(req, EINVAL);
+  if (!Allowed(req, policy::Operation::kSetAlias, dir.model)) return;
+  if (!CheckAliasName(to).ok()) return ReplyStatus(req, srv.pending.Rename(dir.model_id, from, to));
+  Status st = MoveAlias(req, dir, to, l->target,
+                        (flags & RENAME_NOREPLACE) ? AliasMode::kCreate : AliasMode::kSet);
+  if (!st.ok()) return ReplyStatus(req, st);  // the temporary stays: ln removes it
+  srv.pending.Remove(dir.model_id, from);
+  // The kernel now names the alias by the temporary's inode: resolve it by
+  // name until the freshness thread makes the kernel look it up again.
+  srv.nodes.Update(l->ino, [&](Node& n) {
+    n.kind = NodeKind::kAlias;
+    n.name = to;
+    n.by_name = true;
+  });
+  srv.tree->Changed();
+  fuse_reply_err(req, 0);
+}
+
+}  // namespace modelfs::fs

@@ -1,0 +1,243 @@
+// Open files: a ready version's file reads its blob (verified on first open
+// since mount); a draft's file reads and writes its staging file, a writer
+// holding a DraftWriter (index/draft_writers.h) until its last close.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "fs/handlers.h"
+#include "index/names.h"
+
+namespace modelfs::fs {
+
+void Unref(FileHandle* fh) {
+  if (fh->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (!fh->writer) close(fh->fd);  // a writer closes its own: mark first, then lock
+  delete fh;
+}
+
+namespace {
+
+// The page cache of ext4 and friends holds large folios (up to 2 MiB): an
+// fadvise(DONTNEED) of just the 128 KiB a read served drops nothing, since
+// only whole folios inside the range go. So a range is dropped once reads
+// have reached the end of its 2 MiB-aligned window (or of the file).
+constexpr uint64_t kDropWindow = 2u << 20;
+
+void DropServed(const FileHandle& fh, uint64_t off, uint64_t len) {
+  uint64_t end = std::min(off + len, fh.size);
+  if (end >= fh.size) {
+    posix_fadvise(fh.fd, static_cast<off_t>(off / kDropWindow * kDropWindow), 0,
+                  POSIX_FADV_DONTNEED);
+  } else if (end / kDropWindow != off / kDropWindow) {
+    uint64_t start = end / kDropWindow * kDropWindow - kDropWindow;
+    posix_fadvise(fh.fd, static_cast<off_t>(start), static_cast<off_t>(kDropWindow),
+                  POSIX_FADV_DONTNEED);
+  }
+}
+
+// A draft's file handle, for reading or (with `writer`) writing.
+FileHandle* NewDraftHandle(int fd, std::optional<DraftWriter> writer, const Version& v,
+                           const std::string& name) {
+  auto* fh = new FileHandle;
+  fh->fd = writer ? writer->fd() : fd;
+  fh->draft = true;
+  fh->writer = std::move(writer);
+  fh->version = v;
+  fh->name = name;
+  return fh;
+}
+
+void OpenDraft(fuse_req_t req, const Node& n, fuse_file_info* fi) {
+  Server& srv = S(req);
+  Version v;
+  std::shared_ptr<const PathFd> pf;
+  if (int err = DraftOf(srv, n, &v, &pf)) return Err(req, err);
+  int acc = fi->flags & O_ACCMODE;
+  bool write = acc != O_RDONLY || (fi->flags & O_TRUNC);
+  if (!Allowed(req, write ? policy::Operation::kWriteDraft : policy::Operation::kRead, n.model))
+    return;
+  std::string path = FdPath(pf->fd());
+  FileHandle* fh;
+  if (write) {
+    int flags = O_RDWR | O_CLOEXEC | (fi->flags & O_APPEND);
+    auto w = srv.reg->OpenDraftWriter(
+        v, [&] { return open(path.c_str(), flags); }, fi->flags & O_TRUNC);
+    if (!w.ok()) return Err(req, w.status().code() == Code::kNotFound ? ESTALE : ErrnoOf(w.status()));
+    fh = NewDraftHandle(-1, std::move(*w), v, n.name);
+  } else {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Err(req, errno);
+    fh = NewDraftHandle(fd, std::nullopt, v, n.name);
+  }
+  fi->fh = reinterpret_cast<uint64_t>(fh);
+  fi->keep_cache = 0;  // the bytes change
+  if (fuse_reply_open(req, fi) != 0) Unref(fh);
+}
+
+}  // namespace
+
+void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Server& srv = S(req);
+  Node n;
+  if (!GetNode(req, ino, &n)) return;
+  if (n.kind == NodeKind::kDraftFile) return OpenDraft(req, n, fi);
+  if (n.kind != NodeKind::kFile) {
+    fuse_reply_err(req, IsDir(n) ? EISDIR : EINVAL);
+    return;
+  }
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+    // Ready versions are immutable (SPEC §3).
+    fuse_reply_err(req, EROFS);
+    return;
+  }
+  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  bool stable = false;
+  auto e = srv.tree->FileEntry(n, &stable);
+  if (!e.ok()) return ReplyStatus(req, e.status());
+  if (srv.opt.verify && !srv.IsVerified(e->digest)) {
+    // Two first opens may both hash: harmless, and cheaper than making
+    // every open wait on a lock held for the length of a hash.
+    Status st = srv.reg->blobs().Verify(e->digest);
+    if (!st.ok()) {
+      Log("error: refusing to serve " + FormatRef(n.model, n.version) + " " + n.name +
+          ": " + st.message());
+      fuse_reply_err(req, EIO);
+      return;
+    }
+    srv.MarkVerified(e->digest);
+  }
+  std::string path = srv.reg->blobs().PathOf(e->digest);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    Log("error: cannot open blob " + path + " for " + FormatRef(n.model, n.version) + " " +
+        n.name + ": " + strerror(errno));
+    fuse_reply_err(req, EIO);
+    return;
+  }
+  auto* fh = new FileHandle;
+  fh->fd = fd;
+  fh->size = e->size;
+  fi->fh = reinterpret_cast<uint64_t>(fh);
+  fi->keep_cache = stable ? 1 : 0;  // immutable bytes: keep pages across opens
+  fi->noflush = 1;                  // nothing to flush on close
+  if (fuse_reply_open(req, fi) != 0) Unref(fh);
+}
+
+void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  Server& srv = S(req);
+  // Until our reply the kernel holds the file open, so the handle is alive
+  // here; the reference keeps it so past the reply.
+  auto* hp = reinterpret_cast<FileHandle*>(fi->fh);
+  hp->refs.fetch_add(1, std::memory_order_relaxed);
+  const FileHandle& fh = *hp;
+  int fd = fh.fd;
+  if (srv.opt.read_path == ReadPath::kCopy) {
+    // One buffer per worker thread, reused: reads are at most kMaxIo.
+    thread_local std::vector<char> buf;
+    if (buf.size() < size) buf.resize(size);
+    size_t got = 0;
+    while (got < size) {
+      ssize_t r = pread(fd, buf.data() + got, size - got, off + static_cast<off_t>(got));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        fuse_reply_err(req, EIO);
+        Unref(hp);
+        return;
+      }
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    fuse_reply_buf(req, buf.data(), got);
+  } else {
+    fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+    bv.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    bv.buf[0].fd = fd;
+    bv.buf[0].pos = off;
+    int rc = fuse_reply_data(req, &bv,
+                             srv.opt.read_path == ReadPath::kSpliceMove ? FUSE_BUF_SPLICE_MOVE
+                                                                        : fuse_buf_copy_flags{});
+    if (rc != 0 && rc != -ENOENT) Log("error: read reply failed: " + std::string(strerror(-rc)));
+  }
+  // The reply has been copied into the kernel (the mounted file's page
+  // cache) by now, so the blob's copy of these pages is redundant.
+  // (A draft's staging file keeps its pages: the seal reads them next.)
+  if (srv.opt.dontneed && !fh.draft) DropServed(fh, static_cast<uint64_t>(off), size);
+  Unref(hp);
+}
+
+// Writes go straight to the staging file (from /dev/fuse's buffer; with
+// splice, from its pipe).
+void WriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  if (!fh->writer) return Err(req, fh->draft ? EBADF : EROFS);
+  fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+  out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  out.buf[0].fd = fh->fd;
+  out.buf[0].pos = off;
+  ssize_t r = fuse_buf_copy(&out, in, fuse_buf_copy_flags{});
+  if (r < 0) fuse_reply_err(req, static_cast<int>(-r));
+  else fuse_reply_write(req, static_cast<size_t>(r));
+}
+
+// A writer that slipped in while its draft was being sealed from another
+// process wrote into a file the version will not have: close(2) says so
+// rather than losing the bytes silently.
+void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  if (fh->writer) {
+    Status st = S(req).reg->CheckDraft(fh->version);
+    if (st.code() == Code::kNotFound) {
+      Log("error: " + fh->version.ref() + " " + fh->name +
+          ": written while the draft was sealed or discarded; not kept");
+      return Err(req, EIO);
+    }
+  }
+  fuse_reply_err(req, 0);
+}
+
+void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  int r = !fh->draft ? 0 : (datasync ? fdatasync(fh->fd) : fsync(fh->fd));
+  fuse_reply_err(req, r == 0 ? 0 : errno);
+}
+
+void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Unref(reinterpret_cast<FileHandle*>(fi->fh));
+  fuse_reply_err(req, 0);
+}
+
+void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+            fuse_file_info* fi) {
+  Server& srv = S(req);
+  Node dir;
+  if (!GetNode(req, parent, &dir)) return;
+  if (dir.kind == NodeKind::kRoot || dir.kind == NodeKind::kModel)
+    return Err(req, EINVAL);  // only models, versions and aliases live here
+  Version v;
+  std::shared_ptr<const PathFd> pf;
+  std::optional<DraftNameChange> change;
+  if (!DraftParent(req, dir, &v, &pf, &change)) return;
+  int flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (fi->flags & (O_EXCL | O_APPEND));
+  mode_t fmode = (mode & 0111) ? 0755 : 0644;
+  auto w = srv.reg->OpenDraftWriter(
+      v, [&] { return openat(pf->fd(), name, flags, fmode); }, fi->flags & O_TRUNC);
+  if (!w.ok()) return Err(req, w.status().code() == Code::kNotFound ? ESTALE : ErrnoOf(w.status()));
+  Child c;
+  if (int err = DraftChild(dir, v, pf->fd(), name, &c)) return Err(req, err);
+  FileHandle* fh = NewDraftHandle(-1, std::move(*w), v, name);
+  fi->fh = reinterpret_cast<uint64_t>(fh);
+  fi->keep_cache = 0;
+  fuse_entry_param e = EntryParam(c);
+  srv.nodes.Ref(c.node);
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    srv.nodes.Forget(c.node.ino, 1);
+    Unref(fh);
+  }
+}
+
+}  // namespace modelfs::fs

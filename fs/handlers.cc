@@ -1,0 +1,203 @@
+// The helpers every handler shares (see handlers.h) and the table that
+// hands the handlers to libfuse.
+#include "fs/handlers.h"
+
+#include <cerrno>
+#include <vector>
+
+namespace modelfs::fs {
+
+int ErrnoOf(const Status& s) {
+  if (s.sys_errno() != 0) return s.sys_errno();
+  switch (s.code()) {
+    case Code::kOk: return 0;
+    case Code::kInvalid: return EINVAL;
+    case Code::kNotFound: return ENOENT;
+    case Code::kExists: return EEXIST;
+    case Code::kBusy: return EBUSY;
+    case Code::kReadOnly: return EROFS;
+    case Code::kDenied: return EACCES;
+    case Code::kNoAccess: return EACCES;
+    case Code::kIO: return EIO;
+    case Code::kCorrupt: return EIO;
+    case Code::kNoSpace: return ENOSPC;
+    case Code::kTooBig: return E2BIG;
+    case Code::kRange: return ERANGE;
+    case Code::kNoData: return ENODATA;
+    case Code::kNotEmpty: return ENOTEMPTY;
+  }
+  return EIO;
+}
+
+void ReplyStatus(fuse_req_t req, const Status& s) {
+  // Expected answers (no such name, a refusal already logged by the
+  // Enforcer) are not errors of the daemon.
+  if (s.code() != Code::kNotFound && s.code() != Code::kNoData && s.code() != Code::kDenied &&
+      s.code() != Code::kNotEmpty)
+    Log("error: " + s.message());
+  fuse_reply_err(req, ErrnoOf(s));
+}
+
+void ReplyChanged(fuse_req_t req, const Status& st) {
+  if (!st.ok()) return ReplyStatus(req, st);
+  S(req).tree->Changed();
+  fuse_reply_err(req, 0);
+}
+
+policy::Identity CallerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  // Supplementary groups cost a read of /proc/PID/status: fetched only
+  // when the per-process cache misses.
+  return S(req).callers.IdentityOf(Callers::Caller{ctx->uid, ctx->gid, ctx->pid, [req] {
+    std::vector<gid_t> g(32);
+    int n = fuse_req_getgroups(req, static_cast<int>(g.size()), g.data());
+    if (n > static_cast<int>(g.size())) {
+      g.resize(static_cast<size_t>(n));
+      n = fuse_req_getgroups(req, n, g.data());
+    }
+    g.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return g;
+  }});
+}
+
+Actor ActorOf(fuse_req_t req) { return policy::Enforcer::ActorOf(CallerOf(req)); }
+
+bool Allowed(fuse_req_t req, policy::Operation op, const std::string& model,
+             std::string_view object) {
+  if (object.empty()) object = model.empty() ? std::string_view("/") : std::string_view(model);
+  Status st = S(req).enforcer->Check(CallerOf(req), op, model, object);
+  if (st.ok()) return true;
+  ReplyStatus(req, st);
+  return false;
+}
+
+bool GetNode(fuse_req_t req, fuse_ino_t ino, Node* out) {
+  // The kernel only uses inodes we gave it (and have not been told to
+  // forget), so a miss means a stale NFS handle.
+  auto n = S(req).nodes.Get(ino);
+  if (!n) {
+    fuse_reply_err(req, ESTALE);
+    return false;
+  }
+  *out = std::move(*n);
+  return true;
+}
+
+bool IsDir(const Node& n) {
+  return n.kind == NodeKind::kRoot || n.kind == NodeKind::kModel ||
+         n.kind == NodeKind::kVersion || n.kind == NodeKind::kDir ||
+         n.kind == NodeKind::kDraftDir;
+}
+
+bool IsDraft(const Node& n) {
+  return n.kind == NodeKind::kDraftDir || n.kind == NodeKind::kDraftFile;
+}
+
+double TimeoutOf(const Node& n, bool stable) {
+  if (IsDraft(n) || n.kind == NodeKind::kPending) return kDraftTimeout;
+  return stable ? kStableTimeout : kModelTimeout;
+}
+
+fuse_entry_param EntryParam(const Child& c) {
+  fuse_entry_param e{};
+  e.ino = c.node.ino;
+  e.generation = 0;  // ObjectIds are never reused: the id alone is unique
+  e.attr = c.st;
+  e.attr_timeout = e.entry_timeout = TimeoutOf(c.node, c.stable);
+  return e;
+}
+
+void ReplyEntry(fuse_req_t req, const Child& c) {
+  fuse_entry_param e = EntryParam(c);
+  // Count the reference before replying: once the reply is out the kernel
+  // may forget it on another thread.
+  S(req).nodes.Ref(c.node);
+  if (fuse_reply_entry(req, &e) != 0) S(req).nodes.Forget(c.node.ino, 1);
+}
+
+void ReplyIndexEntry(fuse_req_t req, const Node& dir, const char* name) {
+  S(req).tree->Changed();
+  bool ignored = false;
+  auto c = S(req).tree->Lookup(dir, name, &ignored);
+  if (!c.ok()) return ReplyStatus(req, c.status());
+  ReplyEntry(req, *c);
+}
+
+void RootOwner(Server& srv, uid_t* uid, gid_t* gid) {
+  bool ignored;
+  auto rs = srv.tree->Stat(Node{}, &ignored);  // the root: owner of everything shown
+  *uid = rs.ok() ? rs->st_uid : 0;
+  *gid = rs.ok() ? rs->st_gid : 0;
+}
+
+int StatOf(Server& srv, const Node& n, struct stat* out, bool* stable) {
+  *stable = false;
+  if (IsDraft(n)) {
+    Version v;
+    std::shared_ptr<const PathFd> fd;
+    if (int err = DraftOf(srv, n, &v, &fd)) return err;
+    struct stat st;
+    if (fstat(fd->fd(), &st) != 0) return errno;
+    *out = DraftStat(st);
+    return 0;
+  }
+  if (n.kind == NodeKind::kPending) {
+    auto l = srv.pending.Get(n.model_id, n.name);
+    if (!l || l->ino != n.ino) return ENOENT;
+    *out = PendingChild(srv, n, n.name, *l).st;
+    return 0;
+  }
+  auto st = srv.tree->Stat(n, stable);
+  if (!st.ok()) {
+    if (st.status().code() != Code::kNotFound) Log("error: " + st.status().message());
+    return ErrnoOf(st.status());
+  }
+  *out = *st;
+  return 0;
+}
+
+namespace {
+
+fuse_lowlevel_ops MakeOps() {
+  fuse_lowlevel_ops ops{};
+  ops.init = Init;
+  ops.lookup = Lookup;
+  ops.forget = Forget;
+  ops.forget_multi = ForgetMulti;
+  ops.getattr = GetAttr;
+  ops.readlink = ReadLink;
+  ops.statfs = StatFs;
+  ops.opendir = OpenDir;
+  ops.readdir = ReadDir;
+  ops.readdirplus = ReadDirPlus;
+  ops.releasedir = ReleaseDir;
+  ops.open = Open;
+  ops.read = Read;
+  ops.write_buf = WriteBuf;
+  ops.fsync = Fsync;
+  ops.flush = Flush;
+  ops.release = Release;
+  ops.getxattr = GetXattr;
+  ops.listxattr = ListXattr;
+  ops.setxattr = SetXattr;
+  ops.removexattr = RemoveXattr;
+  ops.setattr = SetAttr;
+  ops.mkdir = MkDir;
+  ops.mknod = MkNod;
+  ops.symlink = SymLink;
+  ops.unlink = Unlink;
+  ops.rmdir = RmDir;
+  ops.rename = Rename;
+  ops.link = Link;
+  ops.create = Create;
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& Operations() {
+  static const fuse_lowlevel_ops ops = MakeOps();
+  return ops;
+}
+
+}  // namespace modelfs::fs

@@ -1,0 +1,140 @@
+// Metadata as extended attributes (SPEC §3): reading lists what index/'s
+// metadata table says a node has; writing maps the xattr to a Registry
+// call (SetMeta, Seal, Archive, Approve) whose transaction decides EEXIST,
+// ENODATA, EINVAL and EROFS.
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fs/handlers.h"
+
+namespace modelfs::fs {
+
+// xattr(7): size 0 asks for the length; a shorter buffer is ERANGE.
+void ReplyXattr(fuse_req_t req, const std::string& value, size_t size) {
+  if (size == 0) fuse_reply_xattr(req, value.size());
+  else if (size < value.size()) fuse_reply_err(req, ERANGE);
+  else fuse_reply_buf(req, value.data(), value.size());
+}
+
+void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  // Only user.* exist; the kernel asks for security.* and system.* on many
+  // operations, so answer those without reading the index.
+  if (strncmp(name, "user.", 5) != 0) {
+    fuse_reply_err(req, ENODATA);
+    return;
+  }
+  Node n;
+  if (!GetNode(req, ino, &n)) return;
+  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  auto xs = S(req).tree->GetXattrs(n);
+  if (!xs.ok()) return ReplyStatus(req, xs.status());
+  for (const auto& [k, v] : **xs)
+    if (k == name) return ReplyXattr(req, v, size);
+  fuse_reply_err(req, ENODATA);
+}
+
+void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Node n;
+  if (!GetNode(req, ino, &n)) return;
+  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  auto xs = S(req).tree->GetXattrs(n);
+  if (!xs.ok()) return ReplyStatus(req, xs.status());
+  std::string names;
+  for (const auto& [k, v] : **xs) {
+    names += k;
+    names.push_back('\0');
+  }
+  ReplyXattr(req, names, size);
+}
+
+namespace {
+
+// What setfattr/removexattr may change on a node: versions only. Replies
+// and returns false for other nodes.
+bool VersionNode(fuse_req_t req, const Node& n, int other) {
+  switch (n.kind) {
+    case NodeKind::kVersion: return true;
+    case NodeKind::kFile:
+    case NodeKind::kDir: fuse_reply_err(req, EROFS); return false;
+    case NodeKind::kModel: fuse_reply_err(req, EINVAL); return false;
+    default: fuse_reply_err(req, other); return false;  // drafts' files: not kept
+  }
+}
+
+// Sets user.registry.state: ready seals, archived archives.
+void SetState(fuse_req_t req, const Node& n, const std::string& val) {
+  Server& srv = S(req);
+  if (val == "ready") {
+    if (!Allowed(req, policy::Operation::kSeal, n.model)) return;
+    Actor who = ActorOf(req);
+    auto sealed = srv.reg->Seal(n.model, n.version, who);
+    if (sealed.ok())
+      Log("sealed " + sealed->ref() + " (" + std::to_string(sealed->files) + " files, " +
+          std::to_string(sealed->size) + " bytes) for " + who.name);
+    return ReplyChanged(req, sealed.status());
+  }
+  if (val == "archived") {
+    if (!Allowed(req, policy::Operation::kArchive, n.model)) return;
+    return ReplyChanged(req, srv.reg->Archive(n.model, n.version, ActorOf(req)));
+  }
+  Log("error: user.registry.state takes ready or archived, not " + val);
+  Err(req, EINVAL);
+}
+
+void SetApproval(fuse_req_t req, const Node& n, const std::string& val) {
+  if (val != "approved" && val != "rejected") {
+    Log("error: user.registry.approval takes approved or rejected, not " + val);
+    return Err(req, EINVAL);
+  }
+  if (!Allowed(req, policy::Operation::kApprove, n.model)) return;
+  ReplyChanged(req, S(req).reg->Approve(n.model, n.version, val == "approved", "", ActorOf(req)));
+}
+
+}  // namespace
+
+void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+              int flags) {
+  if (strncmp(name, "user.", 5) != 0) return Err(req, ENOTSUP);
+  Node n;
+  if (!GetNode(req, ino, &n) || !VersionNode(req, n, ENOTSUP)) return;
+  std::string val(value, size);
+  std::string_view nm(name);
+  if (nm == "user.registry.state" || nm == "user.registry.approval") {
+    // Always present: they can be replaced, never created.
+    if (flags & XATTR_CREATE) return Err(req, EEXIST);
+    return nm == "user.registry.state" ? SetState(req, n, val) : SetApproval(req, n, val);
+  }
+  auto key = MetaKeyOfXattr(nm);
+  if (!key) {
+    Log("error: " + std::string(name) + " cannot be set (settable: user.metrics.*, user.params.*, "
+        "user.tags.*, user.lineage.{parents,datasets,code,run}, user.registry.{description,state,"
+        "approval})");
+    return Err(req, EINVAL);
+  }
+  MetaExpect expect = (flags & XATTR_CREATE)    ? MetaExpect::kAbsent
+                      : (flags & XATTR_REPLACE) ? MetaExpect::kPresent
+                                                : MetaExpect::kAny;
+  policy::Operation op = expect == MetaExpect::kAny ? policy::Operation::kSetMeta
+                                                    : policy::Operation::kSetMetaChecked;
+  if (!Allowed(req, op, n.model)) return;
+  ReplyChanged(req, S(req).reg->SetMeta(n.model, n.version, {MetaChange{key->name(), val, expect}},
+                                        ActorOf(req)));
+}
+
+void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  Node n;
+  if (!GetNode(req, ino, &n)) return;
+  if (strncmp(name, "user.", 5) != 0) return Err(req, ENODATA);
+  if (!VersionNode(req, n, ENODATA)) return;
+  auto key = MetaKeyOfXattr(name);
+  if (!key) return Err(req, strncmp(name, "user.registry.", 14) == 0 ? EINVAL : ENODATA);
+  if (!Allowed(req, policy::Operation::kSetMeta, n.model)) return;
+  // Removing what is absent is ENODATA (xattr(7)), decided in the transaction.
+  ReplyChanged(req, S(req).reg->SetMeta(n.model, n.version,
+                                        {MetaChange{key->name(), std::nullopt, MetaExpect::kPresent}},
+                                        ActorOf(req)));
+}
+
+}  // namespace modelfs::fs

@@ -1,0 +1,80 @@
+// The metadata of models and versions, named once (SPEC §3): for each field
+// the key `modelfs set` takes ("metrics.auc", "lineage.code"), which is also
+// its path in `show --json` ({"metrics": {"auc": …}}, {"lineage": {"code":
+// …}}), the xattr the mount shows ("user.metrics.auc"), and how a value is
+// validated and stored in a Version. The mount, the CLI and show --json all
+// read this table; nothing else spells these names.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "index/records.h"
+#include "index/status.h"
+
+namespace modelfs {
+
+class Snapshot;
+
+// The user-settable fields of a version. Metrics, params and tags are
+// families: one field per key <k>.
+enum class MetaField : uint8_t {
+  kMetric, kParam, kTag, kParents, kDatasets, kCode, kRun, kDescription
+};
+
+// One settable name: a field, and for families its key <k>.
+struct MetaKey {
+  MetaField field = MetaField::kDescription;
+  std::string sub;  // the <k> of metrics.<k>; empty for the other fields
+
+  std::string name() const;   // "metrics.auc", "lineage.code", "description"
+  std::string xattr() const;  // "user.metrics.auc", "user.registry.description"
+  bool operator==(const MetaKey&) const = default;
+};
+
+// Parses a key as `modelfs set` takes it ("registry.description" is
+// accepted for description). Invalid names the settable keys; read-only
+// registry fields ("state", "approval", …) are Invalid saying so.
+Result<MetaKey> ParseMetaKey(std::string_view key);
+// The settable metadata an xattr name stands for; nullopt for any other name.
+std::optional<MetaKey> MetaKeyOfXattr(std::string_view xattr);
+
+// What a metadata write expects of the current value (xattr(7) flags).
+enum class MetaExpect : uint8_t {
+  kAny,      // set or remove whatever is there (removing a family key that is unset is NoData)
+  kAbsent,   // XATTR_CREATE: Exists when the key is set
+  kPresent,  // XATTR_REPLACE, removexattr: NoData when the key is not set
+};
+
+// One metadata change: value nullopt removes the key.
+struct MetaChange {
+  std::string key;  // as ParseMetaKey takes it
+  std::optional<std::string> value;
+  MetaExpect expect = MetaExpect::kAny;
+};
+
+// The value of `key` on `v` as text (metrics in FormatMetric's form, lists
+// joined by commas); nullopt when unset (an empty list or text is unset).
+std::optional<std::string> GetMeta(const Version& v, const MetaKey& key);
+
+// Applies `c` to `v` after validating it against `s` (parents must exist);
+// sets the old and new values as text for the audit trail.
+Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string* before,
+                 std::string* after);
+
+// A node's extended attributes as the mount lists them, in listing order:
+// the read-only user.registry.* attributes, then every metadata field set.
+using Attributes = std::vector<std::pair<std::string, std::string>>;
+Attributes VersionAttributes(const Snapshot& s, const Version& v);
+Attributes ModelAttributes(const Snapshot& s, const Model& m);
+Attributes FileAttributes(const Entry& e);
+
+// The metadata of `v` as show --json prints it: "description", "metrics",
+// "params", "tags" and "lineage", each present even when empty.
+nlohmann::json MetaJson(const Version& v);
+
+}  // namespace modelfs
