@@ -1,0 +1,143 @@
+// Unit tests of index/metadata: the one table that names every metadata
+// field (set key, xattr, JSON path) and validates its values.
+#include "index/metadata.h"
+
+#include "tests/unit/fixture.h"
+
+using namespace modelfs;
+using namespace modelfs::testing;
+
+TEST_CASE("every settable key maps to one xattr and back", "[metadata]") {
+  const std::vector<std::pair<std::string, std::string>> table = {
+      {"metrics.auc", "user.metrics.auc"},
+      {"params.lr", "user.params.lr"},
+      {"tags.team", "user.tags.team"},
+      {"lineage.parents", "user.lineage.parents"},
+      {"lineage.datasets", "user.lineage.datasets"},
+      {"lineage.code", "user.lineage.code"},
+      {"lineage.run", "user.lineage.run"},
+      {"description", "user.registry.description"},
+  };
+  for (const auto& [key, xattr] : table) {
+    INFO(key);
+    auto k = ParseMetaKey(key);
+    REQUIRE(k.ok());
+    CHECK(k->name() == key);
+    CHECK(k->xattr() == xattr);
+    auto back = MetaKeyOfXattr(xattr);
+    REQUIRE(back);
+    CHECK(*back == *k);
+  }
+  CHECK(ParseMetaKey("registry.description")->name() == "description");
+}
+
+TEST_CASE("keys that are not settable metadata are refused with a reason", "[metadata]") {
+  for (const char* bad : {"state", "registry.state", "approval", "digest", "aliases", "version"}) {
+    auto k = ParseMetaKey(bad);
+    CHECK(k.status().code() == Code::kInvalid);
+    CHECK(k.status().message().find("cannot be set") != std::string::npos);
+  }
+  auto unknown = ParseMetaKey("colour");
+  CHECK(unknown.status().code() == Code::kInvalid);
+  CHECK(unknown.status().message().find("metrics.K") != std::string::npos);  // names the keys
+  CHECK(ParseMetaKey("metrics.").status().message().find("metrics.") == 0);
+  CHECK_FALSE(ParseMetaKey("tags.a b").ok());
+  CHECK_FALSE(ParseMetaKey("lineage.other").ok());
+  CHECK_FALSE(MetaKeyOfXattr("user.registry.state"));
+  CHECK_FALSE(MetaKeyOfXattr("user.lineage.other"));
+  CHECK_FALSE(MetaKeyOfXattr("user.other.x"));
+}
+
+TEST_CASE("create-only and replace-only writes are decided against the record", "[metadata]") {
+  Fixture f;
+  f.Push("churn");
+  auto set = [&](std::string key, std::optional<std::string> value, MetaExpect e) {
+    return f.reg->SetMeta("churn", 1, {MetaChange{std::move(key), std::move(value), e}}, Alice());
+  };
+  CHECK(set("metrics.auc", "0.9", MetaExpect::kPresent).code() == Code::kNoData);
+  CHECK(set("metrics.auc", "0.9", MetaExpect::kAbsent).ok());
+  CHECK(set("metrics.auc", "0.8", MetaExpect::kAbsent).code() == Code::kExists);
+  CHECK(set("metrics.auc", "0.7", MetaExpect::kPresent).ok());
+  CHECK(set("description", "x", MetaExpect::kPresent).code() == Code::kNoData);
+  CHECK(set("description", "x", MetaExpect::kAny).ok());
+  CHECK(set("description", "y", MetaExpect::kAbsent).code() == Code::kExists);
+  // Removing: a whole field that is unset is fine unless it must be there
+  // (removexattr); a family key that is unset is always ENODATA.
+  CHECK(set("lineage.code", std::nullopt, MetaExpect::kAny).ok());
+  CHECK(set("lineage.code", std::nullopt, MetaExpect::kPresent).code() == Code::kNoData);
+  CHECK(set("tags.none", std::nullopt, MetaExpect::kAny).code() == Code::kNoData);
+  CHECK(set("description", std::nullopt, MetaExpect::kPresent).ok());
+  auto v = f.reg->Read()->GetVersion("churn", 1);
+  CHECK(v->metrics.at("auc") == 0.7);
+  CHECK(v->description.empty());
+  // A refused write changes nothing, in the record or the audit trail.
+  uint64_t seq = f.reg->Read()->LastAuditSeq();
+  CHECK(set("metrics.auc", "0.1", MetaExpect::kAbsent).code() == Code::kExists);
+  CHECK(f.reg->Read()->LastAuditSeq() == seq);
+  CHECK(f.reg->Read()->GetVersion("churn", 1)->metrics.at("auc") == 0.7);
+}
+
+TEST_CASE("values are validated per field", "[metadata]") {
+  Fixture f;
+  f.Push("features");
+  f.Push("churn");
+  f.Push("churn");
+  auto set = [&](const std::string& key, const std::string& value) {
+    return f.reg->SetMeta("churn", 2, {MetaChange{key, value}}, Alice());
+  };
+  CHECK(set("metrics.auc", "abc").code() == Code::kInvalid);
+  CHECK(set("metrics.auc", "inf").code() == Code::kInvalid);
+  CHECK(set("tags.big", std::string(kMaxMetaValue + 1, 'x')).code() == Code::kTooBig);
+  CHECK(set("tags.fits", std::string(kMaxMetaValue, 'x')).ok());
+  CHECK(set("lineage.parents", "features@9").code() == Code::kInvalid);   // no such version
+  CHECK(set("lineage.parents", "churn@2").code() == Code::kInvalid);      // not earlier
+  CHECK(set("lineage.parents", "churn").code() == Code::kInvalid);        // not MODEL@N
+  CHECK(set("lineage.parents", "features@1, churn@1").ok());
+  CHECK(set("lineage.datasets", "s3://x#xxh3:zz").code() == Code::kInvalid);
+  CHECK(set("lineage.datasets", "s3://a,s3://b").ok());
+  auto v = f.reg->Read()->GetVersion("churn", 2);
+  CHECK(v->lineage.parents == std::vector<std::string>{"features@1", "churn@1"});
+  CHECK(GetMeta(*v, *ParseMetaKey("lineage.datasets")) == "s3://a,s3://b");
+  CHECK_FALSE(GetMeta(*v, *ParseMetaKey("lineage.run")));
+}
+
+TEST_CASE("xattrs and show --json come from the same table", "[metadata]") {
+  Fixture f;
+  Version v = f.Push("churn", {{"metrics.auc", "0.91"},
+                               {"params.lr", "0.05"},
+                               {"tags.team", "growth"},
+                               {"lineage.code", "git+x"},
+                               {"description", "first"}});
+  auto snap = f.reg->Read();
+  Attributes xs = VersionAttributes(*snap, v);
+  auto value = [&](const std::string& name) -> std::optional<std::string> {
+    for (const auto& [k, x] : xs)
+      if (k == name) return x;
+    return std::nullopt;
+  };
+  CHECK(value("user.registry.version") == "1");
+  CHECK(value("user.registry.state") == "ready");
+  CHECK(value("user.registry.digest") == v.digest.hex());
+  CHECK(value("user.metrics.auc") == "0.91");
+  CHECK(value("user.params.lr") == "0.05");
+  CHECK(value("user.tags.team") == "growth");
+  CHECK(value("user.lineage.code") == "git+x");
+  CHECK(value("user.registry.description") == "first");
+  CHECK_FALSE(value("user.lineage.run"));  // unset: absent (ENODATA), not empty
+  nlohmann::json j = MetaJson(v);
+  CHECK(j["metrics"]["auc"] == 0.91);
+  CHECK(j["params"]["lr"] == "0.05");
+  CHECK(j["tags"]["team"] == "growth");
+  CHECK(j["lineage"]["code"] == "git+x");
+  CHECK(j["lineage"]["run"] == "");
+  CHECK(j["lineage"]["parents"].is_array());
+  CHECK(j["description"] == "first");
+  // Every xattr of a settable field is the xattr of a key whose JSON path
+  // holds the same value.
+  for (const auto& [name, text] : xs) {
+    auto k = MetaKeyOfXattr(name);
+    if (!k) continue;
+    INFO(name);
+    CHECK(GetMeta(v, *k) == text);
+  }
+}
