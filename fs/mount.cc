@@ -1,7 +1,8 @@
 // The mount's lifecycle: checks made while errors can still reach the
 // terminal, the FUSE session, daemonizing, the freshness thread that tells
 // the kernel about changes made by other processes, and a clean exit on
-// unmount or SIGTERM. Request handling is in ops.cc, the tree in tree.cc.
+// unmount or SIGTERM. Request handling is in the *_ops.cc files (see
+// handlers.h), the tree in tree.cc.
 //
 // Logging: in the foreground (-f) the log is stderr. A daemon has no
 // terminal, and a container often has no syslog daemon, so a daemonized

@@ -204,7 +204,7 @@ Result<struct stat> Tree::Stat(const Node& n, bool* stable) const {
     case NodeKind::kDraftDir:
     case NodeKind::kDraftFile:
     case NodeKind::kPending:
-      break;  // not in the index: ops.cc stats them from staging and memory
+      break;  // not in the index: the handlers stat them from staging and memory
   }
   return Status::Invalid("unknown node");
 }

@@ -1,6 +1,6 @@
 // The mounted tree of SPEC §3 computed from the index: which child a name
 // names, a node's stat, a directory's listing in stable order, a node's
-// extended attributes. Free of FUSE types so that ops.cc stays a thin
+// extended attributes. Free of FUSE types so that the handlers stay a thin
 // adapter from requests to these calls and replies.
 //
 // Every call takes a fresh Snapshot: what it returns is a consistent view of

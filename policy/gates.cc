@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "index/names.h"
+
 namespace modelfs::policy {
 
 namespace {
@@ -27,7 +29,7 @@ std::string FormatNumber(double v) {
 }
 
 std::string VersionName(const VersionFacts& f) {
-  return f.model + "@" + std::to_string(f.version);
+  return FormatRef(f.model, f.version);
 }
 
 }  // namespace

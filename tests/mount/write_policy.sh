@@ -48,7 +48,7 @@ ok mf list "$R" --json
 assert_eq '["churn"]' "$(echo "$OUT" | jpy '[m["model"] if "model" in m else m["name"] for m in j]')" "models"
 wait_until 3 grep -q "denied: user mf-dave" "$MOUNT_LOG" || die "no denial logged: $(mount_log)"
 ok mf log "$R" --json
-# One record per user, action and object every 10 s (authorize.h): create
+# One record per user, action and object every 10 s (policy/enforce.h): create
 # of dave-model, write of churn.
 n=$(echo "$OUT" | jpy 'len(set(r["action"] for r in j if not r["allowed"] and r["user"] == "mf-dave"))')
 assert_eq 2 "$n" "kinds of audited denials for mf-dave (create, write)"
