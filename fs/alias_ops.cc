@@ -43,23 +43,7 @@ bool Reserved(const Node& dir, const std::string& name) {
 
 Child PendingChild(Server& srv, const Node& model_dir, const std::string& name,
                    const PendingLinks::Link& l) {
-  Child c;
-  c.node.kind = NodeKind::kPending;
-  c.node.ino = l.ino;
-  c.node.parent = model_dir.ino;
-  c.node.model_id = model_dir.model_id;
-  c.node.model = model_dir.model;
-  c.node.name = name;
-  c.st.st_ino = l.ino;
-  c.st.st_mode = S_IFLNK | 0777;
-  c.st.st_nlink = 1;
-  RootOwner(srv, &c.st.st_uid, &c.st.st_gid);
-  c.st.st_size = static_cast<off_t>(l.target.size());
-  c.st.st_blksize = 4096;
-  c.st.st_mtim.tv_sec = l.created_ns / 1000000000;
-  c.st.st_mtim.tv_nsec = l.created_ns % 1000000000;
-  c.st.st_atim = c.st.st_ctim = c.st.st_mtim;
-  return c;
+  return srv.tree->LinkChild(model_dir, NodeKind::kPending, l.ino, name, l.target, l.created_ns);
 }
 
 void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {

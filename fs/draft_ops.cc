@@ -1,7 +1,7 @@
 // Models, drafts and the names inside drafts (SPEC §4): mkdir creates a
 // model or a draft, rmdir discards an empty draft, and inside a draft every
 // request is the same system call on its staging directory, made while a
-// DraftNameChange (index/draft_writers.h) keeps a seal out.
+// DraftLock (index/draft_writers.h) keeps a seal out.
 //
 // Choices where SPEC §4 is silent (README documents them): only the
 // executable bit of a draft file's mode is kept (chmod maps any x bit to
@@ -101,7 +101,7 @@ int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, C
 }
 
 bool DraftParent(fuse_req_t req, const Node& dir, Version* v, std::shared_ptr<const PathFd>* pf,
-                 std::optional<DraftNameChange>* change) {
+                 std::optional<DraftLock>* change) {
   if (int err = DraftOf(S(req), dir, v, pf)) {
     fuse_reply_err(req, err == EINVAL ? EROFS : err);
     return false;
@@ -172,14 +172,15 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
   if (dir.kind == NodeKind::kRoot || dir.kind == NodeKind::kModel) return Err(req, EINVAL);
   Version v;
   std::shared_ptr<const PathFd> pf;
-  std::optional<DraftNameChange> change;
+  std::optional<DraftLock> change;
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
   // A version holds regular files and directories only.
   if (!S_ISREG(mode)) return Err(req, EPERM);
-  if (mknodat(pf->fd(), name, S_IFREG | ((mode & 0111) ? 0755 : 0644), 0) != 0)
-    return Err(req, errno);
   Child c;
-  if (int err = DraftChild(dir, v, pf->fd(), name, &c)) return Err(req, err);
+  int err = mknodat(pf->fd(), name, S_IFREG | ((mode & 0111) ? 0755 : 0644), 0) == 0 ? 0 : errno;
+  if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
+  change.reset();  // before the reply: the caller's next request may seal
+  if (err) return Err(req, err);
   ReplyEntry(req, c);
 }
 
@@ -206,11 +207,13 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
   }
   Version v;
   std::shared_ptr<const PathFd> pf;
-  std::optional<DraftNameChange> change;
+  std::optional<DraftLock> change;
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
-  if (mkdirat(pf->fd(), name, 0755) != 0) return Err(req, errno);
   Child c;
-  if (int err = DraftChild(dir, v, pf->fd(), name, &c)) return Err(req, err);
+  int err = mkdirat(pf->fd(), name, 0755) == 0 ? 0 : errno;
+  if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
+  change.reset();  // before the reply: the caller's next request may seal
+  if (err) return Err(req, err);
   ReplyEntry(req, c);
 }
 
@@ -221,9 +224,11 @@ void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (dir.kind == NodeKind::kRoot) return Err(req, EISDIR);
   Version v;
   std::shared_ptr<const PathFd> pf;
-  std::optional<DraftNameChange> change;
+  std::optional<DraftLock> change;
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
-  fuse_reply_err(req, unlinkat(pf->fd(), name, 0) == 0 ? 0 : errno);
+  int err = unlinkat(pf->fd(), name, 0) == 0 ? 0 : errno;
+  change.reset();  // before the reply: the caller's next request may seal
+  fuse_reply_err(req, err);
 }
 
 void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -244,9 +249,11 @@ void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   }
   Version v;
   std::shared_ptr<const PathFd> pf;
-  std::optional<DraftNameChange> change;
+  std::optional<DraftLock> change;
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
-  fuse_reply_err(req, unlinkat(pf->fd(), name, AT_REMOVEDIR) == 0 ? 0 : errno);
+  int err = unlinkat(pf->fd(), name, AT_REMOVEDIR) == 0 ? 0 : errno;
+  change.reset();  // before the reply: the caller's next request may rmdir the draft
+  fuse_reply_err(req, err);
 }
 
 void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
@@ -264,7 +271,7 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   }
   Version v1, v2;
   std::shared_ptr<const PathFd> p1, p2;
-  std::optional<DraftNameChange> change;
+  std::optional<DraftLock> change;
   if (!DraftParent(req, from, &v1, &p1, &change)) return;
   int err = DraftOf(srv, to, &v2, &p2);
   if (err) return Err(req, err == EINVAL ? EROFS : err);
@@ -272,7 +279,9 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   if (v1.id != v2.id) return Err(req, EXDEV);  // mv copies across drafts
   struct stat moved;
   bool known = fstatat(p1->fd(), name, &moved, AT_SYMLINK_NOFOLLOW) == 0;
-  if (renameat2(p1->fd(), name, p2->fd(), newname, flags) != 0) return Err(req, errno);
+  int moved_err = renameat2(p1->fd(), name, p2->fd(), newname, flags) == 0 ? 0 : errno;
+  change.reset();  // before the reply: the caller's next request may seal
+  if (moved_err) return Err(req, moved_err);
   if (known)
     srv.nodes.Update(kDraftInoBit | moved.st_ino, [&](Node& n) {
       n.parent = to.ino;

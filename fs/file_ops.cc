@@ -220,7 +220,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
     return Err(req, EINVAL);  // only models, versions and aliases live here
   Version v;
   std::shared_ptr<const PathFd> pf;
-  std::optional<DraftNameChange> change;
+  std::optional<DraftLock> change;
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
   int flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (fi->flags & (O_EXCL | O_APPEND));
   mode_t fmode = (mode & 0111) ? 0755 : 0644;
@@ -228,7 +228,9 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
       v, [&] { return openat(pf->fd(), name, flags, fmode); }, fi->flags & O_TRUNC);
   if (!w.ok()) return Err(req, w.status().code() == Code::kNotFound ? ESTALE : ErrnoOf(w.status()));
   Child c;
-  if (int err = DraftChild(dir, v, pf->fd(), name, &c)) return Err(req, err);
+  int err = DraftChild(dir, v, pf->fd(), name, &c);
+  change.reset();  // before the reply: the caller's next request may seal
+  if (err) return Err(req, err);
   FileHandle* fh = NewDraftHandle(-1, std::move(*w), v, name);
   fi->fh = reinterpret_cast<uint64_t>(fh);
   fi->keep_cache = 0;

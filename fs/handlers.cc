@@ -123,13 +123,6 @@ void ReplyIndexEntry(fuse_req_t req, const Node& dir, const char* name) {
   ReplyEntry(req, *c);
 }
 
-void RootOwner(Server& srv, uid_t* uid, gid_t* gid) {
-  bool ignored;
-  auto rs = srv.tree->Stat(Node{}, &ignored);  // the root: owner of everything shown
-  *uid = rs.ok() ? rs->st_uid : 0;
-  *gid = rs.ok() ? rs->st_gid : 0;
-}
-
 int StatOf(Server& srv, const Node& n, struct stat* out, bool* stable) {
   *stable = false;
   if (IsDraft(n)) {

@@ -75,8 +75,6 @@ void ReplyEntry(fuse_req_t req, const Child& c);
 void ReplyIndexEntry(fuse_req_t req, const Node& dir, const char* name);
 // The stat of any node; 0 or an errno.
 int StatOf(Server& srv, const Node& n, struct stat* out, bool* stable);
-// The owner of everything the mount shows (ROOT's owner).
-void RootOwner(Server& srv, uid_t* uid, gid_t* gid);
 
 // ---------------------------------------------------------------- drafts (draft_ops.cc)
 
@@ -153,7 +151,7 @@ void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newn
 // false when there is none (EROFS in ready versions) or the caller may not
 // write.
 bool DraftParent(fuse_req_t req, const Node& dir, Version* v, std::shared_ptr<const PathFd>* pf,
-                 std::optional<DraftNameChange>* change);
+                 std::optional<DraftLock>* change);
 // alias_ops.cc: aliases as symlinks, and ln -sfn's temporaries.
 Child PendingChild(Server& srv, const Node& model_dir, const std::string& name,
                    const PendingLinks::Link& l);

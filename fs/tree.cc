@@ -106,15 +106,21 @@ Child Tree::EntryChild(const View& s, const Node& dir, const Version& v, const E
 }
 
 Child Tree::AliasChild(const Node& model_dir, const Alias& a) const {
+  return LinkChild(model_dir, NodeKind::kAlias, a.id, a.name, VersionDir(a.version),
+                   a.updated_at_ns);
+}
+
+Child Tree::LinkChild(const Node& model_dir, NodeKind kind, ObjectId ino, const std::string& name,
+                      const std::string& target, int64_t time_ns) const {
   Child c;
-  c.node.kind = NodeKind::kAlias;
-  c.node.ino = a.id;
+  c.node.kind = kind;
+  c.node.ino = ino;
   c.node.parent = model_dir.ino;
   c.node.model_id = model_dir.model_id;
   c.node.model = model_dir.model;
-  c.node.name = a.name;
-  c.st = BaseStat(a.id, kLinkMode, a.updated_at_ns);
-  c.st.st_size = static_cast<off_t>(VersionDir(a.version).size());
+  c.node.name = name;
+  c.st = BaseStat(ino, kLinkMode, time_ns);
+  c.st.st_size = static_cast<off_t>(target.size());
   return c;
 }
 

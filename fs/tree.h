@@ -84,6 +84,12 @@ class Tree {
   // the list reads and decodes the version and its aliases.
   Result<std::shared_ptr<const Xattrs>> GetXattrs(const Node& n) const;
 
+  // A symlink `name` -> `target` in model directory `model_dir`: an alias,
+  // or (kind kPending) one of ln -sfn's temporaries, which the index does
+  // not hold.
+  Child LinkChild(const Node& model_dir, NodeKind kind, ObjectId ino, const std::string& name,
+                  const std::string& target, int64_t time_ns) const;
+
   // Called when the index changed: counts cached for model-level
   // directories (their nlink) and cached xattrs are recomputed on next use.
   void Changed() { epoch_.fetch_add(1, std::memory_order_acq_rel); }

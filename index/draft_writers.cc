@@ -39,16 +39,17 @@ void DraftWriter::Close() {
   fd_ = -1;
 }
 
-DraftNameChange::~DraftNameChange() {
+DraftLock::~DraftLock() {
   if (fd_ >= 0) close(fd_);
 }
 
-Result<DraftNameChange> DraftNameChange::Begin(const std::string& draft_dir) {
+Result<DraftLock> DraftLock::Take(const std::string& draft_dir, bool exclusive,
+                                  const std::string& busy) {
   int fd = open(draft_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("draft directory " + draft_dir, errno);
-  DraftNameChange held(fd);
-  if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) return Status::Busy("the draft is being sealed or discarded");
+  DraftLock held(fd);
+  if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return Status::Busy(busy);
     return Status::FromErrno("lock " + draft_dir, errno);
   }
   return held;

@@ -52,20 +52,22 @@ class DraftWriter {
   int fd_ = -1;
 };
 
-// A change of a draft's names in progress: a shared lock on its staging
-// directory, released when destroyed. Move-only.
-class DraftNameChange {
+// A hold of a draft's staging directory: shared while a request changes
+// the draft's names, exclusive while a seal or a discard looks at its tree
+// and commits. Released when destroyed. Move-only.
+class DraftLock {
  public:
-  DraftNameChange() = default;
-  explicit DraftNameChange(int fd) : fd_(fd) {}
-  DraftNameChange(DraftNameChange&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  DraftNameChange& operator=(DraftNameChange&&) = delete;
-  DraftNameChange(const DraftNameChange&) = delete;
-  ~DraftNameChange();
-  // Busy while the draft is being sealed or discarded.
-  static Result<DraftNameChange> Begin(const std::string& draft_dir);
+  DraftLock() = default;
+  DraftLock(DraftLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  DraftLock& operator=(DraftLock&&) = delete;
+  DraftLock(const DraftLock&) = delete;
+  ~DraftLock();
+  // Busy (saying `busy`) while the other kind of hold is taken.
+  static Result<DraftLock> Take(const std::string& draft_dir, bool exclusive,
+                                const std::string& busy);
 
  private:
+  explicit DraftLock(int fd) : fd_(fd) {}
   int fd_ = -1;
 };
 

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "index/dir_names.h"
 #include "index/write_txn.h"
@@ -63,6 +64,13 @@ Status LockTree(const std::string& dir, const std::string& rel, Locked* out) {
   return Status::Ok();
 }
 
+// The version as the index has it now, outside any write transaction.
+Result<Version> CurrentVersion(const Registry& reg, std::string_view model, uint32_t number) {
+  auto snap = reg.Read();
+  if (!snap.ok()) return snap.status();
+  return snap->GetVersion(model, number);
+}
+
 }  // namespace
 
 std::string Registry::DraftDir(const Version& v) const {
@@ -99,14 +107,9 @@ Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, c
 }
 
 Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Actor& who) {
-  Version v;
-  {
-    auto snap = Read();
-    if (!snap.ok()) return snap.status();
-    auto got = snap->GetVersion(model, number);
-    if (!got.ok()) return got.status();
-    v = *got;
-  }
+  auto got = CurrentVersion(*this, model, number);
+  if (!got.ok()) return got.status();
+  Version v = std::move(*got);
   if (v.state == State::kReady) return v;  // sealed already: nothing to do
   if (v.state != State::kDraft)
     return Status::Invalid(v.ref() + " is " + std::string(StateName(v.state)) + ", not a draft");
@@ -120,16 +123,11 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   auto lock = GcLock::Take(root_, false);
   if (!lock.ok()) return lock.status();
   // Changes to the draft's names hold a shared lock on its directory
-  // (DraftNameChange): with it exclusive, the tree cannot change between
+  // (DraftLock): with it exclusive, the tree cannot change between
   // the walk below and the commit.
-  int dirfd = open(DraftDir(v).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0) return Status::FromErrno(v.ref() + ": draft directory " + DraftDir(v), errno);
-  struct DirLock {
-    int fd;
-    ~DirLock() { close(fd); }
-  } dir_lock{dirfd};
-  if (flock(dirfd, LOCK_EX | LOCK_NB) != 0)
-    return Status::Busy(v.ref() + " is being changed (a file is being created, renamed or removed)");
+  auto dir_lock = DraftLock::Take(
+      DraftDir(v), true, v.ref() + " is being changed (a file is being created, renamed or removed)");
+  if (!dir_lock.ok()) return dir_lock.status();
   Locked files;
   MODELFS_RETURN_IF_ERROR(LockTree(DraftDir(v), "", &files));
   if (std::none_of(files.files.begin(), files.files.end(), [](auto& f) { return !f.dir; }))
@@ -169,31 +167,18 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
 
 Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Actor& who,
                               DiscardMode mode) {
-  Version v;
-  {
-    auto snap = Read();
-    if (!snap.ok()) return snap.status();
-    auto got = snap->GetVersion(model, number);
-    if (!got.ok()) return got.status();
-    v = *got;
-  }
+  auto got = CurrentVersion(*this, model, number);
+  if (!got.ok()) return got.status();
+  Version v = std::move(*got);
   // Exclusive on the draft's directory: no name changes, no seal, while we
   // look at its contents and commit. (A ready version has no directory.)
-  int dirfd = -1;
+  std::optional<DraftLock> dir_lock;
   if (v.state == State::kDraft) {
-    dirfd = open(DraftDir(v).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0 && errno != ENOENT)
-      return Status::FromErrno(v.ref() + ": draft directory " + DraftDir(v), errno);
+    auto l = DraftLock::Take(DraftDir(v), true, v.ref() + " is being changed or sealed");
+    if (!l.ok() && l.status().code() != Code::kNotFound) return l.status();
+    if (l.ok()) dir_lock.emplace(std::move(*l));
   }
-  struct DirLock {
-    int fd;
-    ~DirLock() {
-      if (fd >= 0) close(fd);
-    }
-  } dir_lock{dirfd};
-  if (dirfd >= 0 && flock(dirfd, LOCK_EX | LOCK_NB) != 0)
-    return Status::Busy(v.ref() + " is being changed or sealed");
-  if (dirfd >= 0 && mode == DiscardMode::kMustBeEmpty) {
+  if (dir_lock && mode == DiscardMode::kMustBeEmpty) {
     auto names = DirNames(DraftDir(v));
     if (!names.ok()) return names.status();
     if (!names->empty()) return Status::NotEmpty(v.ref() + " is not empty");
@@ -236,8 +221,8 @@ Result<DraftWriter> Registry::OpenDraftWriter(const Version& draft,
   return writers_.Open(draft.id, open_fd, [&] { return CheckDraft(draft); }, truncate);
 }
 
-Result<DraftNameChange> Registry::BeginDraftNameChange(const Version& draft) const {
-  return DraftNameChange::Begin(DraftDir(draft));
+Result<DraftLock> Registry::BeginDraftNameChange(const Version& draft) const {
+  return DraftLock::Take(DraftDir(draft), false, draft.ref() + " is being sealed or discarded");
 }
 
 std::vector<std::string> Registry::TornDraftFiles(bool remove) {

@@ -190,7 +190,7 @@ class Registry {
                                       bool truncate);
   // Held while a request changes the names in `draft` (Busy while it is
   // being sealed or discarded).
-  Result<DraftNameChange> BeginDraftNameChange(const Version& draft) const;
+  Result<DraftLock> BeginDraftNameChange(const Version& draft) const;
   // The xattr a writer sets on a draft file while it has it open for
   // writing: a file that still carries it after a crash may be torn.
   static constexpr const char* kWritingXattr = "user.modelfs.writing";

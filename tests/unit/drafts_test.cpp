@@ -1,5 +1,5 @@
 // Unit tests of the registry rules the mount relies on, without a mount:
-// the draft-writer protocol (DraftWriter, DraftNameChange) against Seal,
+// the draft-writer protocol (DraftWriter, DraftLock) against Seal,
 // DiscardDraft and TornDraftFiles; discard modes; alias modes.
 #include <fcntl.h>
 #include <sys/file.h>
