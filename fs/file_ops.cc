@@ -99,28 +99,14 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   bool stable = false;
   auto e = srv.tree->FileEntry(n, &stable);
   if (!e.ok()) return ReplyStatus(req, e.status());
-  if (srv.opt.verify && !srv.IsVerified(e->digest)) {
-    // Two first opens may both hash: harmless, and cheaper than making
-    // every open wait on a lock held for the length of a hash.
-    Status st = srv.reg->blobs().Verify(e->digest);
-    if (!st.ok()) {
-      Log("error: refusing to serve " + FormatRef(n.model, n.version) + " " + n.name +
-          ": " + st.message());
-      fuse_reply_err(req, EIO);
-      return;
-    }
-    srv.MarkVerified(e->digest);
-  }
-  std::string path = srv.reg->blobs().PathOf(e->digest);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    Log("error: cannot open blob " + path + " for " + FormatRef(n.model, n.version) + " " +
-        n.name + ": " + strerror(errno));
-    fuse_reply_err(req, EIO);
-    return;
+  auto fd = srv.reg->blobs().OpenToServe(e->digest, srv.opt.verify);
+  if (!fd.ok()) {
+    Log("error: refusing to serve " + FormatRef(n.model, n.version) + " " + n.name + ": " +
+        fd.status().message());
+    return Err(req, EIO);  // never wrong bytes (SPEC §5)
   }
   auto* fh = new FileHandle;
-  fh->fd = fd;
+  fh->fd = *fd;
   fh->size = e->size;
   fi->fh = reinterpret_cast<uint64_t>(fh);
   fi->keep_cache = stable ? 1 : 0;  // immutable bytes: keep pages across opens

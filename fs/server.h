@@ -1,6 +1,6 @@
 // What the FUSE request handlers (*_ops.cc) share with the mount's lifecycle
-// (mount.cc): the open registry, the tree, the node table, the set of blobs
-// verified since mount, and the serving options. Internal to fs/.
+// (mount.cc): the open registry, the policy, the tree, the node table and
+// the serving options. Internal to fs/.
 #pragma once
 
 #include <memory>
@@ -51,18 +51,6 @@ struct Server {
   ServeOptions opt;
   fuse_session* se = nullptr;
 
-  // Blobs whose digest was checked since mount. Guarded by verified_mu
-  // (a leaf lock).
-  bool IsVerified(const Digest& d) {
-    std::lock_guard<std::mutex> g(verified_mu);
-    return verified.count(d) != 0;
-  }
-  void MarkVerified(const Digest& d) {
-    std::lock_guard<std::mutex> g(verified_mu);
-    verified.insert(d);
-  }
-  std::mutex verified_mu;
-  std::set<Digest> verified;
 };
 
 // The request handlers; userdata is the Server.
