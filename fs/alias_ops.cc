@@ -32,11 +32,13 @@ Status MoveAlias(fuse_req_t req, const Node& model_dir, const std::string& alias
                                  });
 }
 
-// Names that can never be aliases: `latest` (computed) and version names.
-bool Reserved(const Node& dir, const std::string& name) {
-  if (name != "latest" && !ParseVersionDir(name)) return false;
-  Log("error: " + dir.model + "/" + name + " cannot be an alias (latest is computed)");
-  return true;
+// Whether `name` may stand in a model directory as a symlink: an alias
+// name, or one of ln's temporaries. Logs why not.
+bool LinkName(const Node& dir, const std::string& name) {
+  Status bad = CheckAliasName(name);
+  if (bad.ok() || IsLnTemporary(name)) return true;
+  Log("error: " + dir.model + "/" + name + ": " + bad.message());
+  return false;
 }
 
 }  // namespace
@@ -56,13 +58,9 @@ void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
     return Err(req, EINVAL);
   }
   std::string nm(name);
-  if (Reserved(dir, nm)) return Err(req, EINVAL);
+  if (!LinkName(dir, nm)) return Err(req, EINVAL);
   if (!Allowed(req, policy::Operation::kSetAlias, dir.model)) return;
-  if (Status bad = CheckAliasName(nm); !bad.ok()) {
-    if (!IsLnTemporary(nm)) {
-      Log("error: " + dir.model + "/" + nm + ": " + bad.message());
-      return Err(req, EINVAL);
-    }
+  if (!CheckAliasName(nm).ok()) {
     // ln -sfn's temporary: kept in memory until renamed over the alias. Its
     // target is checked now so that ln fails at once; the rename checks it
     // again in the transaction that moves the alias.
@@ -107,7 +105,7 @@ void RenameInModel(fuse_req_t req, const Node& dir, const std::string& from, con
     return Err(req, EINVAL);
   }
   if (flags & RENAME_EXCHANGE) return Err(req, EINVAL);
-  if (Reserved(dir, to)) return Err(req, EINVAL);
+  if (!LinkName(dir, to)) return Err(req, EINVAL);
   if (!Allowed(req, policy::Operation::kSetAlias, dir.model)) return;
   if (!CheckAliasName(to).ok()) return ReplyStatus(req, srv.pending.Rename(dir.model_id, from, to));
   Status st = MoveAlias(req, dir, to, l->target,
