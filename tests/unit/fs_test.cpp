@@ -1,0 +1,516 @@
+// Unit tests of the parts of fs/ that have no FUSE types, starting with the
+// mounted tree (Tree) against a real registry in a temporary directory.
+// No mount.
+#include <fcntl.h>
+#include <unistd.h>
+
+// Say which values differ when a check fails.
+#define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
+#define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "fs/callers.h"
+#include "fs/inodes.h"
+#include "fs/pending_links.h"
+#include "fs/tree.h"
+#include "index/registry.h"
+
+using namespace modelfs;
+using namespace modelfs::fs;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+constexpr uid_t kUid = 4242;
+constexpr gid_t kGid = 4343;
+constexpr int64_t kRootTimeNs = 1'700'000'000'123'456'789;
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/modelfs-unit-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { stdfs::remove_all(path); }
+};
+
+void WriteFile(const std::string& p, const std::string& data, mode_t mode = 0644) {
+  stdfs::create_directories(stdfs::path(p).parent_path());
+  std::ofstream(p, std::ios::binary) << data;
+  chmod(p.c_str(), mode);
+}
+
+Actor Alice() { return Actor{1001, "alice"}; }
+
+// A registry whose pushes hold model.onnx (9 bytes, 0644) and
+// conf/params.json (2 bytes, 0755), and a Tree over it.
+struct Fixture {
+  TempDir tmp;
+  std::string root = tmp.path + "/reg";
+  std::string src = tmp.path + "/src";
+  std::unique_ptr<Registry> reg;
+  std::unique_ptr<Tree> tree;
+  Fixture() {
+    REQUIRE(Registry::Init(root, "# policy\n").ok());
+    auto r = Registry::Open(root);
+    REQUIRE(r.ok());
+    reg = std::move(*r);
+    tree = std::make_unique<Tree>(reg.get(), kUid, kGid, kRootTimeNs);
+    WriteFile(src + "/model.onnx", "weights-1");
+    WriteFile(src + "/conf/params.json", "{}", 0755);
+  }
+  Version Push(const std::string& model, std::vector<MetaChange> meta = {}) {
+    PushRequest req;
+    req.model = model;
+    req.paths = {src};
+    req.meta = std::move(meta);
+    auto v = reg->Push(req, Alice());
+    REQUIRE(v.ok());
+    return *v;
+  }
+};
+
+// The root as the mount's node table holds it.
+Node RootNode() { return *NodeTable().Get(kRootId); }
+
+Child Look(const Tree& t, const Node& dir, std::string_view name) {
+  bool absent_stable = true;
+  auto c = t.Lookup(dir, name, &absent_stable);
+  INFO("lookup " << name << ": " << c.status().message());
+  REQUIRE(c.ok());
+  CHECK_FALSE(absent_stable);
+  return *c;
+}
+
+std::vector<DirItem> ListAll(const Tree& t, const Node& dir, bool plus) {
+  DirPos pos;
+  std::vector<DirItem> out;
+  Status st = t.List(dir, &pos, plus, [&](const DirItem& i) {
+    out.push_back(i);
+    return true;
+  });
+  REQUIRE(st.ok());
+  CHECK(pos.offset == out.size());
+  return out;
+}
+
+std::vector<std::string> Names(const std::vector<DirItem>& items) {
+  std::vector<std::string> out;
+  for (const auto& i : items) out.push_back(i.name);
+  return out;
+}
+
+std::vector<std::string> Names(const Tree& t, const Node& dir) { return Names(ListAll(t, dir, false)); }
+
+// Lists `dir` in calls that each accept at most `budget` items, as readdir
+// with a small buffer does; checks that each call starts with the item the
+// previous one refused and that the offset counts what was returned.
+std::vector<std::string> ListInChunks(const Tree& t, const Node& dir, size_t budget) {
+  DirPos pos;
+  std::vector<std::string> out;
+  std::optional<std::string> refused;
+  for (int call = 0; call < 100; ++call) {
+    size_t taken = 0;
+    std::optional<std::string> first, refused_now;
+    REQUIRE(t.List(dir, &pos, false, [&](const DirItem& i) {
+               if (!first) first = i.name;
+               if (taken == budget) {
+                 refused_now = i.name;
+                 return false;
+               }
+               ++taken;
+               out.push_back(i.name);
+               return true;
+             }).ok());
+    if (refused) CHECK(first == refused);
+    CHECK(pos.offset == out.size());
+    if (!refused_now) return out;
+    refused = refused_now;
+  }
+  FAIL("listing never ended");
+  return out;
+}
+
+int64_t Ns(const struct timespec& ts) { return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec; }
+
+std::optional<std::string> XattrOf(const Xattrs& xs, const std::string& name) {
+  for (const auto& [k, v] : xs)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Tree
+
+TEST_CASE("the root lists models in name order and counts them", "[tree]") {
+  Fixture f;
+  for (const char* m : {"fraud", "alpha", "churn"}) f.Push(m);
+  Node root = RootNode();
+  auto items = ListAll(*f.tree, root, true);
+  CHECK(Names(items) == std::vector<std::string>{".", "..", "alpha", "churn", "fraud"});
+  CHECK(items[0].dot);
+  CHECK(items[1].dot);
+  CHECK(items[0].child.st.st_ino == kRootId);
+  CHECK(items[1].child.st.st_ino == kRootId);
+  CHECK_FALSE(items[2].dot);
+  Child churn = Look(*f.tree, root, "churn");
+  CHECK(items[3].child.node.ino == churn.node.ino);
+  CHECK(items[3].child.st.st_ino == churn.node.ino);
+  CHECK(churn.node.kind == NodeKind::kModel);
+  CHECK(churn.node.model == "churn");
+  CHECK(S_ISDIR(churn.st.st_mode));
+  CHECK_FALSE(churn.stable);  // model-level: relies on invalidation
+
+  bool stable = true;
+  auto st = f.tree->Stat(root, &stable);
+  REQUIRE(st.ok());
+  CHECK_FALSE(stable);
+  CHECK(S_ISDIR(st->st_mode));
+  CHECK(st->st_nlink == 2 + 3);
+  CHECK(st->st_uid == kUid);
+  CHECK(st->st_gid == kGid);
+  CHECK(Ns(st->st_mtim) == kRootTimeNs);
+
+  bool absent_stable = true;
+  CHECK(f.tree->Lookup(root, "nope", &absent_stable).status().code() == Code::kNotFound);
+  CHECK_FALSE(absent_stable);
+
+  // Listings read the index afresh; counts follow once Changed() says so.
+  f.Push("beta");
+  CHECK(Names(*f.tree, root) ==
+        std::vector<std::string>{".", "..", "alpha", "beta", "churn", "fraud"});
+  f.tree->Changed();
+  CHECK(f.tree->Stat(root, &stable)->st_nlink == 2 + 4);
+}
+
+TEST_CASE("a model lists versions, aliases and latest in a stable order", "[tree]") {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) f.Push("churn");
+  REQUIRE(f.reg->SetAlias("churn", "staging", 1, Alice()).ok());
+  REQUIRE(f.reg->SetAlias("churn", "production", 2, Alice()).ok());
+  Child model = Look(*f.tree, RootNode(), "churn");
+  CHECK(model.st.st_nlink == 2 + 3);
+
+  auto items = ListAll(*f.tree, model.node, true);
+  CHECK(Names(items) == std::vector<std::string>{".", "..", "v1", "v2", "v3", "production",
+                                                 "staging", "latest"});
+  CHECK(items[0].child.st.st_ino == model.node.ino);
+  CHECK(items[1].child.st.st_ino == kRootId);
+  CHECK(items[2].child.node.kind == NodeKind::kVersion);
+  CHECK(items[2].child.node.version == 1);
+  CHECK(items[2].child.stable);
+  CHECK(items[5].child.node.kind == NodeKind::kAlias);
+  CHECK(S_ISLNK(items[5].child.st.st_mode));
+  CHECK_FALSE(items[5].child.stable);
+  CHECK(items[7].child.node.kind == NodeKind::kLatest);
+  CHECK_FALSE(items[7].child.stable);
+  // Without `plus` the inode and the type are there all the same.
+  auto bare = ListAll(*f.tree, model.node, false);
+  REQUIRE(bare.size() == items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    INFO(items[i].name);
+    CHECK(bare[i].child.st.st_ino == items[i].child.st.st_ino);
+    CHECK((bare[i].child.st.st_mode & S_IFMT) == (items[i].child.st.st_mode & S_IFMT));
+  }
+
+  Child prod = Look(*f.tree, model.node, "production");
+  CHECK(prod.node.ino == items[5].child.node.ino);
+  CHECK(*f.tree->ReadLink(prod.node) == "v2");
+  CHECK(prod.st.st_size == 2);
+  Child latest = Look(*f.tree, model.node, "latest");
+  CHECK(*f.tree->ReadLink(latest.node) == "v3");
+  CHECK(f.tree->ReadLink(Look(*f.tree, model.node, "v1").node).status().code() == Code::kInvalid);
+
+  // Archived versions stay listed but are never latest.
+  REQUIRE(f.reg->Archive("churn", 3, Alice()).ok());
+  CHECK(*f.tree->ReadLink(latest.node) == "v2");
+  bool stable = false;
+  CHECK(f.tree->Stat(Look(*f.tree, model.node, "v3").node, &stable).ok());
+  CHECK(stable);  // archived is as immutable as ready
+
+  // Alias moves and new versions show at once in listings and links;
+  // the model's count once Changed() says so.
+  REQUIRE(f.reg->SetAlias("churn", "production", 1, Alice()).ok());
+  f.Push("churn");
+  f.tree->Changed();
+  CHECK(*f.tree->ReadLink(prod.node) == "v1");
+  CHECK(*f.tree->ReadLink(latest.node) == "v4");
+  CHECK(f.tree->Stat(model.node, &stable)->st_nlink == 2 + 4);
+  CHECK_FALSE(stable);
+  CHECK(Names(*f.tree, model.node) == std::vector<std::string>{
+                                          ".", "..", "v1", "v2", "v3", "v4", "production",
+                                          "staging", "latest"});
+
+  bool absent_stable = true;
+  CHECK(f.tree->Lookup(model.node, "v9", &absent_stable).status().code() == Code::kNotFound);
+  CHECK(f.tree->Lookup(model.node, "canary", &absent_stable).status().code() == Code::kNotFound);
+  CHECK_FALSE(absent_stable);
+}
+
+TEST_CASE("a model without a ready version has no latest", "[tree]") {
+  Fixture f;
+  REQUIRE(f.reg->CreateModel("fresh", Alice()).ok());
+  REQUIRE(f.reg->CreateDraft("fresh", 1, Alice()).ok());
+  Child model = Look(*f.tree, RootNode(), "fresh");
+  CHECK(Names(*f.tree, model.node) == std::vector<std::string>{".", "..", "v1"});
+  bool absent_stable = true;
+  CHECK(f.tree->Lookup(model.node, "latest", &absent_stable).status().code() ==
+        Code::kNotFound);
+  Node latest = model.node;
+  latest.kind = NodeKind::kLatest;
+  latest.name = "latest";
+  CHECK(f.tree->ReadLink(latest).status().code() == Code::kNotFound);
+
+  // A draft is writable and not stable; its files live in staging, so a
+  // name missing from the index is not known absent.
+  Child draft = Look(*f.tree, model.node, "v1");
+  CHECK(draft.node.kind == NodeKind::kVersion);
+  CHECK_FALSE(draft.stable);
+  CHECK((draft.st.st_mode & 0777) == 0755);
+  CHECK(f.tree->Lookup(draft.node, "model.onnx", &absent_stable).status().code() ==
+        Code::kNotFound);
+  CHECK_FALSE(absent_stable);
+  CHECK(f.tree->GetXattrs(draft.node).ok());
+  CHECK(XattrOf(**f.tree->GetXattrs(draft.node), "user.registry.state") == "draft");
+}
+
+TEST_CASE("files of a ready version are immutable, exact and dated", "[tree]") {
+  Fixture f;
+  Version v = f.Push("churn");
+  Child model = Look(*f.tree, RootNode(), "churn");
+  Child ver = Look(*f.tree, model.node, "v1");
+  CHECK(ver.stable);
+  CHECK(ver.st.st_mode == (S_IFDIR | 0555));
+  CHECK(ver.st.st_nlink == 2 + 1);  // conf/
+  CHECK(Ns(ver.st.st_mtim) == v.created_at_ns);
+
+  auto items = ListAll(*f.tree, ver.node, true);
+  CHECK(Names(items) == std::vector<std::string>{".", "..", "conf", "model.onnx"});
+  CHECK(items[1].child.st.st_ino == model.node.ino);
+
+  Child file = Look(*f.tree, ver.node, "model.onnx");
+  CHECK(file.node.kind == NodeKind::kFile);
+  CHECK(file.stable);
+  CHECK(file.st.st_mode == (S_IFREG | 0444));
+  CHECK(file.st.st_size == 9);
+  CHECK(file.st.st_uid == kUid);
+  CHECK(file.st.st_gid == kGid);
+  CHECK(Ns(file.st.st_mtim) == v.created_at_ns);
+  CHECK(items[3].child.st.st_ino == file.node.ino);
+  CHECK(items[3].child.st.st_size == 9);
+
+  Child conf = Look(*f.tree, ver.node, "conf");
+  CHECK(conf.node.kind == NodeKind::kDir);
+  CHECK(conf.st.st_mode == (S_IFDIR | 0555));
+  CHECK(conf.stable);
+  Child exe = Look(*f.tree, conf.node, "params.json");
+  CHECK(exe.st.st_mode == (S_IFREG | 0555));  // pushed executable
+  CHECK(exe.st.st_size == 2);
+  CHECK(Names(*f.tree, conf.node) == std::vector<std::string>{".", "..", "params.json"});
+
+  // Stat of a held node says what the lookup said.
+  bool stable = false;
+  auto st = f.tree->Stat(exe.node, &stable);
+  REQUIRE(st.ok());
+  CHECK(stable);
+  CHECK(st->st_ino == exe.node.ino);
+  CHECK(st->st_mode == exe.st.st_mode);
+  CHECK(st->st_size == 2);
+  CHECK(Ns(st->st_mtim) == v.created_at_ns);
+
+  stable = false;
+  auto e = f.tree->FileEntry(file.node, &stable);
+  REQUIRE(e.ok());
+  CHECK(stable);
+  CHECK(e->size == 9);
+  CHECK(e->digest == f.reg->Read()->GetEntry(v.id, "model.onnx")->digest);
+  CHECK(f.tree->FileEntry(conf.node, &stable).status().code() == Code::kInvalid);
+
+  // Absence from a ready version is permanent.
+  for (const Node* dir : {&ver.node, &conf.node}) {
+    bool absent_stable = false;
+    CHECK(f.tree->Lookup(*dir, "missing", &absent_stable).status().code() == Code::kNotFound);
+    CHECK(absent_stable);
+  }
+  bool absent_stable = true;
+  CHECK(f.tree->Lookup(file.node, "x", &absent_stable).status().code() == Code::kInvalid);
+  DirPos pos;
+  auto none = [](const DirItem&) { return true; };
+  CHECK(f.tree->List(file.node, &pos, false, none).code() == Code::kInvalid);
+  CHECK(f.tree->List(Look(*f.tree, model.node, "latest").node, &pos, false, none).code() ==
+        Code::kInvalid);
+}
+
+TEST_CASE("a listing resumes where its callback refused", "[tree]") {
+  Fixture f;
+  for (const char* m : {"c", "b", "d"}) f.Push(m);
+  for (int i = 0; i < 3; ++i) f.Push("a");
+  REQUIRE(f.reg->SetAlias("a", "staging", 1, Alice()).ok());
+  REQUIRE(f.reg->SetAlias("a", "production", 2, Alice()).ok());
+  Node root = RootNode();
+  Child model = Look(*f.tree, root, "a");
+  Child ver = Look(*f.tree, model.node, "v1");
+  for (const Node* dir : {&root, &model.node, &ver.node}) {
+    auto all = Names(*f.tree, *dir);
+    for (size_t budget : {1, 2, 3}) {
+      INFO("dir " << dir->name << ", budget " << budget);
+      CHECK(ListInChunks(*f.tree, *dir, budget) == all);
+    }
+  }
+
+  // A finished listing stays finished.
+  DirPos pos;
+  size_t n = 0;
+  auto count = [&](const DirItem&) {
+    ++n;
+    return true;
+  };
+  REQUIRE(f.tree->List(model.node, &pos, false, count).ok());
+  CHECK(n == 8);
+  REQUIRE(f.tree->List(model.node, &pos, false, count).ok());
+  CHECK(n == 8);
+  CHECK(pos.offset == 8);
+
+  // Resumption is by name, not by count: what changed before the stopping
+  // point does not shift the rest, and what comes after it is seen.
+  DirPos p2;
+  std::vector<std::string> got;
+  auto upto_v2 = [&](const DirItem& i) {
+    if (i.name == "v3") return false;
+    got.push_back(i.name);
+    return true;
+  };
+  REQUIRE(f.tree->List(model.node, &p2, false, upto_v2).ok());
+  f.Push("a");  // v4
+  REQUIRE(f.reg->DeleteAlias("a", "staging", Alice()).ok());
+  REQUIRE(f.tree->List(model.node, &p2, false, [&](const DirItem& i) {
+             got.push_back(i.name);
+             return true;
+           }).ok());
+  CHECK(got == std::vector<std::string>{".", "..", "v1", "v2", "v3", "v4", "production", "latest"});
+  CHECK(p2.offset == got.size());
+
+  // A seek to an ordinal offset (how readdir answers seekdir/rewinddir):
+  // skipping k items from the start, then listing, gives the rest.
+  auto all = Names(*f.tree, model.node);
+  for (uint64_t k = 0; k <= all.size(); ++k) {
+    DirPos sp;
+    REQUIRE(f.tree->List(model.node, &sp, false, [&](const DirItem&) { return sp.offset < k; }).ok());
+    CHECK(sp.offset == k);
+    std::vector<std::string> rest;
+    REQUIRE(f.tree->List(model.node, &sp, true, [&](const DirItem& i) {
+               rest.push_back(i.name);
+               return true;
+             }).ok());
+    CHECK(rest == std::vector<std::string>(all.begin() + static_cast<long>(k), all.end()));
+  }
+}
+
+TEST_CASE("xattrs show the registry's records and follow Changed()", "[tree][xattr]") {
+  Fixture f;
+  Version v = f.Push("churn", {{"metrics.auc", "0.913"}, {"params.lr", "0.1"}});
+  Child model = Look(*f.tree, RootNode(), "churn");
+  Child ver = Look(*f.tree, model.node, "v1");
+  Child file = Look(*f.tree, ver.node, "model.onnx");
+
+  auto xs = f.tree->GetXattrs(ver.node);
+  REQUIRE(xs.ok());
+  const Xattrs& x = **xs;
+  CHECK(XattrOf(x, "user.registry.version") == "1");
+  CHECK(XattrOf(x, "user.registry.state") == "ready");
+  CHECK(XattrOf(x, "user.registry.digest") == v.digest.hex());
+  CHECK(XattrOf(x, "user.registry.size") == "11");
+  CHECK(XattrOf(x, "user.registry.created_at") == FormatTime(v.created_at_ns));
+  CHECK(XattrOf(x, "user.metrics.auc") == "0.913");
+  CHECK(XattrOf(x, "user.params.lr") == "0.1");
+  CHECK_FALSE(XattrOf(x, "user.registry.aliases"));
+  CHECK_FALSE(XattrOf(x, "user.metrics.loss"));
+  // Repeated queries (getfattr -d asks for each value twice) hit the cache.
+  CHECK(*f.tree->GetXattrs(ver.node) == *xs);
+
+  auto fx = f.tree->GetXattrs(file.node);
+  REQUIRE(fx.ok());
+  CHECK(**fx == Xattrs{{"user.registry.digest",
+                        f.reg->Read()->GetEntry(v.id, "model.onnx")->digest.hex()}});
+  CHECK(XattrOf(**f.tree->GetXattrs(model.node), "user.registry.latest") == "1");
+  CHECK(XattrOf(**f.tree->GetXattrs(model.node), "user.registry.next_version") == "2");
+  CHECK((*f.tree->GetXattrs(Look(*f.tree, ver.node, "conf").node))->empty());
+  CHECK((*f.tree->GetXattrs(Look(*f.tree, model.node, "latest").node))->empty());
+
+  REQUIRE(f.reg->SetMeta("churn", 1, {{"metrics.auc", "0.95"}, {"tags.team", "growth"}},
+                         Alice())
+              .ok());
+  REQUIRE(f.reg->SetAlias("churn", "production", 1, Alice()).ok());
+  f.Push("churn");
+  f.tree->Changed();
+  auto x2 = f.tree->GetXattrs(ver.node);
+  REQUIRE(x2.ok());
+  CHECK(XattrOf(**x2, "user.metrics.auc") == "0.95");
+  CHECK(XattrOf(**x2, "user.tags.team") == "growth");
+  CHECK(XattrOf(**x2, "user.registry.aliases") == "production");
+  auto mx = f.tree->GetXattrs(model.node);
+  CHECK(XattrOf(**mx, "user.registry.latest") == "2");
+  CHECK(XattrOf(**mx, "user.registry.next_version") == "3");
+  CHECK(XattrOf(**mx, "user.registry.aliases") == "production=1");
+
+  REQUIRE(f.reg->SetAlias("churn", "production", 2, Alice()).ok());
+  REQUIRE(f.reg->Archive("churn", 1, Alice()).ok());
+  f.tree->Changed();
+  CHECK(XattrOf(**f.tree->GetXattrs(ver.node), "user.registry.state") == "archived");
+  CHECK_FALSE(XattrOf(**f.tree->GetXattrs(ver.node), "user.registry.aliases"));
+}
+
+TEST_CASE("an alias node is resolved by id, or by name after ln -sfn's rename", "[tree]") {
+  Fixture f;
+  f.Push("churn");
+  f.Push("churn");
+  REQUIRE(f.reg->SetAlias("churn", "production", 1, Alice()).ok());
+  Child model = Look(*f.tree, RootNode(), "churn");
+  Child prod = Look(*f.tree, model.node, "production");
+  bool stable = true;
+  auto st = f.tree->Stat(prod.node, &stable);
+  REQUIRE(st.ok());
+  CHECK_FALSE(stable);
+  CHECK(S_ISLNK(st->st_mode));
+  CHECK(st->st_ino == prod.node.ino);
+
+  // The kernel still names an alias that was deleted and made again by the
+  // old inode: that object is gone.
+  REQUIRE(f.reg->DeleteAlias("churn", "production", Alice()).ok());
+  REQUIRE(f.reg->SetAlias("churn", "production", 2, Alice()).ok());
+  CHECK(f.tree->Stat(prod.node, &stable).status().code() == Code::kNotFound);
+
+  // A pending symlink renamed over the alias: the node table turns the
+  // temporary's node into a by-name alias, which stats as the alias under
+  // the inode the kernel knows.
+  NodeTable nodes;
+  PendingLinks pending;
+  auto l = pending.Add(model.node.model_id, "CuAb12Cd", "v1");
+  REQUIRE(l.ok());
+  Node tmp = model.node;
+  tmp.kind = NodeKind::kPending;
+  tmp.ino = l->ino;
+  tmp.parent = model.node.ino;
+  tmp.name = "CuAb12Cd";
+  nodes.Ref(tmp);
+  REQUIRE(f.reg->SetAlias("churn", "production", 1, Alice()).ok());
+  nodes.Update(l->ino, [](Node& n) {
+    n.kind = NodeKind::kAlias;
+    n.name = "production";
+    n.by_name = true;
+  });
+  Node moved = *nodes.Get(l->ino);
+  st = f.tree->Stat(moved, &stable);
+  REQUIRE(st.ok());
+  CHECK(st->st_ino == l->ino);
+  CHECK(S_ISLNK(st->st_mode));
+  CHECK(*f.tree->ReadLink(moved) == "v1");
+}
