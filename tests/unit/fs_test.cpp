@@ -1,6 +1,6 @@
-// Unit tests of the parts of fs/ that have no FUSE types, starting with the
-// mounted tree (Tree) against a real registry in a temporary directory.
-// No mount.
+// Unit tests of the parts of fs/ that have no FUSE types: the mounted tree
+// (Tree) against a real registry in a temporary directory, the node table,
+// ln -sfn's pending links and the per-process caller cache. No mount.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -514,3 +514,225 @@ TEST_CASE("an alias node is resolved by id, or by name after ln -sfn's rename", 
   CHECK(S_ISLNK(st->st_mode));
   CHECK(*f.tree->ReadLink(moved) == "v1");
 }
+
+// ---------------------------------------------------------------- NodeTable
+
+TEST_CASE("the node table counts lookups as the FUSE contract says", "[inodes]") {
+  NodeTable t;
+  CHECK(t.size() == 1);
+  auto root = t.Get(kRootId);
+  REQUIRE(root);
+  CHECK(root->kind == NodeKind::kRoot);
+  CHECK(root->parent == kRootId);
+  // The kernel never looks the root up and may forget it: it stays.
+  t.Forget(kRootId, 1);
+  t.Forget(kRootId, 100);
+  CHECK(t.Get(kRootId));
+
+  Node n;
+  n.kind = NodeKind::kModel;
+  n.ino = 7;
+  n.model = "churn";
+  n.name = "churn";
+  t.Ref(n);
+  t.Ref(n);
+  t.Ref(n);
+  CHECK(t.size() == 2);
+  CHECK(t.Forget(7, 2));
+  CHECK(t.Get(7));
+  CHECK(t.Forget(7, 1));
+  CHECK_FALSE(t.Get(7));
+  CHECK(t.size() == 1);
+  CHECK_FALSE(t.Forget(7, 1));  // unknown now
+
+  t.Ref(n);
+  CHECK_FALSE(t.Forget(7, 2));  // more than the kernel was given
+
+  // A new reference refreshes what the node records, and still counts.
+  t.Ref(n);
+  Node renamed = n;
+  renamed.name = "churn2";
+  t.Ref(renamed);
+  CHECK(t.Get(7)->name == "churn2");
+  CHECK(t.Forget(7, 1));
+  CHECK(t.Get(7));
+  CHECK(t.Forget(7, 1));
+  CHECK_FALSE(t.Get(7));
+}
+
+TEST_CASE("the node table updates held nodes and finds a model's nodes", "[inodes]") {
+  NodeTable t;
+  auto make = [](NodeKind k, ObjectId ino, const std::string& model, const std::string& name) {
+    Node n;
+    n.kind = k;
+    n.ino = ino;
+    n.model = model;
+    n.name = name;
+    return n;
+  };
+  t.Ref(make(NodeKind::kModel, 10, "churn", "churn"));
+  t.Ref(make(NodeKind::kVersion, 11, "churn", "v1"));
+  t.Ref(make(NodeKind::kAlias, 12, "churn", "production"));
+  t.Ref(make(NodeKind::kLatest, 13, "churn", "latest"));
+  t.Ref(make(NodeKind::kDraftFile, kDraftInoBit | 11, "churn", "model.onnx"));
+  t.Ref(make(NodeKind::kModel, 20, "fraud", "fraud"));
+  t.Ref(make(NodeKind::kVersion, 21, "fraud", "v1"));
+
+  std::set<ObjectId> got;
+  for (const Node& n : t.NodesOfModel("churn")) {
+    CHECK(n.model == "churn");
+    got.insert(n.ino);
+  }
+  CHECK(got == std::set<ObjectId>{10, 11, 12, 13, kDraftInoBit | 11});
+  CHECK(t.NodesOfModel("nope").empty());
+
+  t.Update(12, [](Node& n) { n.name = "staging"; });
+  CHECK(t.Get(12)->name == "staging");
+  bool called = false;
+  t.Update(99, [&](Node&) { called = true; });
+  CHECK_FALSE(called);
+  CHECK_FALSE(t.Get(99));
+}
+
+TEST_CASE("inode ranges of index objects, drafts and pending links are disjoint", "[inodes]") {
+  static_assert((kDraftInoBit & kPendingInoBit) == 0);
+  Fixture f;
+  Version v = f.Push("churn");
+  for (ObjectId id : {v.id, v.model_id, f.reg->Read()->GetEntry(v.id, "model.onnx")->id}) {
+    CHECK((id & kDraftInoBit) == 0);
+    CHECK((id & kPendingInoBit) == 0);
+  }
+  PendingLinks p;
+  auto a = p.Add(v.model_id, "CuAAAAAA", "v1");
+  auto b = p.Add(v.model_id, "CuBBBBBB", "v1");
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK((a->ino & kPendingInoBit) != 0);
+  CHECK((a->ino & kDraftInoBit) == 0);
+  CHECK(a->ino != b->ino);
+}
+
+TEST_CASE("a draft node's O_PATH descriptor closes when the kernel forgets it", "[inodes]") {
+  TempDir tmp;
+  int fd = open(tmp.path.c_str(), O_PATH | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  {
+    NodeTable t;
+    Node n;
+    n.kind = NodeKind::kDraftDir;
+    n.ino = kDraftInoBit | 123;
+    n.fd = std::make_shared<const PathFd>(fd);
+    t.Ref(n);
+    t.Ref(n);
+    n.fd.reset();
+    CHECK(t.Forget(n.ino, 1));
+    CHECK(fcntl(fd, F_GETFD) >= 0);  // still held
+    CHECK(t.Forget(n.ino, 1));
+    errno = 0;
+    CHECK(fcntl(fd, F_GETFD) == -1);
+    CHECK(errno == EBADF);
+  }
+}
+
+// ---------------------------------------------------------------- PendingLinks
+
+TEST_CASE("pending links are per model, unique by name, renamed and removed", "[pending]") {
+  PendingLinks p;
+  int64_t before = NowNs();
+  auto a = p.Add(1, "CuXy12ab", "v3");
+  REQUIRE(a.ok());
+  CHECK(a->target == "v3");
+  CHECK(a->created_ns >= before);
+  CHECK(a->created_ns <= NowNs());
+  CHECK(p.Add(1, "CuXy12ab", "v4").status().code() == Code::kExists);
+  auto other = p.Add(2, "CuXy12ab", "v4");  // another model
+  REQUIRE(other.ok());
+  CHECK(other->ino != a->ino);
+
+  auto g = p.Get(1, "CuXy12ab");
+  REQUIRE(g);
+  CHECK(g->ino == a->ino);
+  CHECK(g->target == "v3");
+  CHECK(p.Get(2, "CuXy12ab")->target == "v4");
+  CHECK_FALSE(p.Get(1, "CuNope00"));
+
+  CHECK(p.Rename(1, "CuXy12ab", "CuZz99zz").ok());
+  CHECK_FALSE(p.Get(1, "CuXy12ab"));
+  auto r = p.Get(1, "CuZz99zz");
+  REQUIRE(r);
+  CHECK(r->ino == a->ino);
+  CHECK(r->target == "v3");
+  CHECK(p.Rename(1, "CuXy12ab", "CuQq11qq").code() == Code::kNotFound);
+  CHECK(p.Add(1, "CuXy12ab", "v5").ok());  // the old name is free again
+
+  CHECK(p.Remove(1, "CuZz99zz"));
+  CHECK_FALSE(p.Remove(1, "CuZz99zz"));
+  CHECK_FALSE(p.Get(1, "CuZz99zz"));
+  CHECK(p.Get(2, "CuXy12ab"));
+}
+
+TEST_CASE("only GNU ln's temporary names are pending-link names", "[pending]") {
+  for (const char* ok : {"CuXy12ab", "Cu000000", "CuZZZZZZ", "Cuabcdef"}) {
+    INFO(ok);
+    CHECK(IsLnTemporary(ok));
+  }
+  for (const char* bad : {"", "Cu", "Cu12345", "Cu1234567", "cu123456", "CU123456", "Cu12345-",
+                          "Cu12345.", "Cu12_456", "production", "v1", "latest"}) {
+    INFO(bad);
+    CHECK_FALSE(IsLnTemporary(bad));
+  }
+}
+
+// ---------------------------------------------------------------- Callers
+
+TEST_CASE("callers are resolved once per process and second", "[callers]") {
+  Callers c;
+  int calls = 0;
+  std::vector<gid_t> groups = {5000, 5001};
+  auto caller = [&](uid_t uid, gid_t gid, pid_t pid) {
+    return Callers::Caller{uid, gid, pid, [&] {
+                             ++calls;
+                             return groups;
+                           }};
+  };
+
+  policy::Identity id = c.IdentityOf(caller(4242, 4343, 100));
+  CHECK(calls == 1);
+  CHECK(id.uid == 4242);
+  CHECK(id.gid == 4343);
+  CHECK(id.gids == std::vector<uint32_t>{5000, 5001});
+
+  // Within the second the process's groups are not read again.
+  groups = {6000};
+  id = c.IdentityOf(caller(4242, 4343, 100));
+  CHECK(calls == 1);
+  CHECK(id.gids == std::vector<uint32_t>{5000, 5001});
+
+  // Another process, or the same pid with other ids (setuid, or a pid
+  // reused), is resolved afresh.
+  id = c.IdentityOf(caller(4242, 4343, 101));
+  CHECK(calls == 2);
+  CHECK(id.gids == std::vector<uint32_t>{6000});
+  id = c.IdentityOf(caller(4244, 4343, 100));
+  CHECK(calls == 3);
+  CHECK(id.uid == 4244);
+  CHECK(id.gids == std::vector<uint32_t>{6000});
+  id = c.IdentityOf(caller(4244, 4345, 100));
+  CHECK(calls == 4);
+  CHECK(id.gid == 4345);
+
+  // After the second, a process's groups are read again.
+  groups = {7000};
+  id = c.IdentityOf(caller(4244, 4345, 100));
+  CHECK(calls == 4);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  id = c.IdentityOf(caller(4244, 4345, 100));
+  CHECK(calls == 5);
+  CHECK(id.gids == std::vector<uint32_t>{7000});
+
+  // A caller without a way to read groups has none.
+  id = c.IdentityOf(Callers::Caller{4250, 4343, 200, {}});
+  CHECK(id.uid == 4250);
+  CHECK(id.gids.empty());
+}
+
