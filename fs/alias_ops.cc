@@ -107,7 +107,12 @@ void RenameInModel(fuse_req_t req, const Node& dir, const std::string& from, con
   if (flags & RENAME_EXCHANGE) return Err(req, EINVAL);
   if (!LinkName(dir, to)) return Err(req, EINVAL);
   if (!Allowed(req, policy::Operation::kSetAlias, dir.model)) return;
-  if (!CheckAliasName(to).ok()) return ReplyStatus(req, srv.pending.Rename(dir.model_id, from, to));
+  if (!CheckAliasName(to).ok()) {
+    // Temporary to temporary: the kernel now names the node by `to`.
+    Status st = srv.pending.Rename(dir.model_id, from, to, flags & RENAME_NOREPLACE);
+    if (st.ok()) srv.nodes.Update(l->ino, [&](Node& n) { n.name = to; });
+    return ReplyStatus(req, st);
+  }
   Status st = MoveAlias(req, dir, to, l->target,
                         (flags & RENAME_NOREPLACE) ? AliasMode::kCreate : AliasMode::kSet);
   if (!st.ok()) return ReplyStatus(req, st);  // the temporary stays: ln removes it

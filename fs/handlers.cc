@@ -32,8 +32,8 @@ int ErrnoOf(const Status& s) {
 void ReplyStatus(fuse_req_t req, const Status& s) {
   // Expected answers (no such name, a refusal already logged by the
   // Enforcer) are not errors of the daemon.
-  if (s.code() != Code::kNotFound && s.code() != Code::kNoData && s.code() != Code::kDenied &&
-      s.code() != Code::kNotEmpty)
+  if (!s.ok() && s.code() != Code::kNotFound && s.code() != Code::kNoData &&
+      s.code() != Code::kDenied && s.code() != Code::kNotEmpty)
     Log("error: " + s.message());
   fuse_reply_err(req, ErrnoOf(s));
 }

@@ -38,13 +38,18 @@ std::optional<PendingLinks::Link> PendingLinks::Get(uint64_t model_id, const std
 
 bool PendingLinks::Remove(uint64_t model_id, const std::string& name) {
   std::lock_guard<std::mutex> g(mu_);
+  ExpireLocked(Clock::now());
   return links_.erase({model_id, name}) != 0;
 }
 
-Status PendingLinks::Rename(uint64_t model_id, const std::string& from, const std::string& to) {
+Status PendingLinks::Rename(uint64_t model_id, const std::string& from, const std::string& to,
+                            bool noreplace) {
   std::lock_guard<std::mutex> g(mu_);
+  ExpireLocked(Clock::now());
   auto it = links_.find({model_id, from});
   if (it == links_.end()) return Status::NotFound(from + " does not exist");
+  if (from == to) return Status::Ok();
+  if (noreplace && links_.count({model_id, to})) return Status::Exists(to + " exists");
   Slot s = it->second;
   links_.erase(it);
   links_[{model_id, to}] = s;

@@ -35,10 +35,12 @@ class PendingLinks {
   // Exists when the name is taken.
   Result<Link> Add(uint64_t model_id, const std::string& name, const std::string& target);
   std::optional<Link> Get(uint64_t model_id, const std::string& name);
-  // Removes it; false when there was none.
+  // Removes it; false when there was none (or it has expired).
   bool Remove(uint64_t model_id, const std::string& name);
-  // Renames within the model (temporary to temporary).
-  Status Rename(uint64_t model_id, const std::string& from, const std::string& to);
+  // Renames within the model (temporary to temporary), replacing `to`
+  // unless `noreplace` (then Exists). NotFound when `from` has expired.
+  Status Rename(uint64_t model_id, const std::string& from, const std::string& to,
+                bool noreplace);
 
  private:
   using Clock = std::chrono::steady_clock;

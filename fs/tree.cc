@@ -313,8 +313,15 @@ Result<Child> Tree::Lookup(const Node& dir, std::string_view name, bool* absent_
 
 Status Tree::List(const Node& dir, DirPos* pos, bool plus,
                   const std::function<bool(const DirItem&)>& fn) const {
-  if (dir.kind == NodeKind::kFile || dir.kind == NodeKind::kAlias || dir.kind == NodeKind::kLatest)
-    return Status::Invalid("not a directory");
+  switch (dir.kind) {
+    case NodeKind::kRoot:
+    case NodeKind::kModel:
+    case NodeKind::kVersion:
+    case NodeKind::kDir:
+      break;
+    default:  // files, symlinks, and drafts' contents (listed from staging)
+      return Status::Invalid("not a directory of the index");
+  }
   auto view = Read();
   if (!view.ok()) return view.status();
   const View& vw = *view;

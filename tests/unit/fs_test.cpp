@@ -414,17 +414,14 @@ TEST_CASE("a listing resumes where its callback refused", "[tree]") {
   }
 }
 
-// Known gap, kept as a test that is expected to fail until it is closed:
-// List rejects kFile, kAlias and kLatest but not the kinds added later, so a
-// pending symlink or a draft file lists "." and ".." (and, with `plus`,
-// then fails NotFound). The mount does not reach this today (OpenDir checks
-// IsDir first); Lookup already refuses every non-directory.
-TEST_CASE("List refuses every node that is not a directory", "[tree][!shouldfail]") {
+// List once listed "." and ".." of a pending symlink or a draft file (and,
+// with `plus`, then failed NotFound): only the index's directories list.
+TEST_CASE("List refuses every node that is not a directory of the index", "[tree]") {
   Fixture f;
   f.Push("churn");
   Child model = Look(*f.tree, RootNode(), "churn");
   for (NodeKind k : {NodeKind::kFile, NodeKind::kAlias, NodeKind::kLatest, NodeKind::kPending,
-                     NodeKind::kDraftFile}) {
+                     NodeKind::kDraftFile, NodeKind::kDraftDir}) {
     Node n = model.node;
     n.kind = k;
     n.ino = kPendingInoBit | 1;
@@ -684,14 +681,18 @@ TEST_CASE("pending links are per model, unique by name, renamed and removed", "[
   CHECK(p.Get(2, "CuXy12ab")->target == "v4");
   CHECK_FALSE(p.Get(1, "CuNope00"));
 
-  CHECK(p.Rename(1, "CuXy12ab", "CuZz99zz").ok());
+  CHECK(p.Rename(1, "CuXy12ab", "CuZz99zz", false).ok());
   CHECK_FALSE(p.Get(1, "CuXy12ab"));
   auto r = p.Get(1, "CuZz99zz");
   REQUIRE(r);
   CHECK(r->ino == a->ino);
   CHECK(r->target == "v3");
-  CHECK(p.Rename(1, "CuXy12ab", "CuQq11qq").code() == Code::kNotFound);
+  CHECK(p.Rename(1, "CuXy12ab", "CuQq11qq", false).code() == Code::kNotFound);
   CHECK(p.Add(1, "CuXy12ab", "v5").ok());  // the old name is free again
+  // RENAME_NOREPLACE onto a taken name: Exists, both kept as they were.
+  CHECK(p.Rename(1, "CuXy12ab", "CuZz99zz", true).code() == Code::kExists);
+  CHECK(p.Get(1, "CuXy12ab")->target == "v5");
+  CHECK(p.Get(1, "CuZz99zz")->target == "v3");
 
   CHECK(p.Remove(1, "CuZz99zz"));
   CHECK_FALSE(p.Remove(1, "CuZz99zz"));
