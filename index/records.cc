@@ -2,9 +2,6 @@
 // Field names are short and stable: they are the on-disk format.
 #include "index/records.h"
 
-#include <pwd.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -42,16 +39,6 @@ std::string_view StateName(State s) {
     case State::kArchived: return "archived";
   }
   return "unknown";
-}
-
-Actor Actor::CurrentProcess() {
-  Actor a;
-  a.uid = getuid();
-  struct passwd pw, *res = nullptr;
-  char buf[4096];
-  if (getpwuid_r(a.uid, &pw, buf, sizeof buf, &res) == 0 && res) a.name = pw.pw_name;
-  else a.name = std::to_string(a.uid);
-  return a;
 }
 
 int64_t NowNs() {

@@ -33,7 +33,6 @@ std::string_view StateName(State s);
 struct Actor {
   uint32_t uid = 0;
   std::string name;
-  static Actor CurrentProcess();
 };
 
 struct Approval {

@@ -24,7 +24,7 @@
 #include <fstream>
 #include <map>
 
-#include "index/lmdb_util.h"
+#include "index/lmdb_keys.h"
 #include "index/write_txn.h"
 
 namespace modelfs {

@@ -5,7 +5,7 @@
 
 #include <lmdb.h>
 
-#include "index/lmdb_util.h"
+#include "index/lmdb_keys.h"
 #include "index/registry.h"
 
 namespace modelfs {
