@@ -101,7 +101,7 @@ std::string Join(const json& arr) {
 
 std::string VersionText(const json& v) {
   std::ostringstream o;
-  o << v["model"].get<std::string>() << "@" << v["version"].get<uint32_t>() << "\n";
+  o << FormatRef(v["model"].get<std::string>(), v["version"].get<uint32_t>()) << "\n";
   auto line = [&](const char* k, const std::string& val) {
     if (!val.empty()) o << "  " << k << ":" << std::string(13 - std::string(k).size(), ' ') << val << "\n";
   };

@@ -173,4 +173,8 @@ Result<Ref> ParseVersionRef(std::string_view text) {
   return r;
 }
 
+std::string FormatRef(std::string_view model, uint32_t number) {
+  return std::string(model) + "@" + std::to_string(number);
+}
+
 }  // namespace modelfs

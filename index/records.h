@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "index/names.h"
 #include "index/status.h"
 
 namespace modelfs {
@@ -79,7 +80,7 @@ struct Version {
   Lineage lineage;
   Approval approval;
   std::vector<std::string> past_aliases;  // every alias that ever named it
-  std::string ref() const { return model + "@" + std::to_string(number); }
+  std::string ref() const { return FormatRef(model, number); }
 };
 
 // A file or directory inside a version, keyed by (parent id, name). The

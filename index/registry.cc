@@ -151,7 +151,7 @@ Result<Version> Snapshot::GetVersion(std::string_view model, uint32_t number) co
   if (!m.ok()) return m.status();
   auto v = GetVersion(m->id, number);
   if (!v.ok() && v.status().code() == Code::kNotFound)
-    return Status::NotFound(std::string(model) + "@" + std::to_string(number) + " does not exist");
+    return Status::NotFound(FormatRef(model, number) + " does not exist");
   return v;
 }
 
@@ -572,7 +572,7 @@ Status LoadVersion(const Snapshot& s, std::string_view model, uint32_t number, M
   *m = *mr;
   auto vr = s.GetVersion(m->id, number);
   if (!vr.ok())
-    return Status::NotFound(std::string(model) + "@" + std::to_string(number) + " does not exist");
+    return Status::NotFound(FormatRef(model, number) + " does not exist");
   *v = *vr;
   return Status::Ok();
 }
@@ -642,7 +642,7 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
             return Status::Invalid("lineage.parents: " + p + " is not an earlier version of " + v->model);
           auto pv = s.GetVersion(r->model, r->version);
           if (!pv.ok()) return Status::Invalid("lineage.parents: " + pv.status().message());
-          parents.push_back(r->model + "@" + std::to_string(r->version));
+          parents.push_back(FormatRef(r->model, r->version));
         }
       }
       *before = JoinList(v->lineage.parents);

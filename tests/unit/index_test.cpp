@@ -110,6 +110,11 @@ TEST_CASE("version directories, refs and metrics parse strictly", "[names]") {
   CHECK_FALSE(ParseRef("churn@").ok());
   CHECK_FALSE(ParseRef("churn@0").ok());
   CHECK_FALSE(ParseVersionRef("churn@prod").ok());
+  CHECK(FormatRef("churn", 12) == "churn@12");
+  auto back = ParseVersionRef(FormatRef("a.b-c", 4294967295u));
+  REQUIRE(back.ok());
+  CHECK(back->model == "a.b-c");
+  CHECK(back->version == 4294967295u);
 
   CHECK(*ParseMetric("auc", "0.913") == 0.913);
   CHECK(*ParseMetric("x", "-2e-3") == -0.002);
