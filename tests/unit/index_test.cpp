@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -153,6 +155,105 @@ TEST_CASE("records round-trip through their encoding", "[records]") {
   REQUIRE(d.ok());
   CHECK(*d == v.digest);
   CHECK_FALSE(Digest::FromHex("xyz").ok());
+}
+
+namespace {
+
+std::string Cbor(const nlohmann::json& j) {
+  std::vector<uint8_t> v = nlohmann::json::to_cbor(j);
+  return std::string(v.begin(), v.end());
+}
+
+// The CBOR of `record` with field `key` replaced by `value` (or removed
+// when value is discarded).
+template <class T>
+std::string WithField(const T& record, const char* key, const nlohmann::json& value) {
+  nlohmann::json j = nlohmann::json::from_cbor(Encode(record));
+  if (value.is_discarded()) j.erase(key);
+  else j[key] = value;
+  return Cbor(j);
+}
+
+Version SomeVersion() {
+  Version v;
+  v.id = 42;
+  v.model_id = 2;
+  v.model = "churn";
+  v.number = 7;
+  v.metrics["auc"] = 0.91;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("a damaged record decodes to Corrupt saying what is wrong, never throws", "[records]") {
+  using nlohmann::json;
+  using Catch::Contains;
+  const Version good = SomeVersion();
+  struct Case {
+    const char* key;
+    json value;
+    std::vector<std::string> says;
+  };
+  const std::vector<Case> cases = {
+      {"lp", 3, {"\"lp\"", "array of strings", "number (3)"}},
+      {"lp", json::array({"churn@1", 7}), {"\"lp\"", "item 1", "number (7)"}},
+      {"n", "seven", {"\"n\"", "unsigned 32-bit integer", "string (\"seven\")"}},
+      {"n", -1, {"\"n\"", "number (-1)"}},
+      {"n", uint64_t{1} << 40, {"\"n\"", "unsigned 32-bit integer"}},
+      {"id", 1.5, {"\"id\"", "unsigned integer", "number (1.5)"}},
+      {"me", json::object({{"auc", "high"}}), {"\"me\"", "map of numbers", "\"auc\""}},
+      {"me", json::array(), {"\"me\"", "map of numbers", "array"}},
+      {"t", json::object({{"team", 1}}), {"\"t\"", "map of strings"}},
+      {"s", 9, {"\"s\"", "state 9"}},
+      {"dg", "abc", {"\"dg\"", "16-byte binary digest"}},
+      {"ca", "yesterday", {"\"ca\"", "64-bit integer"}},
+      {"m", json(json::value_t::discarded), {"\"m\" is missing"}},
+  };
+  for (const auto& c : cases) {
+    INFO("field " << c.key << " = " << c.value.dump());
+    Version v;
+    Status st;
+    REQUIRE_NOTHROW(st = Decode(WithField(good, c.key, c.value), &v));
+    CHECK(st.code() == Code::kCorrupt);
+    for (const auto& word : c.says) CHECK_THAT(st.message(), Contains(word));
+    CHECK(v.id == 0);  // nothing half-decoded
+  }
+  // A NaN metric cannot have been written (metrics are finite): damage.
+  Version nan_metric;
+  CHECK(Decode(WithField(good, "me", json::object({{"auc", NAN}})), &nan_metric).code() ==
+        Code::kCorrupt);
+
+  // Every record type checks its fields.
+  Model m;
+  m.id = 2;
+  m.name = "churn";
+  CHECK_THAT(Decode(WithField(m, "nv", "next"), &m).message(), Contains("\"nv\""));
+  Entry e;
+  e.id = 5;
+  e.name = "a.bin";
+  e.mode = 0100444;
+  CHECK_THAT(Decode(WithField(e, "s", json::array()), &e).message(), Contains("\"s\""));
+  Alias a;
+  a.id = 6;
+  a.name = "production";
+  a.version = 1;
+  CHECK_THAT(Decode(WithField(a, "v", "v1"), &a).message(), Contains("\"v\""));
+  AuditRecord r;
+  r.seq = 1;
+  CHECK_THAT(Decode(WithField(r, "ok", "yes"), &r).message(), Contains("\"ok\""));
+
+  // Not a map, not CBOR at all, nothing.
+  Version v;
+  CHECK_THAT(Decode(Cbor(json::array({1, 2})), &v).message(), Contains("not a map"));
+  CHECK(Decode("garbage", &v).code() == Code::kCorrupt);
+  CHECK(Decode("", &v).code() == Code::kCorrupt);
+  // Fields it does not know (a newer writer) and absent optional ones are fine.
+  Version extra;
+  REQUIRE(Decode(WithField(good, "future", json::array({1})), &extra).ok());
+  CHECK(extra.ref() == "churn@7");
+  REQUIRE(Decode(WithField(good, "pal", json(json::value_t::discarded)), &extra).ok());
+  CHECK(extra.past_aliases.empty());
 }
 
 TEST_CASE("blob store writes each content once, read-only, and verifies it", "[blobs]") {
