@@ -47,9 +47,16 @@ size_t MapSize() {
   return kDefaultMapSize;
 }
 
-uint64_t GetU64(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
+// A counter in the meta table: 0 when absent; Corrupt when it is not the
+// 8-byte big-endian integer it must be.
+Result<uint64_t> GetCounter(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
   MDB_val k = Val(key), v;
-  if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size != 8) return 0;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return uint64_t{0};
+  if (rc != 0) return Error("reading meta record " + std::string(key), rc);
+  if (v.mv_size != 8)
+    return Status::Corrupt("meta record " + std::string(key) + " is damaged: " +
+                           std::to_string(v.mv_size) + " bytes, not an 8-byte counter");
   return GetBE(View(v), 0, 8);
 }
 
@@ -77,18 +84,32 @@ Status Scan(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::string star
   return st;
 }
 
+// The Corrupt status of a record that does not decode: `name` says which
+// record ("versions record churn@3"), `why` what is wrong with it.
+Status Damaged(const std::string& name, const Status& why) {
+  return Status::Corrupt(name + " is damaged: " + why.message());
+}
+
 // Visits the records of type T whose keys start with `prefix`, from key
-// `start` on, decoded, in key order.
-template <class T>
+// `start` on, decoded, in key order. A record that does not decode is
+// skipped and the scan goes on, so one damaged record hides no other; the
+// first one skipped is then returned, named by `name_of(key)`.
+template <class T, class NameOf>
 Status ScanRecords(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::string start,
-                   const std::function<bool(const T&)>& fn) {
-  return Scan(txn, dbi, prefix, std::move(start),
-              [&](std::string_view, std::string_view val, bool* more) {
-                T rec;
-                MODELFS_RETURN_IF_ERROR(Decode(val, &rec));
-                *more = fn(rec);
-                return Status::Ok();
-              });
+                   const std::function<bool(const T&)>& fn, NameOf&& name_of) {
+  Status damage;
+  Status st = Scan(txn, dbi, prefix, std::move(start),
+                   [&](std::string_view key, std::string_view val, bool* more) {
+                     T rec;
+                     Status d = Decode(val, &rec);
+                     if (!d.ok()) {
+                       if (damage.ok()) damage = Damaged(name_of(key), d);
+                       return Status::Ok();
+                     }
+                     *more = fn(rec);
+                     return Status::Ok();
+                   });
+  return st.ok() ? damage : st;
 }
 
 // The first key of a name-keyed table under `prefix` that sorts after
@@ -99,18 +120,99 @@ std::string KeyAfter(const std::string& prefix, std::string_view after) {
   return k;
 }
 
-template <class T>
-Result<T> GetRecord(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const std::string& what) {
+// The record at `key`: NotFound naming it as `what` ("model churn") when
+// absent, Corrupt named by `name_of(key)` when it does not decode.
+template <class T, class NameOf>
+Result<T> GetRecord(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const std::string& what,
+                    NameOf&& name_of) {
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return Status::NotFound(what + " does not exist");
   if (rc != 0) return Error("reading " + what, rc);
   T rec;
-  MODELFS_RETURN_IF_ERROR(Decode(View(v), &rec));
+  Status d = Decode(View(v), &rec);
+  if (!d.ok()) return Damaged(name_of(key), d);
   return rec;
 }
 
+// A name or key as text for a message: printable bytes as they are, others
+// (a damaged key may hold anything) as \xNN, in quotes.
+std::string Quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace
+
+// ------------------------------------------------------- naming records
+//
+// Messages about a damaged record name it in the registry's words
+// ("versions record churn@3"), not as raw key bytes. Keys hold ids, so this
+// looks the ids up: slow (a scan), but only ever on the way to an error.
+
+std::string Snapshot::ModelNameOf(ObjectId model_id) const {
+  std::string name;
+  (void)Scan(txn_, reg_->dbi_models_, "", "", [&](std::string_view, std::string_view val, bool* more) {
+    Model m;
+    if (Decode(val, &m).ok() && m.id == model_id) {
+      name = m.name;
+      *more = false;
+    }
+    return Status::Ok();
+  });
+  return name;
+}
+
+std::string Snapshot::RecordName(unsigned dbi, std::string_view key) const {
+  const Registry& r = *reg_;
+  auto model = [&](ObjectId id) {
+    std::string name = ModelNameOf(id);
+    return name.empty() ? "of model id " + std::to_string(id) : name;
+  };
+  if (dbi == r.dbi_models_) return "models record " + Quoted(key);
+  if (dbi == r.dbi_meta_) return "meta record " + Quoted(key);
+  if (dbi == r.dbi_audit_)
+    return key.size() == 8 ? "audit record #" + std::to_string(GetBE(key, 0, 8))
+                           : "audit record with malformed key " + Quoted(key);
+  if (dbi == r.dbi_versions_) {
+    if (key.size() != 12) return "versions record with malformed key " + Quoted(key);
+    ObjectId id = GetBE(key, 0, 8);
+    auto number = static_cast<uint32_t>(GetBE(key, 8, 4));
+    std::string name = ModelNameOf(id);
+    if (name.empty())
+      return "versions record of model id " + std::to_string(id) + " number " + std::to_string(number);
+    return "versions record " + FormatRef(name, number);
+  }
+  if (key.size() < 8) return "record with malformed key " + Quoted(key);
+  ObjectId id = GetBE(key, 0, 8);
+  std::string_view name = key.substr(8);
+  if (dbi == r.dbi_aliases_) return "aliases record " + model(id) + "/" + std::string(name);
+  if (dbi == r.dbi_entries_) {
+    // The parent is a version (a top-level entry) or a directory entry.
+    std::string parent;
+    (void)Scan(txn_, r.dbi_versions_, "", "", [&](std::string_view, std::string_view val, bool* more) {
+      Version v;
+      if (Decode(val, &v).ok() && v.id == id) {
+        parent = v.ref();
+        *more = false;
+      }
+      return Status::Ok();
+    });
+    if (parent.empty()) parent = "directory id " + std::to_string(id);
+    return "entries record " + Quoted(name) + " in " + parent;
+  }
+  return "record " + Quoted(key);
+}
 
 // ---------------------------------------------------------------- Snapshot
 
@@ -125,25 +227,24 @@ Snapshot::~Snapshot() {
   if (txn_ && owned_) reg_->GiveBackReadTxn(txn_);
 }
 
+std::function<std::string(std::string_view)> Snapshot::Namer(unsigned dbi) const {
+  return [this, dbi](std::string_view key) { return RecordName(dbi, key); };
+}
+
 Result<Model> Snapshot::GetModel(std::string_view name) const {
-  return GetRecord<Model>(txn_, reg_->dbi_models_, name, "model " + std::string(name));
+  return GetRecord<Model>(txn_, reg_->dbi_models_, name, "model " + std::string(name),
+                          Namer(reg_->dbi_models_));
 }
 
 Status Snapshot::ForEachModel(std::string_view after,
                               const std::function<bool(const Model&)>& fn) const {
-  return ScanRecords<Model>(txn_, reg_->dbi_models_, "", KeyAfter("", after), fn);
+  return ScanRecords<Model>(txn_, reg_->dbi_models_, "", KeyAfter("", after), fn,
+                            Namer(reg_->dbi_models_));
 }
 
 Result<Version> Snapshot::GetVersion(ObjectId model_id, uint32_t number) const {
-  MDB_val k, v;
-  std::string key = VersionKey(model_id, number);
-  k = Val(key);
-  int rc = mdb_get(txn_, reg_->dbi_versions_, &k, &v);
-  if (rc == MDB_NOTFOUND) return Status::NotFound("version " + std::to_string(number) + " does not exist");
-  if (rc != 0) return Error("reading version", rc);
-  Version ver;
-  MODELFS_RETURN_IF_ERROR(Decode(View(v), &ver));
-  return ver;
+  return GetRecord<Version>(txn_, reg_->dbi_versions_, VersionKey(model_id, number),
+                            "version " + std::to_string(number), Namer(reg_->dbi_versions_));
 }
 
 Result<Version> Snapshot::GetVersion(std::string_view model, uint32_t number) const {
@@ -159,29 +260,43 @@ Status Snapshot::ForEachVersion(ObjectId model_id, uint32_t after,
                                 const std::function<bool(const Version&)>& fn) const {
   if (after == UINT32_MAX) return Status::Ok();
   return ScanRecords<Version>(txn_, reg_->dbi_versions_, Key64(model_id),
-                              VersionKey(model_id, after + 1), fn);
+                              VersionKey(model_id, after + 1), fn, Namer(reg_->dbi_versions_));
 }
 
-uint32_t Snapshot::LatestReady(ObjectId model_id) const {
-  MDB_cursor* cur = nullptr;
-  if (mdb_cursor_open(txn_, reg_->dbi_versions_, &cur) != 0) return 0;
-  std::string prefix = Key64(model_id);
-  std::string next = Key64(model_id + 1);
-  MDB_val k = Val(next), v;
-  // Position at the last version of this model, then walk backwards.
-  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  rc = (rc == 0) ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+uint32_t Snapshot::LatestReady(ObjectId model_id, Status* error) const {
+  Status st;
   uint32_t found = 0;
-  while (rc == 0 && View(k).substr(0, 8) == prefix) {
-    Version ver;
-    if (Decode(View(v), &ver).ok() && ver.state == State::kReady) {
-      found = ver.number;
-      break;
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn_, reg_->dbi_versions_, &cur);
+  if (rc != 0) {
+    st = Error("index cursor", rc);
+  } else {
+    std::string prefix = Key64(model_id);
+    std::string next = Key64(model_id + 1);
+    MDB_val k = Val(next), v;
+    // Position at the last version of this model, then walk backwards.
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = (rc == 0) ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    while (rc == 0 && View(k).substr(0, 8) == prefix) {
+      Version ver;
+      Status d = Decode(View(v), &ver);
+      if (!d.ok()) {
+        // It may be ready, and newer than any below: naming an older
+        // version as latest would be a silent lie.
+        st = Damaged(RecordName(reg_->dbi_versions_, View(k)), d);
+        break;
+      }
+      if (ver.state == State::kReady) {
+        found = ver.number;
+        break;
+      }
+      rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    if (st.ok() && rc != 0 && rc != MDB_NOTFOUND) st = Error("index scan", rc);
+    mdb_cursor_close(cur);
   }
-  mdb_cursor_close(cur);
-  return found;
+  if (error) *error = st;
+  return st.ok() ? found : 0;
 }
 
 Result<Version> Snapshot::Resolve(const Ref& ref) const {
@@ -189,11 +304,15 @@ Result<Version> Snapshot::Resolve(const Ref& ref) const {
   if (!m.ok()) return m.status();
   uint32_t n = ref.version;
   if (n == 0 && (ref.alias.empty() || ref.alias == "latest")) {
-    n = LatestReady(m->id);
+    Status st;
+    n = LatestReady(m->id, &st);
+    if (!st.ok()) return st;
     if (n == 0) return Status::NotFound("model " + ref.model + " has no ready version");
   } else if (n == 0) {
     auto a = GetAlias(m->id, ref.alias);
-    if (!a.ok()) return Status::NotFound("alias " + ref.model + "/" + ref.alias + " does not exist");
+    if (!a.ok() && a.status().code() == Code::kNotFound)
+      return Status::NotFound("alias " + ref.model + "/" + ref.alias + " does not exist");
+    if (!a.ok()) return a.status();
     n = a->version;
   }
   return GetVersion(ref.model, n);
@@ -201,33 +320,37 @@ Result<Version> Snapshot::Resolve(const Ref& ref) const {
 
 Result<Alias> Snapshot::GetAlias(ObjectId model_id, std::string_view name) const {
   return GetRecord<Alias>(txn_, reg_->dbi_aliases_, Key64Name(model_id, name),
-                          "alias " + std::string(name));
+                          "alias " + std::string(name), Namer(reg_->dbi_aliases_));
 }
 
 Status Snapshot::ForEachAlias(ObjectId model_id, std::string_view after,
                               const std::function<bool(const Alias&)>& fn) const {
   std::string prefix = Key64(model_id);
-  return ScanRecords<Alias>(txn_, reg_->dbi_aliases_, prefix, KeyAfter(prefix, after), fn);
+  return ScanRecords<Alias>(txn_, reg_->dbi_aliases_, prefix, KeyAfter(prefix, after), fn,
+                            Namer(reg_->dbi_aliases_));
 }
 
-std::vector<std::string> Snapshot::AliasesOf(ObjectId model_id, uint32_t number) const {
+std::vector<std::string> Snapshot::AliasesOf(ObjectId model_id, uint32_t number,
+                                             Status* error) const {
   std::vector<std::string> out;
-  (void)ForEachAlias(model_id, "", [&](const Alias& a) {
+  Status st = ForEachAlias(model_id, "", [&](const Alias& a) {
     if (a.version == number) out.push_back(a.name);
     return true;
   });
+  if (error) *error = st;
   return out;
 }
 
 Result<Entry> Snapshot::GetEntry(ObjectId parent, std::string_view name) const {
   return GetRecord<Entry>(txn_, reg_->dbi_entries_, Key64Name(parent, name),
-                          "file " + std::string(name));
+                          "file " + std::string(name), Namer(reg_->dbi_entries_));
 }
 
 Status Snapshot::ForEachEntry(ObjectId parent, std::string_view after,
                               const std::function<bool(const Entry&)>& fn) const {
   std::string prefix = Key64(parent);
-  return ScanRecords<Entry>(txn_, reg_->dbi_entries_, prefix, KeyAfter(prefix, after), fn);
+  return ScanRecords<Entry>(txn_, reg_->dbi_entries_, prefix, KeyAfter(prefix, after), fn,
+                            Namer(reg_->dbi_entries_));
 }
 
 Status Snapshot::ForEachPath(
@@ -257,10 +380,14 @@ Status Snapshot::ForEachPath(
 
 Status Snapshot::ForEachAudit(uint64_t after,
                               const std::function<bool(const AuditRecord&)>& fn) const {
-  return ScanRecords<AuditRecord>(txn_, reg_->dbi_audit_, "", Key64(after + 1), fn);
+  return ScanRecords<AuditRecord>(txn_, reg_->dbi_audit_, "", Key64(after + 1), fn,
+                                  Namer(reg_->dbi_audit_));
 }
 
-uint64_t Snapshot::LastAuditSeq() const { return GetU64(txn_, reg_->dbi_meta_, "audit_seq"); }
+uint64_t Snapshot::LastAuditSeq() const {
+  auto seq = GetCounter(txn_, reg_->dbi_meta_, "audit_seq");
+  return seq.ok() ? *seq : 0;
+}
 
 // ---------------------------------------------------------------- Registry
 
@@ -427,7 +554,8 @@ Status WriteTxn::Put(unsigned dbi, std::string_view key, std::string_view val) {
 }
 
 ObjectId WriteTxn::NextId() {
-  uint64_t id = GetU64(txn_, reg_->dbi_meta_, "next_id");
+  auto stored = GetCounter(txn_, reg_->dbi_meta_, "next_id");
+  uint64_t id = stored.ok() ? *stored : 0;
   if (id <= kRootId) id = kRootId + 1;
   (void)Put(reg_->dbi_meta_, "next_id", Key64(id + 1));
   return id;
@@ -480,7 +608,8 @@ Status WriteTxn::DelVersion(const Version& v) {
 }
 
 Status WriteTxn::Audit(AuditRecord r) {
-  uint64_t seq = GetU64(txn_, reg_->dbi_meta_, "audit_seq") + 1;
+  auto stored = GetCounter(txn_, reg_->dbi_meta_, "audit_seq");
+  uint64_t seq = (stored.ok() ? *stored : 0) + 1;
   r.seq = seq;
   if (r.at_ns == 0) r.at_ns = NowNs();
   MODELFS_RETURN_IF_ERROR(Put(reg_->dbi_meta_, "audit_seq", Key64(seq)));
@@ -571,8 +700,9 @@ Status LoadVersion(const Snapshot& s, std::string_view model, uint32_t number, M
   if (!mr.ok()) return mr.status();
   *m = *mr;
   auto vr = s.GetVersion(m->id, number);
-  if (!vr.ok())
+  if (!vr.ok() && vr.status().code() == Code::kNotFound)
     return Status::NotFound(FormatRef(model, number) + " does not exist");
+  if (!vr.ok()) return vr.status();
   *v = *vr;
   return Status::Ok();
 }
@@ -641,7 +771,9 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
           if (r->model == v->model && r->version >= v->number)
             return Status::Invalid("lineage.parents: " + p + " is not an earlier version of " + v->model);
           auto pv = s.GetVersion(r->model, r->version);
-          if (!pv.ok()) return Status::Invalid("lineage.parents: " + pv.status().message());
+          if (!pv.ok() && pv.status().code() == Code::kNotFound)
+            return Status::Invalid("lineage.parents: " + pv.status().message());
+          if (!pv.ok()) return pv.status();
           parents.push_back(FormatRef(r->model, r->version));
         }
       }
@@ -686,9 +818,14 @@ Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias
   if (old.ok()) {
     a = *old;
     before = "v" + std::to_string(a.version);
-  } else {
+  } else if (old.status().code() == Code::kNotFound || old.status().code() == Code::kCorrupt) {
+    // A damaged alias record is replaced by the move (the audit says so):
+    // moving the alias is how its owner repairs it.
+    if (old.status().code() == Code::kCorrupt) before = "(damaged record)";
     a.id = t.NextId();
     a.name = std::string(alias);
+  } else {
+    return old.status();
   }
   a.version = v->number;
   a.updated_at_ns = NowNs();
@@ -709,7 +846,9 @@ Result<Model> Registry::CreateModel(std::string_view name, const Actor& who) {
   auto tx = WriteTxn::Begin(this);
   if (!tx.ok()) return tx.status();
   WriteTxn& t = **tx;
-  if (t.view().GetModel(name).ok()) return Status::Exists("model " + std::string(name) + " already exists");
+  auto existing = t.view().GetModel(name);
+  if (existing.ok()) return Status::Exists("model " + std::string(name) + " already exists");
+  if (existing.status().code() != Code::kNotFound) return existing.status();
   Model m = NewModel(t, name, who);
   MODELFS_RETURN_IF_ERROR(t.PutModel(m));
   MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, m.name, "", "model")));
@@ -767,11 +906,14 @@ Status Registry::DeleteAlias(std::string_view model, std::string_view alias, con
   auto m = t.view().GetModel(model);
   if (!m.ok()) return m.status();
   auto a = t.view().GetAlias(m->id, alias);
-  if (!a.ok())
+  if (!a.ok() && a.status().code() == Code::kNotFound)
     return Status::NotFound("alias " + std::string(model) + "/" + std::string(alias) + " does not exist");
+  // A damaged alias record can be deleted: that is how its owner repairs it.
+  if (!a.ok() && a.status().code() != Code::kCorrupt) return a.status();
+  std::string before = a.ok() ? "v" + std::to_string(a->version) : "(damaged record)";
   MODELFS_RETURN_IF_ERROR(t.DelAlias(m->id, alias));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "unalias", m->name, m->name + "/" + a->name,
-                                            "v" + std::to_string(a->version), "")));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "unalias", m->name,
+                                            m->name + "/" + std::string(alias), before, "")));
   return t.Commit();
 }
 
@@ -809,7 +951,9 @@ Status Registry::Archive(std::string_view model, uint32_t number, const Actor& w
   if (v.state == State::kArchived) return Status::Ok();
   if (v.state != State::kReady)
     return Status::Invalid(v.ref() + " is a draft: discard it instead of archiving it");
-  auto aliases = t.view().AliasesOf(m.id, number);
+  Status alias_st;
+  auto aliases = t.view().AliasesOf(m.id, number, &alias_st);
+  MODELFS_RETURN_IF_ERROR(alias_st);  // a damaged alias may point here
   if (!aliases.empty())
     return Status::Busy(v.ref() + " is the target of alias " + JoinList(aliases) +
                         ": move the alias first");

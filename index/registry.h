@@ -30,6 +30,14 @@ namespace modelfs {
 class Registry;
 
 // A read view of the index. Visitors return false to stop early.
+//
+// Damaged records: a record that does not decode is Corrupt, with a message
+// naming its table and key in readable form and what is wrong with it
+// ("versions record churn@3 is damaged: field \"lp\" should be an array of
+// strings, not a number (3)"). Get* return that status. ForEach* skip such
+// a record and go on, so the others are still served, then return the
+// first one skipped; an error from a ForEach* therefore means the visitor
+// did not see everything, not that it saw nothing.
 class Snapshot {
  public:
   Snapshot(Snapshot&&) noexcept;
@@ -45,16 +53,20 @@ class Snapshot {
   // Versions of a model in number order, starting after `after`.
   Status ForEachVersion(ObjectId model_id, uint32_t after,
                         const std::function<bool(const Version&)>& fn) const;
-  // The highest ready version of the model, 0 when it has none.
-  uint32_t LatestReady(ObjectId model_id) const;
+  // The highest ready version of the model, 0 when it has none. Also 0,
+  // with *error set (when given), when a version record newer than any
+  // ready one cannot be read: it may be the latest.
+  uint32_t LatestReady(ObjectId model_id, Status* error = nullptr) const;
   // MODEL, MODEL@N, MODEL@ALIAS, MODEL@latest (MODEL alone means latest).
   Result<Version> Resolve(const Ref& ref) const;
 
   Result<Alias> GetAlias(ObjectId model_id, std::string_view name) const;
   Status ForEachAlias(ObjectId model_id, std::string_view after,
                       const std::function<bool(const Alias&)>& fn) const;
-  // Names of the aliases now pointing at `number`, sorted.
-  std::vector<std::string> AliasesOf(ObjectId model_id, uint32_t number) const;
+  // Names of the aliases now pointing at `number`, sorted. A damaged alias
+  // record is left out, and reported in *error when given.
+  std::vector<std::string> AliasesOf(ObjectId model_id, uint32_t number,
+                                     Status* error = nullptr) const;
 
   // Entries (files, directories) of a version: parent is the version's id
   // for the top level, else the directory entry's id.
@@ -75,6 +87,11 @@ class Snapshot {
   friend class Registry;
   friend class WriteTxn;
   Snapshot(const Registry* reg, MDB_txn* txn, bool owned);
+  // "versions record churn@3": the record at `key` of table `dbi`, named
+  // for messages (slow: looks ids up; for errors only).
+  std::string RecordName(unsigned dbi, std::string_view key) const;
+  std::function<std::string(std::string_view key)> Namer(unsigned dbi) const;
+  std::string ModelNameOf(ObjectId model_id) const;  // "" when unknown
   const Registry* reg_;
   MDB_txn* txn_;
   bool owned_;  // a pooled read transaction that we must give back

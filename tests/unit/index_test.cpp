@@ -15,7 +15,9 @@
 #include <set>
 #include <thread>
 
+#include "index/lmdb_keys.h"
 #include "index/registry.h"
+#include "tests/tools/damage.h"
 
 using namespace modelfs;
 namespace stdfs = std::filesystem;
@@ -573,4 +575,137 @@ TEST_CASE("drafts are written in staging and sealed in one commit", "[drafts]") 
   REQUIRE(f.reg->Gc(ttl, Alice()).ok());
   CHECK_FALSE(stdfs::exists(f.reg->DraftDir(*d4)));
   CHECK_FALSE(f.reg->Read()->GetVersion("churn", 4).ok());
+}
+
+// ------------------------------------------------------- damaged records
+
+namespace {
+
+// A registry whose records we damage: churn v1..v3 (production -> v3) and
+// fraud v1. Damage() closes the registry, rewrites one record with the
+// LMDB C API and opens it again.
+struct DamageFixture : Fixture {
+  ObjectId churn = 0;
+  DamageFixture() {
+    for (int i = 1; i <= 3; ++i) {
+      WriteFile(src + "/model.onnx", "weights-" + std::to_string(i));
+      Push("churn");
+    }
+    WriteFile(src + "/model.onnx", "fraud weights");
+    Push("fraud");
+    REQUIRE(reg->SetAlias("churn", "production", 3, Alice()).ok());
+    churn = reg->Read()->GetModel("churn")->id;
+  }
+  void Damage(const char* table, const std::string& key, const char* field,
+              const nlohmann::json& value) {
+    reg.reset();
+    REQUIRE(testing::SetRecordField(root, table, key, field, value) == "");
+    auto r = Registry::Open(root);
+    REQUIRE(r.ok());
+    reg = std::move(*r);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a damaged version is Corrupt, named; the rest is still served", "[damage]") {
+  using Catch::Contains;
+  DamageFixture f;
+  f.Damage("versions", lmdb::VersionKey(f.churn, 2), "lp", 3);
+  auto s = f.reg->Read();
+  REQUIRE(s.ok());
+
+  auto v2 = s->GetVersion("churn", 2);
+  REQUIRE_FALSE(v2.ok());
+  CHECK(v2.status().code() == Code::kCorrupt);
+  CHECK_THAT(v2.status().message(), Contains("versions record churn@2 is damaged") &&
+                                        Contains("\"lp\"") && Contains("number (3)"));
+  // Resolving and changing it say the same, never "does not exist".
+  CHECK(s->Resolve(*ParseRef("churn@2")).status().code() == Code::kCorrupt);
+  CHECK(f.reg->SetMeta("churn", 2, {{"tags.x", "1"}}, Alice()).code() == Code::kCorrupt);
+  CHECK(f.reg->Approve("churn", 2, true, "", Alice()).code() == Code::kCorrupt);
+
+  // Its neighbours, its model's aliases and other models read as before.
+  CHECK(s->GetVersion("churn", 1).ok());
+  CHECK(s->GetVersion("churn", 3).ok());
+  CHECK(s->Resolve(*ParseRef("churn@production"))->number == 3);
+  CHECK(s->Resolve(*ParseRef("churn"))->number == 3);
+  CHECK(s->GetVersion("fraud", 1).ok());
+
+  // A scan over the model visits the others, then reports the damage.
+  std::vector<uint32_t> seen;
+  Status st = s->ForEachVersion(f.churn, 0, [&](const Version& v) {
+    seen.push_back(v.number);
+    return true;
+  });
+  CHECK(st.code() == Code::kCorrupt);
+  CHECK_THAT(st.message(), Contains("versions record churn@2"));
+  CHECK(seen == std::vector<uint32_t>{1, 3});
+  // Changes to other versions go on.
+  CHECK(f.reg->SetMeta("churn", 3, {{"tags.x", "1"}}, Alice()).ok());
+}
+
+TEST_CASE("latest is never an older version than a damaged newest one", "[damage]") {
+  DamageFixture f;
+  f.Damage("versions", lmdb::VersionKey(f.churn, 3), "s", "ready");
+  auto s = f.reg->Read();
+  Status st;
+  CHECK(s->LatestReady(f.churn, &st) == 0);
+  CHECK(st.code() == Code::kCorrupt);
+  CHECK_THAT(st.message(), Catch::Contains("versions record churn@3"));
+  CHECK(s->Resolve(*ParseRef("churn")).status().code() == Code::kCorrupt);
+  CHECK(s->Resolve(*ParseRef("churn@1"))->number == 1);
+  // Nor can the alias that points at it be followed.
+  CHECK(s->Resolve(*ParseRef("churn@production")).status().code() == Code::kCorrupt);
+}
+
+TEST_CASE("damaged models, aliases, entries and audit records are named", "[damage]") {
+  using Catch::Contains;
+  DamageFixture f;
+  ObjectId v1_id = f.reg->Read()->GetVersion("churn", 1)->id;
+  f.Damage("models", "fraud", "id", "seven");
+  f.Damage("aliases", lmdb::Key64Name(f.churn, "production"), "v", nlohmann::json::array());
+  f.Damage("entries", lmdb::Key64Name(v1_id, "model.onnx"), "dg", "abc");
+  f.Damage("audit", lmdb::Key64(2), "a", 5);
+  auto s = f.reg->Read();
+
+  auto fraud = s->GetModel("fraud");
+  CHECK_THAT(fraud.status().message(), Contains("models record \"fraud\" is damaged") &&
+                                           Contains("\"id\""));
+  std::vector<std::string> models;
+  Status st = s->ForEachModel("", [&](const Model& m) {
+    models.push_back(m.name);
+    return true;
+  });
+  CHECK(models == std::vector<std::string>{"churn"});
+  CHECK_THAT(st.message(), Contains("models record \"fraud\""));
+
+  CHECK_THAT(s->GetAlias(f.churn, "production").status().message(),
+             Contains("aliases record churn/production is damaged") && Contains("\"v\""));
+  Status alias_st;
+  CHECK(s->AliasesOf(f.churn, 3, &alias_st).empty());
+  CHECK(alias_st.code() == Code::kCorrupt);
+  // Archiving v3, which the damaged alias may name, is refused.
+  CHECK(f.reg->Archive("churn", 3, Alice()).code() == Code::kCorrupt);
+
+  auto v1 = s->GetVersion("churn", 1);
+  REQUIRE(v1.ok());
+  Status path_st = s->ForEachPath(*v1, [](const std::string&, const Entry&) { return true; });
+  CHECK_THAT(path_st.message(), Contains("entries record \"model.onnx\" in churn@1 is damaged") &&
+                                    Contains("\"dg\""));
+
+  std::vector<uint64_t> seqs;
+  Status audit_st = s->ForEachAudit(0, [&](const AuditRecord& r) {
+    seqs.push_back(r.seq);
+    return true;
+  });
+  CHECK_THAT(audit_st.message(), Contains("audit record #2 is damaged"));
+  CHECK(seqs.size() == s->LastAuditSeq() - 1);  // all but #2
+  CHECK(seqs[0] == 1);
+  CHECK(seqs[1] == 3);
+
+  // The owner repairs a damaged alias by moving or deleting it.
+  CHECK(f.reg->SetAlias("churn", "production", 2, Alice()).ok());
+  CHECK(f.reg->Read()->GetAlias(f.churn, "production")->version == 2);
+  CHECK(f.reg->DeleteAlias("churn", "production", Alice()).ok());
 }
