@@ -83,7 +83,9 @@ Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, c
   if (number != mm.next_version)
     return Status::Invalid("v" + std::to_string(number) + " is not the next version of " + mm.name +
                            ": that is v" + std::to_string(mm.next_version));
-  Version v = NewVersion(t, &mm, State::kDraft, who);
+  auto nv = NewVersion(t, &mm, State::kDraft, who);
+  if (!nv.ok()) return nv.status();
+  Version v = std::move(*nv);
   std::string dir = DraftDir(v);
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Status::FromErrno("cannot create draft directory " + dir, errno);

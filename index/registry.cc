@@ -53,10 +53,11 @@ Result<uint64_t> GetCounter(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return uint64_t{0};
-  if (rc != 0) return Error("reading meta record " + std::string(key), rc);
+  std::string name = "meta record \"" + std::string(key) + "\"";
+  if (rc != 0) return Error("reading " + name, rc);
   if (v.mv_size != 8)
-    return Status::Corrupt("meta record " + std::string(key) + " is damaged: " +
-                           std::to_string(v.mv_size) + " bytes, not an 8-byte counter");
+    return Status::Corrupt(name + " is damaged: " + std::to_string(v.mv_size) +
+                           " bytes, not an 8-byte counter");
   return GetBE(View(v), 0, 8);
 }
 
@@ -459,10 +460,11 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
 Status Registry::OpenEnv() {
   int rc = mdb_env_create(&env_);
   if (rc != 0) return Error("mdb_env_create", rc);
-  mdb_env_set_mapsize(env_, MapSize());
-  mdb_env_set_maxreaders(env_, kMaxReaders);
-  mdb_env_set_maxdbs(env_, 8);
   std::string idx = root_ + "/index";
+  if ((rc = mdb_env_set_mapsize(env_, MapSize())) != 0 ||
+      (rc = mdb_env_set_maxreaders(env_, kMaxReaders)) != 0 ||
+      (rc = mdb_env_set_maxdbs(env_, 8)) != 0)
+    return Error("cannot set up the index " + idx, rc);
   // MDB_NOTLS: read transactions are bound to Snapshot objects, not threads,
   // so the mount's worker threads can share a pool of them. Mode 0660 (less
   // the umask): ROOT's own permissions decide who gets in (SPEC §6), and a
@@ -491,13 +493,30 @@ Status Registry::OpenEnv() {
     }
     *d.dbi = dbi;
   }
+  // A new index: ids start after the root's; the format is 1. (An index
+  // whose next_id went missing later is not new: it has models.)
   MDB_val k = Val("next_id"), v;
-  if (mdb_get(txn, dbi_meta_, &k, &v) == MDB_NOTFOUND) {
-    std::string first = Key64(kRootId + 1);
-    MDB_val fv = Val(first);
-    mdb_put(txn, dbi_meta_, &k, &fv, 0);
-    MDB_val fk = Val("format"), fmt = Val("1");
-    mdb_put(txn, dbi_meta_, &fk, &fmt, 0);
+  rc = mdb_get(txn, dbi_meta_, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    MDB_cursor* cur = nullptr;
+    MDB_val mk, mv;
+    rc = mdb_cursor_open(txn, dbi_models_, &cur);
+    if (rc == 0) {
+      int first = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST);
+      mdb_cursor_close(cur);
+      rc = first == MDB_NOTFOUND ? MDB_NOTFOUND : 0;
+    }
+    if (rc == MDB_NOTFOUND) {
+      std::string first = Key64(kRootId + 1);
+      MDB_val fv = Val(first);
+      MDB_val fk = Val("format"), fmt = Val("1");
+      rc = mdb_put(txn, dbi_meta_, &k, &fv, 0);
+      if (rc == 0) rc = mdb_put(txn, dbi_meta_, &fk, &fmt, 0);
+    }
+  }
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return Error("cannot set up the index " + idx, rc);
   }
   rc = mdb_txn_commit(txn);
   if (rc != 0) return Error("cannot open the index " + idx, rc);
@@ -553,11 +572,16 @@ Status WriteTxn::Put(unsigned dbi, std::string_view key, std::string_view val) {
   return Status::Ok();
 }
 
-ObjectId WriteTxn::NextId() {
+Result<ObjectId> WriteTxn::NextId() {
   auto stored = GetCounter(txn_, reg_->dbi_meta_, "next_id");
-  uint64_t id = stored.ok() ? *stored : 0;
-  if (id <= kRootId) id = kRootId + 1;
-  (void)Put(reg_->dbi_meta_, "next_id", Key64(id + 1));
+  if (!stored.ok()) return stored.status();
+  // Init writes next_id; without it, ids already given out are unknown and
+  // one could name two objects (fsck --repair rebuilds it).
+  if (*stored <= kRootId)
+    return Status::Corrupt("meta record \"next_id\" is missing or zero: the next free object id "
+                           "is unknown (run modelfs fsck --repair)");
+  ObjectId id = *stored;
+  MODELFS_RETURN_IF_ERROR(Put(reg_->dbi_meta_, "next_id", Key64(id + 1)));
   return id;
 }
 
@@ -608,8 +632,9 @@ Status WriteTxn::DelVersion(const Version& v) {
 }
 
 Status WriteTxn::Audit(AuditRecord r) {
-  auto stored = GetCounter(txn_, reg_->dbi_meta_, "audit_seq");
-  uint64_t seq = (stored.ok() ? *stored : 0) + 1;
+  auto stored = GetCounter(txn_, reg_->dbi_meta_, "audit_seq");  // absent before the first
+  if (!stored.ok()) return stored.status();
+  uint64_t seq = *stored + 1;
   r.seq = seq;
   if (r.at_ns == 0) r.at_ns = NowNs();
   MODELFS_RETURN_IF_ERROR(Put(reg_->dbi_meta_, "audit_seq", Key64(seq)));
@@ -623,10 +648,14 @@ Status WriteTxn::Commit() {
   return Status::Ok();
 }
 
-Model NewModel(WriteTxn& t, std::string_view name, const Actor& who) {
+Result<Model> NewModel(WriteTxn& t, std::string_view name, const Actor& who) {
+  auto id = t.NextId();
+  if (!id.ok()) return id.status();
+  auto latest_id = t.NextId();
+  if (!latest_id.ok()) return latest_id.status();
   Model m;
-  m.id = t.NextId();
-  m.latest_id = t.NextId();
+  m.id = *id;
+  m.latest_id = *latest_id;
   m.name = std::string(name);
   m.created_at_ns = NowNs();
   m.created_by = who.name;
@@ -634,9 +663,11 @@ Model NewModel(WriteTxn& t, std::string_view name, const Actor& who) {
   return m;
 }
 
-Version NewVersion(WriteTxn& t, Model* m, State state, const Actor& who) {
+Result<Version> NewVersion(WriteTxn& t, Model* m, State state, const Actor& who) {
+  auto id = t.NextId();
+  if (!id.ok()) return id.status();
   Version v;
-  v.id = t.NextId();
+  v.id = *id;
   v.model_id = m->id;
   v.model = m->name;
   v.number = m->next_version++;
@@ -656,8 +687,10 @@ Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
     auto slash = it.rel.rfind('/');
     auto parent = dir_ids.find(slash == std::string::npos ? "" : it.rel.substr(0, slash));
     if (parent == dir_ids.end()) return Status::Invalid(it.rel + ": its directory is missing");
+    auto id = t.NextId();
+    if (!id.ok()) return id.status();
     Entry e;
-    e.id = t.NextId();
+    e.id = *id;
     e.parent = parent->second;
     e.name = slash == std::string::npos ? it.rel : it.rel.substr(slash + 1);
     e.mode = it.mode;
@@ -822,7 +855,9 @@ Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias
     // A damaged alias record is replaced by the move (the audit says so):
     // moving the alias is how its owner repairs it.
     if (old.status().code() == Code::kCorrupt) before = "(damaged record)";
-    a.id = t.NextId();
+    auto id = t.NextId();
+    if (!id.ok()) return id.status();
+    a.id = *id;
     a.name = std::string(alias);
   } else {
     return old.status();
@@ -849,7 +884,9 @@ Result<Model> Registry::CreateModel(std::string_view name, const Actor& who) {
   auto existing = t.view().GetModel(name);
   if (existing.ok()) return Status::Exists("model " + std::string(name) + " already exists");
   if (existing.status().code() != Code::kNotFound) return existing.status();
-  Model m = NewModel(t, name, who);
+  auto made = NewModel(t, name, who);
+  if (!made.ok()) return made.status();
+  Model m = std::move(*made);
   MODELFS_RETURN_IF_ERROR(t.PutModel(m));
   MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, m.name, "", "model")));
   MODELFS_RETURN_IF_ERROR(t.Commit());

@@ -16,7 +16,9 @@ class WriteTxn {
   ~WriteTxn();
 
   const Snapshot& view() const { return view_; }
-  ObjectId NextId();
+  // A new object id (an inode number: never reused). Corrupt when the
+  // counter is damaged or missing; the failure of its write is returned too.
+  Result<ObjectId> NextId();
   Status PutModel(const Model& m);
   Status PutVersion(const Version& v);
   Status PutEntry(const Entry& e);
@@ -39,11 +41,11 @@ class WriteTxn {
 };
 
 // A new model named `name`, owned and created by `who` now (not yet put).
-Model NewModel(WriteTxn& t, std::string_view name, const Actor& who);
+Result<Model> NewModel(WriteTxn& t, std::string_view name, const Actor& who);
 
 // A new version of `m` in state `state`, created by `who` now, taking the
 // model's next number (the caller writes `m` back: next_version moved on).
-Version NewVersion(WriteTxn& t, Model* m, State state, const Actor& who);
+Result<Version> NewVersion(WriteTxn& t, Model* m, State state, const Actor& who);
 
 // One file or directory of a version being committed, by its path.
 struct TreeItem {

@@ -709,3 +709,32 @@ TEST_CASE("damaged models, aliases, entries and audit records are named", "[dama
   CHECK(f.reg->Read()->GetAlias(f.churn, "production")->version == 2);
   CHECK(f.reg->DeleteAlias("churn", "production", Alice()).ok());
 }
+
+TEST_CASE("a damaged id or audit counter stops changes instead of reusing numbers", "[damage]") {
+  using Catch::Contains;
+  DamageFixture f;
+  uint64_t audits = f.reg->Read()->LastAuditSeq();
+  f.reg.reset();
+  REQUIRE(testing::EditRawRecord(f.root, "meta", "next_id", [](std::string* v) { *v = "bad"; }) == "");
+  f.reg = std::move(*Registry::Open(f.root));
+  PushRequest req;
+  req.model = "churn";
+  req.paths = {f.src};
+  auto pushed = f.reg->Push(req, Alice());
+  CHECK(pushed.status().code() == Code::kCorrupt);
+  CHECK_THAT(pushed.status().message(), Contains("meta record \"next_id\" is damaged"));
+  CHECK(f.reg->CreateModel("new", Alice()).status().code() == Code::kCorrupt);
+  CHECK(f.reg->CreateDraft("churn", 4, Alice()).status().code() == Code::kCorrupt);
+  auto s = f.reg->Read();
+  CHECK(s->GetModel("churn")->next_version == 4);  // nothing half-done
+  CHECK(s->GetModel("new").status().code() == Code::kNotFound);
+  CHECK(s->LastAuditSeq() == audits);
+
+  f.reg.reset();
+  REQUIRE(testing::EditRawRecord(f.root, "meta", "audit_seq", [](std::string* v) { v->pop_back(); }) == "");
+  f.reg = std::move(*Registry::Open(f.root));
+  Status st = f.reg->SetMeta("churn", 1, {{"tags.x", "1"}}, Alice());
+  CHECK(st.code() == Code::kCorrupt);
+  CHECK_THAT(st.message(), Contains("meta record \"audit_seq\" is damaged"));
+  CHECK(f.reg->Read()->GetVersion("churn", 1)->tags.empty());
+}
