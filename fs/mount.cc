@@ -356,13 +356,17 @@ int Mount(const MountOptions& opt) {
       return 1;
     }
     s->gate = std::make_unique<Gatekeeper>(s->reg.get(), std::move(*pol));
-    // Files a crashed mount left open for writing may be torn: never seal
-    // them silently (SPEC §2: nothing half-done).
     // Files a writer had open when a previous daemon died may be torn: a
-    // draft keeps only complete files (SPEC §4, crash).
-    for (const std::string& t : s->reg->TornDraftFiles(true))
-      Log("recovery: dropped " + t + ": it was open for writing when the mount stopped and "
-          "may be torn; write it again");
+    // draft keeps only complete files (SPEC §2: nothing half-done; §4).
+    auto torn = s->reg->TornDraftFiles(true);
+    if (!torn.ok()) {
+      // Serve anyway: seal refuses a file still marked as being written.
+      Log("error: checking drafts for files torn by a crash: " + torn.status().message());
+    } else {
+      for (const std::string& t : *torn)
+        Log("recovery: dropped " + t + ": it was open for writing when the mount stopped and "
+            "may be torn; write it again");
+    }
     // Each draft node the kernel holds keeps an O_PATH descriptor (see
     // inodes.h): allow as many as the hard limit does.
     struct rlimit rl {};

@@ -177,40 +177,56 @@ Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Act
   return Status::Ok();
 }
 
-std::vector<std::string> Registry::TornDraftFiles(bool remove) {
+Result<std::vector<std::string>> Registry::TornDraftFiles(bool remove) {
   std::vector<Version> drafts;
   {
     auto snap = Read();
-    if (!snap.ok()) return {};
-    (void)snap->ForEachModel("", [&](const Model& m) {
-      (void)snap->ForEachVersion(m.id, 0, [&](const Version& v) {
+    if (!snap.ok()) return snap.status();
+    Status err;
+    Status st = snap->ForEachModel("", [&](const Model& m) {
+      err = snap->ForEachVersion(m.id, 0, [&](const Version& v) {
         if (v.state == State::kDraft) drafts.push_back(v);
         return true;
       });
-      return true;
+      return err.ok();
     });
+    if (!st.ok()) return st;
+    if (!err.ok()) return err;
   }
   std::vector<std::string> torn;
   for (const Version& v : drafts) {
+    std::string dir = DraftDir(v);
     std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(DraftDir(v), ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+    // Sealed or discarded since the snapshot: its directory went with it.
+    if (ec == std::errc::no_such_file_or_directory) continue;
+    for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code gone;  // a file removed meanwhile is simply not torn
+      if (it->is_symlink(gone) || !it->is_regular_file(gone)) continue;
       std::string path = it->path();
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      if (fd < 0) continue;
+      if (fd < 0) {
+        if (errno == ENOENT) continue;  // removed by its writer meanwhile
+        return Status::FromErrno(v.ref() + ": cannot check draft file " + path, errno);
+      }
       char c;
       bool marked = fgetxattr(fd, kWritingXattr, &c, 1) >= 0 || errno == ERANGE;
       // A live writer (a running mount) holds LOCK_SH: not torn, busy.
       if (marked && flock(fd, LOCK_EX | LOCK_NB) == 0) {
         struct stat st {};
         fstat(fd, &st);
-        std::string rel = path.substr(DraftDir(v).size() + 1);
+        std::string rel = path.substr(dir.size() + 1);
+        if (remove && unlink(path.c_str()) != 0 && errno != ENOENT) {
+          Status err = Status::FromErrno(v.ref() + ": cannot remove torn draft file " + rel, errno);
+          close(fd);
+          return err;
+        }
         torn.push_back(v.ref() + " " + rel + " (" + std::to_string(st.st_size) + " bytes)");
-        if (remove) unlink(path.c_str());
       }
       close(fd);
     }
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      return Status::IO(v.ref() + ": cannot list draft directory " + dir + ": " + ec.message());
   }
   return torn;
 }

@@ -209,12 +209,14 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     if (!opt.dry_run) unlink(b.path.c_str());
   }
   if (!opt.dry_run && blob_count > 0) {
+    // The blobs are gone already; a failure here loses only the record of
+    // it, but that is the audit trail, so gc reports it.
     auto tx = WriteTxn::Begin(this);
-    if (tx.ok()) {
-      (void)(*tx)->Audit(MakeAudit(who, "gc", "", "blobs", std::to_string(blob_count) + " unreferenced",
-                                   std::to_string(blob_bytes) + " bytes freed"));
-      (void)(*tx)->Commit();
-    }
+    if (!tx.ok()) return tx.status();
+    MODELFS_RETURN_IF_ERROR((*tx)->Audit(MakeAudit(who, "gc", "", "blobs",
+                                                   std::to_string(blob_count) + " unreferenced",
+                                                   std::to_string(blob_bytes) + " bytes freed")));
+    MODELFS_RETURN_IF_ERROR((*tx)->Commit());
   }
   return rep;
 }
@@ -298,9 +300,14 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
   }
   for (const auto& p : AbandonedStaging(blobs_.staging_dir(), live))
     rep.garbage.push_back("staging " + p.substr(root_.size() + 1));
-  for (const auto& t : TornDraftFiles(repair)) {
-    rep.garbage.push_back("torn draft file " + t);
-    if (repair) rep.repaired.push_back("dropped torn draft file " + t);
+  auto torn = TornDraftFiles(repair);
+  if (!torn.ok()) {
+    rep.problems.push_back("cannot check drafts for torn files: " + torn.status().message());
+  } else {
+    for (const auto& t : *torn) {
+      rep.garbage.push_back("torn draft file " + t);
+      if (repair) rep.repaired.push_back("dropped torn draft file " + t);
+    }
   }
   for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
     if (!b.valid) rep.garbage.push_back("stray file " + b.path.substr(root_.size() + 1));

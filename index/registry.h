@@ -182,8 +182,10 @@ class Registry {
   // Draft files still marked as being written by a writer that is gone (no
   // lock held): "MODEL@N path (SIZE bytes)". With `remove`, they are
   // deleted, so the draft keeps only complete files (the mount does this
-  // when it starts; fsck --repair too).
-  std::vector<std::string> TornDraftFiles(bool remove);
+  // when it starts; fsck --repair too). An error when the drafts or their
+  // files cannot all be read (then some may be unchecked; seal still
+  // refuses a torn file) or a torn file cannot be removed.
+  Result<std::vector<std::string>> TornDraftFiles(bool remove);
 
   // Records a refused action in the audit trail.
   Status AuditDenied(const Actor& who, std::string_view action, std::string_view model,

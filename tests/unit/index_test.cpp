@@ -551,10 +551,10 @@ TEST_CASE("drafts are written in staging and sealed in one commit", "[drafts]") 
   {
     int held = open(torn.c_str(), O_RDONLY);
     REQUIRE(flock(held, LOCK_SH) == 0);  // a live writer: not torn
-    CHECK(f.reg->TornDraftFiles(false).empty());
+    CHECK(f.reg->TornDraftFiles(false)->empty());
     close(held);
   }
-  REQUIRE(f.reg->TornDraftFiles(false) == std::vector<std::string>{"churn@4 half.bin (4 bytes)"});
+  REQUIRE(*f.reg->TornDraftFiles(false) == std::vector<std::string>{"churn@4 half.bin (4 bytes)"});
   auto torn_fsck = f.reg->Fsck(true, Alice());
   REQUIRE(torn_fsck.ok());
   CHECK(torn_fsck->repaired == std::vector<std::string>{"dropped torn draft file churn@4 half.bin (4 bytes)"});
