@@ -83,6 +83,18 @@ class Snapshot {
   // change, so a reader can poll it to learn that something changed.
   uint64_t LastAuditSeq() const;
 
+  // Every record that does not decode, or whose key is malformed, in the
+  // tables of models, versions, entries, aliases and audit records, table
+  // by table in key order: what the ForEach* visitors skip. For fsck; the
+  // meta counters are Registry::Fsck's to check.
+  struct Damage {
+    std::string table;    // "versions"
+    std::string key;      // its LMDB key, as stored
+    std::string name;     // "versions record churn@3"
+    std::string problem;  // "field \"lp\" should be an array of strings, not a number (3)"
+  };
+  Status ForEachDamaged(const std::function<bool(const Damage&)>& fn) const;
+
  private:
   friend class Registry;
   friend class WriteTxn;
@@ -129,9 +141,10 @@ struct GcReport {
 };
 
 struct FsckReport {
-  std::vector<std::string> problems;  // inconsistencies: exit 1
-  std::vector<std::string> garbage;   // leftovers gc would remove
-  std::vector<std::string> repaired;
+  std::vector<std::string> problems;      // inconsistencies: exit 1
+  std::vector<std::string> garbage;       // leftovers gc would remove
+  std::vector<std::string> repaired;      // with repair: what was fixed
+  std::vector<std::string> not_repaired;  // with repair: what was left as is, and why
 };
 
 class Registry {
@@ -191,7 +204,13 @@ class Registry {
   Status AuditDenied(const Actor& who, std::string_view action, std::string_view model,
                      std::string_view object, std::string_view reason);
 
+  // Gc removes nothing while a record it must read is damaged (Corrupt):
+  // it could not tell what that record still references.
   Result<GcReport> Gc(const GcOptions& opt, const Actor& who);
+  // Every damaged record is a problem of its own, and the check goes on
+  // over the rest. Repair never drops a damaged record: those it cannot
+  // rebuild are listed in not_repaired, and while any exists it removes no
+  // garbage (a damaged record may still name it).
   Result<FsckReport> Fsck(bool repair, const Actor& who);
 
   // Total bytes and count of regular files a push of `paths` would store;
@@ -204,6 +223,11 @@ class Registry {
   friend class WriteTxn;
   Registry(std::string root);
   Status OpenEnv();
+  // Fsck's check of the meta counters against the records: next_id above
+  // every object id in use, audit_seq at the last audit record. With
+  // `repair`, rebuilds them (next_id only when no record is damaged, for
+  // a damaged record's ids are unknown).
+  Status CheckCounters(bool repair, bool records_damaged, const Actor& who, FsckReport* rep);
   MDB_txn* TakeReadTxn() const;
   void GiveBackReadTxn(MDB_txn* txn) const;
 

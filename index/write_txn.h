@@ -31,6 +31,7 @@ class WriteTxn {
   Registry* reg() { return reg_; }
 
  private:
+  friend class Registry;  // fsck's repair of the meta counters
   WriteTxn(Registry* reg, MDB_txn* txn);
   Status Put(unsigned dbi, std::string_view key, std::string_view val);
   Status DelEntries(ObjectId parent);

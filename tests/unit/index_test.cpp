@@ -738,3 +738,125 @@ TEST_CASE("a damaged id or audit counter stops changes instead of reusing number
   CHECK_THAT(st.message(), Contains("meta record \"audit_seq\" is damaged"));
   CHECK(f.reg->Read()->GetVersion("churn", 1)->tags.empty());
 }
+
+TEST_CASE("fsck reports each damaged record, checks the rest, and repairs around it", "[damage]") {
+  using Catch::Contains;
+  DamageFixture f;
+  // Damage elsewhere that fsck must still find: a blob of fraud@1 rotted.
+  Digest fraud_blob;
+  {
+    auto s = f.reg->Read();
+    REQUIRE(s->ForEachPath(*s->GetVersion("fraud", 1), [&](const std::string& path, const Entry& e) {
+      if (path == "model.onnx") fraud_blob = e.digest;
+      return true;
+    }).ok());
+  }
+  std::string blob = f.reg->blobs().PathOf(fraud_blob);
+  chmod(blob.c_str(), 0644);
+  WriteFile(blob, "fraud weightz", 0444);
+  // Garbage: a blob nothing references.
+  std::string stray = f.root + "/blobs/ab/" + std::string(30, 'c');
+  WriteFile(stray, "stray", 0444);
+  f.Damage("versions", lmdb::VersionKey(f.churn, 2), "lp", 3);
+  f.Damage("aliases", lmdb::Key64Name(f.churn, "production"), "v", "three");
+
+  auto rep = f.reg->Fsck(false, Alice());
+  REQUIRE(rep.ok());
+  auto has = [](const std::vector<std::string>& lines, const std::string& text) {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  };
+  INFO(JoinList(rep->problems));
+  CHECK(has(rep->problems, "versions record churn@2 is damaged: field \"lp\""));
+  CHECK(has(rep->problems, "aliases record churn/production is damaged: field \"v\""));
+  CHECK(has(rep->problems, "fraud@1 model.onnx: blob " + fraud_blob.hex()));
+  CHECK(has(rep->problems, "fsck --repair cannot rebuild it"));
+  // No made-up consequences ("does not exist", "missing v2").
+  CHECK_FALSE(has(rep->problems, "missing"));
+  CHECK_FALSE(has(rep->problems, "does not exist"));
+  CHECK(has(rep->garbage, "unreferenced blob blobs/ab/"));
+
+  // Repair keeps the damaged records and says so; it removes no garbage
+  // while a damaged record might still reference it.
+  auto fixed = f.reg->Fsck(true, Alice());
+  REQUIRE(fixed.ok());
+  INFO(JoinList(fixed->not_repaired));
+  CHECK(has(fixed->not_repaired, "versions record churn@2: a damaged record cannot be rebuilt"));
+  CHECK(has(fixed->not_repaired, "aliases record churn/production"));
+  CHECK(has(fixed->not_repaired, "garbage: nothing removed"));
+  CHECK(fixed->repaired.empty());
+  CHECK(stdfs::exists(stray));
+  CHECK(f.reg->Read()->GetVersion("churn", 2).status().code() == Code::kCorrupt);
+
+  // gc refuses too, and says why.
+  auto gc = f.reg->Gc(GcOptions{}, Alice());
+  CHECK(gc.status().code() == Code::kCorrupt);
+  CHECK_THAT(gc.status().message(), Contains("gc removes nothing") && Contains("is damaged"));
+  CHECK(stdfs::exists(stray));
+  // So does the torn-file check, which cannot tell which drafts exist.
+  CHECK(f.reg->TornDraftFiles(false).status().code() == Code::kCorrupt);
+}
+
+TEST_CASE("fsck --repair rebuilds damaged counters from the records", "[damage]") {
+  using Catch::Contains;
+  DamageFixture f;
+  ObjectId max_id = 0;
+  {
+    auto s = f.reg->Read();
+    REQUIRE(s->ForEachModel("", [&](const Model& m) {
+      max_id = std::max({max_id, m.id, m.latest_id});
+      (void)s->ForEachVersion(m.id, 0, [&](const Version& v) {
+        max_id = std::max(max_id, v.id);
+        (void)s->ForEachPath(v, [&](const std::string&, const Entry& e) {
+          max_id = std::max(max_id, e.id);
+          return true;
+        });
+        return true;
+      });
+      (void)s->ForEachAlias(m.id, "", [&](const Alias& a) {
+        max_id = std::max(max_id, a.id);
+        return true;
+      });
+      return true;
+    }).ok());
+  }
+  uint64_t audits = f.reg->Read()->LastAuditSeq();
+  f.reg.reset();
+  REQUIRE(testing::EditRawRecord(f.root, "meta", "next_id", [](std::string* v) { *v = "xx"; }) == "");
+  REQUIRE(testing::EditRawRecord(f.root, "meta", "audit_seq", [](std::string* v) { *v = "y"; }) == "");
+  f.reg = std::move(*Registry::Open(f.root));
+
+  auto rep = f.reg->Fsck(false, Alice());
+  REQUIRE(rep.ok());
+  INFO(JoinList(rep->problems));
+  REQUIRE(rep->problems.size() == 2);
+  CHECK_THAT(rep->problems[0], Contains("meta record \"next_id\" is damaged"));
+  CHECK_THAT(rep->problems[1], Contains("meta record \"audit_seq\" is damaged"));
+
+  auto fixed = f.reg->Fsck(true, Alice());
+  REQUIRE(fixed.ok());
+  CHECK(fixed->repaired == std::vector<std::string>{
+                               "meta record \"next_id\" set to " + std::to_string(max_id + 1),
+                               "meta record \"audit_seq\" set to " + std::to_string(audits)});
+  CHECK(f.reg->Fsck(false, Alice())->problems.empty());
+  // New objects get new ids; the audit trail goes on where it was.
+  auto v4 = f.reg->Push({"churn", {f.src}, {}, ""}, Alice());
+  REQUIRE(v4.ok());
+  CHECK(v4->id > max_id);
+  CHECK(f.reg->Read()->LastAuditSeq() == audits + 2 + 1);  // two fsck fixes, the push
+}
+
+TEST_CASE("fsck --repair does not rebuild next_id while records are damaged", "[damage]") {
+  DamageFixture f;
+  f.Damage("versions", lmdb::VersionKey(f.churn, 3), "id", "x");
+  f.reg.reset();
+  REQUIRE(testing::EditRawRecord(f.root, "meta", "next_id", [](std::string* v) { v->clear(); }) == "");
+  f.reg = std::move(*Registry::Open(f.root));
+  auto fixed = f.reg->Fsck(true, Alice());
+  REQUIRE(fixed.ok());
+  INFO(JoinList(fixed->not_repaired));
+  CHECK(std::count_if(fixed->not_repaired.begin(), fixed->not_repaired.end(), [](const auto& l) {
+          return l.find("meta record \"next_id\": not rebuilt while records are damaged") == 0;
+        }) == 1);
+  CHECK(f.reg->Push({"churn", {f.src}, {}, ""}, Alice()).status().code() == Code::kCorrupt);
+}
