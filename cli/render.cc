@@ -78,10 +78,19 @@ json ModelJson(const Snapshot& s, const Model& m) {
 }
 
 json AuditJson(const AuditRecord& r) {
-  return {{"seq", r.seq},       {"time", FormatTime(r.at_ns)}, {"uid", r.uid},
-          {"user", r.user},     {"action", r.action},          {"model", r.model},
-          {"object", r.object}, {"before", r.before},          {"after", r.after},
-          {"allowed", r.allowed}, {"reason", r.reason}};
+  return {{"seq", r.seq},
+          {"time", FormatTime(r.at_ns)},
+          {"uid", r.uid},
+          {"user", r.user},
+          {"action", r.action},
+          {"model", r.model},
+          {"version", r.version ? json(r.version) : json(nullptr)},
+          {"alias", r.alias},
+          {"object", r.object},
+          {"before", r.before},
+          {"after", r.after},
+          {"allowed", r.allowed},
+          {"reason", r.reason}};
 }
 
 namespace {

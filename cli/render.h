@@ -13,6 +13,7 @@ namespace modelfs::cli {
 nlohmann::json VersionJson(const Snapshot& s, const Version& v, bool with_files = true);
 // One model: name, counts, latest, aliases.
 nlohmann::json ModelJson(const Snapshot& s, const Model& m);
+// One audit record; "version" is null and "alias" "" when it names none.
 nlohmann::json AuditJson(const AuditRecord& r);
 
 // The text form of `show`.

@@ -30,7 +30,6 @@
 #include <thread>
 
 #include "fs/server.h"
-#include "index/names.h"
 
 namespace modelfs::fs {
 
@@ -199,16 +198,16 @@ class Freshness {
       if (last <= seq_) return;
       Status st = snap->ForEachAudit(seq_, [&](const AuditRecord& r) {
         if (!r.model.empty()) models.insert(r.model);
-        auto at = r.object.find('@');
-        if (at != std::string::npos)
-          if (uint32_t n = ParseVersionDir("v" + r.object.substr(at + 1)))
-            versions.emplace(r.object.substr(0, at), n);
+        if (!r.model.empty() && r.version != 0) versions.emplace(r.model, r.version);
         return true;
       });
-      if (!st.ok()) {
+      if (!st.ok() && st.code() != Code::kCorrupt) {
         Log("error: reading the audit trail: " + st.message());
-        return;
+        return;  // tried again at the next poll
       }
+      // A damaged audit record is skipped, once: what it was about stays
+      // stale in the kernel until its attribute and entry timeouts end.
+      if (!st.ok()) Log("error: " + st.message());
       seq_ = last;
     }
     // Cached nlink counts first, so that what the kernel asks next is fresh.

@@ -91,7 +91,8 @@ Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, c
     return Status::FromErrno("cannot create draft directory " + dir, errno);
   MODELFS_RETURN_IF_ERROR(t.PutModel(mm));
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "draft", mm.name, v.ref(), "", "draft")));
+  MODELFS_RETURN_IF_ERROR(
+      t.Audit(MakeAudit(who, "draft", mm.name, v.number, "", v.ref(), "", "draft")));
   Status st = t.Commit();
   if (!st.ok()) {
     rmdir(dir.c_str());
@@ -152,8 +153,8 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   v.state = State::kReady;
   v.created_at_ns = NowNs();  // a version exists from the moment it is sealed
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(
-      t.Audit(MakeAudit(who, "seal", v.model, v.ref(), "draft", "ready " + v.digest.hex())));
+  MODELFS_RETURN_IF_ERROR(t.Audit(
+      MakeAudit(who, "seal", v.model, v.number, "", v.ref(), "draft", "ready " + v.digest.hex())));
   MODELFS_RETURN_IF_ERROR(t.Commit());
   std::error_code ec;
   std::filesystem::remove_all(DraftDir(v), ec);  // leftovers are gc's
@@ -170,7 +171,8 @@ Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Act
     return Status::ReadOnly(v->ref() + " is " + std::string(StateName(v->state)) +
                             ": only drafts can be discarded");
   MODELFS_RETURN_IF_ERROR(t.DelVersion(*v));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "discard", v->model, v->ref(), "draft", "")));
+  MODELFS_RETURN_IF_ERROR(
+      t.Audit(MakeAudit(who, "discard", v->model, v->number, "", v->ref(), "draft", "")));
   MODELFS_RETURN_IF_ERROR(t.Commit());
   std::error_code ec;
   std::filesystem::remove_all(DraftDir(*v), ec);

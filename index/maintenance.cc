@@ -178,7 +178,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
       rep.removed.push_back("version " + v.ref() + " (" + std::string(StateName(v.state)) + ")");
       if (opt.dry_run) continue;
       MODELFS_RETURN_IF_ERROR(t.DelVersion(v));
-      MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "gc", v.model, v.ref(),
+      MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "gc", v.model, v.number, "", v.ref(),
                                                 std::string(StateName(v.state)), "removed")));
     }
     if (!opt.dry_run && !drop.empty()) MODELFS_RETURN_IF_ERROR(t.Commit());
@@ -222,7 +222,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     // it, but that is the audit trail, so gc reports it.
     auto tx = WriteTxn::Begin(this);
     if (!tx.ok()) return tx.status();
-    MODELFS_RETURN_IF_ERROR((*tx)->Audit(MakeAudit(who, "gc", "", "blobs",
+    MODELFS_RETURN_IF_ERROR((*tx)->Audit(MakeAudit(who, "gc", "", 0, "", "blobs",
                                                    std::to_string(blob_count) + " unreferenced",
                                                    std::to_string(blob_bytes) + " bytes freed")));
     MODELFS_RETURN_IF_ERROR((*tx)->Commit());
@@ -293,7 +293,8 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
         });
         if (!ps.ok()) {
           // With a file missing, its digest and size cannot match either.
-          if (!known(ps)) rep.problems.push_back(v.ref() + ": cannot read its files: " + ps.message());
+          if (!known(ps))
+            rep.problems.push_back(v.ref() + ": cannot read its files: " + ps.message());
           return true;
         }
         if (!(vd.Finish() == v.digest))
@@ -371,8 +372,8 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
         std::string before = std::to_string(mm.next_version);
         mm.next_version = std::max(mm.next_version, next);
         MODELFS_RETURN_IF_ERROR((*tx)->PutModel(mm));
-        MODELFS_RETURN_IF_ERROR((*tx)->Audit(
-            MakeAudit(who, "fsck", name, name + " next_version", before, std::to_string(next))));
+        MODELFS_RETURN_IF_ERROR((*tx)->Audit(MakeAudit(
+            who, "fsck", name, 0, "", name + " next_version", before, std::to_string(next))));
         rep.repaired.push_back("model " + name + ": next_version set to " + std::to_string(next));
       }
       MODELFS_RETURN_IF_ERROR((*tx)->Commit());

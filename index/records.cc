@@ -112,7 +112,8 @@ std::string Convert(const json& v, uint64_t* out) {
 }
 
 std::string Convert(const json& v, uint32_t* out) {
-  if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX) return "an unsigned 32-bit integer";
+  if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+    return "an unsigned 32-bit integer";
   *out = static_cast<uint32_t>(v.get<uint64_t>());
   return "";
 }
@@ -175,8 +176,10 @@ class Fields {
  public:
   explicit Fields(std::string_view bytes) {
     j_ = json::from_cbor(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
-    if (j_.is_discarded()) st_ = Status::Corrupt("not a CBOR value");
-    else if (!j_.is_object()) st_ = Status::Corrupt("a CBOR " + Describe(j_) + ", not a map of fields");
+    if (j_.is_discarded())
+      st_ = Status::Corrupt("not a CBOR value");
+    else if (!j_.is_object())
+      st_ = Status::Corrupt("a CBOR " + Describe(j_) + ", not a map of fields");
   }
 
   template <class T>
@@ -336,8 +339,8 @@ Status Decode(std::string_view bytes, Alias* a) {
 
 std::string Encode(const AuditRecord& r) {
   return ToCbor({{"q", r.seq}, {"t", r.at_ns}, {"u", r.uid}, {"un", r.user}, {"a", r.action},
-                 {"m", r.model}, {"o", r.object}, {"b", r.before}, {"af", r.after},
-                 {"ok", r.allowed}, {"r", r.reason}});
+                 {"m", r.model}, {"v", r.version}, {"al", r.alias}, {"o", r.object},
+                 {"b", r.before}, {"af", r.after}, {"ok", r.allowed}, {"r", r.reason}});
 }
 
 Status Decode(std::string_view bytes, AuditRecord* out) {
@@ -349,6 +352,8 @@ Status Decode(std::string_view bytes, AuditRecord* out) {
   f.Get("un", &r.user);
   f.Get("a", &r.action);
   f.Get("m", &r.model);
+  f.Get("v", &r.version);  // absent in records written before it existed
+  f.Get("al", &r.alias);
   f.Get("o", &r.object);
   f.Get("b", &r.before);
   f.Get("af", &r.after);

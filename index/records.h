@@ -110,7 +110,9 @@ struct AuditRecord {
   std::string user;
   std::string action;  // push, alias, set, approve, archive, gc, ...
   std::string model;   // affected model, empty for registry-wide actions
-  std::string object;  // "churn@12", "churn/production", ...
+  uint32_t version = 0;  // affected version (an alias's new target), 0 for none
+  std::string alias;     // affected alias, empty for none
+  std::string object;  // for people: "churn@12", "churn/production", "churn@1 metrics.auc"
   std::string before;
   std::string after;
   bool allowed = true;

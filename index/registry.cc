@@ -165,14 +165,15 @@ std::string Quoted(std::string_view s) {
 
 std::string Snapshot::ModelNameOf(ObjectId model_id) const {
   std::string name;
-  (void)Scan(txn_, reg_->dbi_models_, "", "", [&](std::string_view, std::string_view val, bool* more) {
+  auto match = [&](std::string_view, std::string_view val, bool* more) {
     Model m;
     if (Decode(val, &m).ok() && m.id == model_id) {
       name = m.name;
       *more = false;
     }
     return Status::Ok();
-  });
+  };
+  (void)Scan(txn_, reg_->dbi_models_, "", "", match);  // an unreadable table names nothing
   return name;
 }
 
@@ -193,7 +194,8 @@ std::string Snapshot::RecordName(unsigned dbi, std::string_view key) const {
     auto number = static_cast<uint32_t>(GetBE(key, 8, 4));
     std::string name = ModelNameOf(id);
     if (name.empty())
-      return "versions record of model id " + std::to_string(id) + " number " + std::to_string(number);
+      return "versions record of model id " + std::to_string(id) + " number " +
+             std::to_string(number);
     return "versions record " + FormatRef(name, number);
   }
   if (key.size() < 8) return "record with malformed key " + Quoted(key);
@@ -203,14 +205,15 @@ std::string Snapshot::RecordName(unsigned dbi, std::string_view key) const {
   if (dbi == r.dbi_entries_) {
     // The parent is a version (a top-level entry) or a directory entry.
     std::string parent;
-    (void)Scan(txn_, r.dbi_versions_, "", "", [&](std::string_view, std::string_view val, bool* more) {
+    auto match = [&](std::string_view, std::string_view val, bool* more) {
       Version v;
       if (Decode(val, &v).ok() && v.id == id) {
         parent = v.ref();
         *more = false;
       }
       return Status::Ok();
-    });
+    };
+    (void)Scan(txn_, r.dbi_versions_, "", "", match);
     if (parent.empty()) parent = "directory id " + std::to_string(id);
     return "entries record " + Quoted(name) + " in " + parent;
   }
@@ -712,12 +715,15 @@ Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
 }
 
 AuditRecord MakeAudit(const Actor& who, std::string_view action, std::string_view model,
-                      std::string_view object, std::string before, std::string after) {
+                      uint32_t version, std::string_view alias, std::string_view object,
+                      std::string before, std::string after) {
   AuditRecord r;
   r.uid = who.uid;
   r.user = who.name;
   r.action = std::string(action);
   r.model = std::string(model);
+  r.version = version;
+  r.alias = std::string(alias);
   r.object = std::string(object);
   r.before = std::move(before);
   r.after = std::move(after);
@@ -746,11 +752,12 @@ Status Snapshot::ForEachDamaged(const std::function<bool(const Damage&)>& fn) co
     });
   };
   constexpr size_t kAny = SIZE_MAX;
-  MODELFS_RETURN_IF_ERROR(check(std::type_identity<Model>{}, r.dbi_models_, "models", 1, kAny));
-  MODELFS_RETURN_IF_ERROR(check(std::type_identity<Version>{}, r.dbi_versions_, "versions", 12, 12));
-  MODELFS_RETURN_IF_ERROR(check(std::type_identity<Entry>{}, r.dbi_entries_, "entries", 9, kAny));
-  MODELFS_RETURN_IF_ERROR(check(std::type_identity<Alias>{}, r.dbi_aliases_, "aliases", 9, kAny));
-  return check(std::type_identity<AuditRecord>{}, r.dbi_audit_, "audit", 8, 8);
+  using std::type_identity;
+  MODELFS_RETURN_IF_ERROR(check(type_identity<Model>{}, r.dbi_models_, "models", 1, kAny));
+  MODELFS_RETURN_IF_ERROR(check(type_identity<Version>{}, r.dbi_versions_, "versions", 12, 12));
+  MODELFS_RETURN_IF_ERROR(check(type_identity<Entry>{}, r.dbi_entries_, "entries", 9, kAny));
+  MODELFS_RETURN_IF_ERROR(check(type_identity<Alias>{}, r.dbi_aliases_, "aliases", 9, kAny));
+  return check(type_identity<AuditRecord>{}, r.dbi_audit_, "audit", 8, 8);
 }
 
 namespace {
@@ -762,29 +769,33 @@ Status MaxIdInUse(MDB_txn* txn, const unsigned (&dbis)[4], ObjectId* max) {
   auto key_id = [&](std::string_view key) {
     if (key.size() >= 8) see(GetBE(key, 0, 8));
   };
-  MODELFS_RETURN_IF_ERROR(Scan(txn, dbis[0], "", "", [&](std::string_view, std::string_view val, bool*) {
+  auto models = [&](std::string_view, std::string_view val, bool*) {
     Model m;
     if (Decode(val, &m).ok()) see(std::max(m.id, m.latest_id));
     return Status::Ok();
-  }));
-  MODELFS_RETURN_IF_ERROR(Scan(txn, dbis[1], "", "", [&](std::string_view key, std::string_view val, bool*) {
+  };
+  auto versions = [&](std::string_view key, std::string_view val, bool*) {
     key_id(key);
     Version v;
     if (Decode(val, &v).ok()) see(v.id);
     return Status::Ok();
-  }));
-  MODELFS_RETURN_IF_ERROR(Scan(txn, dbis[2], "", "", [&](std::string_view key, std::string_view val, bool*) {
+  };
+  auto entries = [&](std::string_view key, std::string_view val, bool*) {
     key_id(key);
     Entry e;
     if (Decode(val, &e).ok()) see(e.id);
     return Status::Ok();
-  }));
-  return Scan(txn, dbis[3], "", "", [&](std::string_view key, std::string_view val, bool*) {
+  };
+  auto aliases = [&](std::string_view key, std::string_view val, bool*) {
     key_id(key);
     Alias a;
     if (Decode(val, &a).ok()) see(a.id);
     return Status::Ok();
-  });
+  };
+  MODELFS_RETURN_IF_ERROR(Scan(txn, dbis[0], "", "", models));
+  MODELFS_RETURN_IF_ERROR(Scan(txn, dbis[1], "", "", versions));
+  MODELFS_RETURN_IF_ERROR(Scan(txn, dbis[2], "", "", entries));
+  return Scan(txn, dbis[3], "", "", aliases);
 }
 
 // The sequence number of the last audit record (its key), 0 when none.
@@ -871,7 +882,8 @@ Status Registry::CheckCounters(bool repair, bool records_damaged, const Actor& w
   }
   if (!changed) return Status::Ok();
   for (const Fix& f : fixes)
-    MODELFS_RETURN_IF_ERROR(tx->Audit(MakeAudit(who, "fsck", "", f.what, f.before, f.after)));
+    MODELFS_RETURN_IF_ERROR(
+        tx->Audit(MakeAudit(who, "fsck", "", 0, "", f.what, f.before, f.after)));
   return tx->Commit();
 }
 
@@ -1023,8 +1035,8 @@ Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias
     v->past_aliases.push_back(a.name);
     MODELFS_RETURN_IF_ERROR(t.PutVersion(*v));
   }
-  AuditRecord r = MakeAudit(who, "alias", m.name, m.name + "/" + a.name, before,
-                            "v" + std::to_string(v->number));
+  AuditRecord r = MakeAudit(who, "alias", m.name, v->number, a.name, m.name + "/" + a.name,
+                            before, "v" + std::to_string(v->number));
   r.reason = std::string(note);
   return t.Audit(r);
 }
@@ -1041,7 +1053,7 @@ Result<Model> Registry::CreateModel(std::string_view name, const Actor& who) {
   if (!made.ok()) return made.status();
   Model m = std::move(*made);
   MODELFS_RETURN_IF_ERROR(t.PutModel(m));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, m.name, "", "model")));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
   MODELFS_RETURN_IF_ERROR(t.Commit());
   return m;
 }
@@ -1060,8 +1072,8 @@ Status Registry::SetMeta(std::string_view model, uint32_t number,
   for (const auto& c : changes) {
     std::string before, after;
     MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &before, &after));
-    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, c.value ? "set" : "unset", v.model,
-                                              v.ref() + " " + c.key, before, after)));
+    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, c.value ? "set" : "unset", v.model, v.number,
+                                              "", v.ref() + " " + c.key, before, after)));
   }
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
   return t.Commit();
@@ -1102,8 +1114,9 @@ Status Registry::DeleteAlias(std::string_view model, std::string_view alias, con
   if (!a.ok() && a.status().code() != Code::kCorrupt) return a.status();
   std::string before = a.ok() ? "v" + std::to_string(a->version) : "(damaged record)";
   MODELFS_RETURN_IF_ERROR(t.DelAlias(m->id, alias));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "unalias", m->name,
-                                            m->name + "/" + std::string(alias), before, "")));
+  std::string object = m->name + "/" + std::string(alias);
+  MODELFS_RETURN_IF_ERROR(t.Audit(
+      MakeAudit(who, "unalias", m->name, a.ok() ? a->version : 0, alias, object, before, "")));
   return t.Commit();
 }
 
@@ -1124,8 +1137,8 @@ Status Registry::Approve(std::string_view model, uint32_t number, bool approve,
   v.approval.at_ns = NowNs();
   v.approval.comment = std::string(comment);
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  AuditRecord r = MakeAudit(who, approve ? "approve" : "reject", m.name, v.ref(), before,
-                            v.approval.status);
+  AuditRecord r = MakeAudit(who, approve ? "approve" : "reject", m.name, v.number, "", v.ref(),
+                            before, v.approval.status);
   r.reason = std::string(comment);
   MODELFS_RETURN_IF_ERROR(t.Audit(r));
   return t.Commit();
@@ -1149,15 +1162,17 @@ Status Registry::Archive(std::string_view model, uint32_t number, const Actor& w
                         ": move the alias first");
   v.state = State::kArchived;
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "archive", m.name, v.ref(), "ready", "archived")));
+  MODELFS_RETURN_IF_ERROR(
+      t.Audit(MakeAudit(who, "archive", m.name, v.number, "", v.ref(), "ready", "archived")));
   return t.Commit();
 }
 
 Status Registry::AuditDenied(const Actor& who, std::string_view action, std::string_view model,
-                             std::string_view object, std::string_view reason) {
+                             std::string_view object, std::string_view reason, uint32_t version,
+                             std::string_view alias) {
   auto tx = WriteTxn::Begin(this);
   if (!tx.ok()) return tx.status();
-  AuditRecord r = MakeAudit(who, action, model, object, "", "");
+  AuditRecord r = MakeAudit(who, action, model, version, alias, object, "", "");
   r.allowed = false;
   r.reason = std::string(reason);
   MODELFS_RETURN_IF_ERROR((*tx)->Audit(r));

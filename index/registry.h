@@ -200,9 +200,11 @@ class Registry {
   // refuses a torn file) or a torn file cannot be removed.
   Result<std::vector<std::string>> TornDraftFiles(bool remove);
 
-  // Records a refused action in the audit trail.
+  // Records a refused action in the audit trail; `version` and `alias`, when
+  // known, are the version (0: none) and alias ("": none) it was about.
   Status AuditDenied(const Actor& who, std::string_view action, std::string_view model,
-                     std::string_view object, std::string_view reason);
+                     std::string_view object, std::string_view reason, uint32_t version = 0,
+                     std::string_view alias = {});
 
   // Gc removes nothing while a record it must read is damaged (Corrupt):
   // it could not tell what that record still references.

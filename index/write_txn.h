@@ -86,8 +86,11 @@ class GcLock {
   int fd_;
 };
 
-// The audit record of a change made by `who`.
+// The audit record of a change made by `who` to `model` ("" for the
+// registry), naming the version (0: none) and alias ("": none) it touched
+// as fields, so readers need not parse `object`, the text shown to people.
 AuditRecord MakeAudit(const Actor& who, std::string_view action, std::string_view model,
-                      std::string_view object, std::string before, std::string after);
+                      uint32_t version, std::string_view alias, std::string_view object,
+                      std::string before, std::string after);
 
 }  // namespace modelfs

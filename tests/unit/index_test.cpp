@@ -860,3 +860,80 @@ TEST_CASE("fsck --repair does not rebuild next_id while records are damaged", "[
         }) == 1);
   CHECK(f.reg->Push({"churn", {f.src}, {}, ""}, Alice()).status().code() == Code::kCorrupt);
 }
+
+// ------------------------------------------------------- audit fields
+
+TEST_CASE("audit records name their version and alias as fields", "[audit]") {
+  Fixture f;
+  f.Push("churn");
+  PushRequest req;
+  req.model = "churn";
+  req.paths = {f.src};
+  req.alias = "staging";
+  WriteFile(f.src + "/model.onnx", "weights-2");  // a blob only churn@2 has
+  REQUIRE(f.reg->Push(req, Alice()).ok());        // churn@2, staging
+  REQUIRE(f.reg->SetMeta("churn", 1, {{"tags.team", "growth"}}, Alice()).ok());
+  REQUIRE(f.reg->SetAlias("churn", "production", 1, Alice()).ok());
+  REQUIRE(f.reg->DeleteAlias("churn", "staging", Alice()).ok());
+  REQUIRE(f.reg->Archive("churn", 2, Alice()).ok());
+  REQUIRE(f.reg->CreateDraft("churn", 3, Alice()).ok());
+  REQUIRE(f.reg->DiscardDraft("churn", 3, Alice()).ok());
+  REQUIRE(f.reg->Gc(GcOptions{}, Alice()).ok());  // drops archived churn@2 and its blob
+  REQUIRE(f.reg->AuditDenied(Alice(), "promote", "churn", "churn/prod -> v1", "no", 1, "prod").ok());
+
+  std::vector<std::string> got;
+  REQUIRE(f.reg->Read()->ForEachAudit(0, [&](const AuditRecord& r) {
+    got.push_back(r.action + " " + r.model + " " + std::to_string(r.version) + " [" + r.alias + "]");
+    return true;
+  }).ok());
+  CHECK(got == std::vector<std::string>{
+                   "create churn 0 []",
+                   "push churn 1 []",
+                   "push churn 2 []",
+                   "alias churn 2 [staging]",
+                   "set churn 1 []",
+                   "alias churn 1 [production]",
+                   "unalias churn 2 [staging]",
+                   "archive churn 2 []",
+                   "draft churn 3 []",
+                   "discard churn 3 []",
+                   "gc churn 2 []",
+                   "gc  0 []",  // the unreferenced blobs: registry-wide
+                   "promote churn 1 [prod]",
+               });
+}
+
+TEST_CASE("audit records written before version and alias were fields still decode",
+          "[audit]") {
+  // The encoding of format 1 before the fields existed.
+  nlohmann::json old = {{"q", 7},        {"t", 1700000000000000000}, {"u", 1001},
+                        {"un", "alice"}, {"a", "alias"},             {"m", "churn"},
+                        {"o", "churn/production"}, {"b", "v1"},      {"af", "v2"},
+                        {"ok", true},    {"r", ""}};
+  AuditRecord r;
+  REQUIRE(Decode(Cbor(old), &r).ok());
+  CHECK(r.seq == 7);
+  CHECK(r.version == 0);
+  CHECK(r.alias.empty());
+  CHECK(r.object == "churn/production");
+  CHECK(r.after == "v2");
+
+  // And when read from the index.
+  DamageFixture f;
+  uint64_t last = f.reg->Read()->LastAuditSeq();
+  f.reg.reset();
+  for (const char* field : {"v", "al"})
+    REQUIRE(testing::SetRecordField(f.root, "audit", lmdb::Key64(last), field,
+                                    nlohmann::json(nlohmann::json::value_t::discarded)) == "");
+  f.reg = std::move(*Registry::Open(f.root));
+  AuditRecord back;
+  REQUIRE(f.reg->Read()->ForEachAudit(last - 1, [&](const AuditRecord& a) {
+    back = a;
+    return true;
+  }).ok());
+  CHECK(back.seq == last);
+  CHECK(back.action == "alias");
+  CHECK(back.version == 0);
+  CHECK(back.alias.empty());
+  CHECK(back.object == "churn/production");
+}
