@@ -358,8 +358,11 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
     }
   }
   for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
-    if (!b.valid) rep.garbage.push_back("stray file " + b.path.substr(root_.size() + 1));
-    else if (!refs.count(b.digest)) rep.garbage.push_back("unreferenced blob " + b.path.substr(root_.size() + 1));
+    std::string rel = b.path.substr(root_.size() + 1);
+    if (!b.valid) rep.garbage.push_back("stray file " + rel);
+    else if (!refs.count(b.digest))
+      rep.garbage.push_back("unreferenced blob " + rel +
+                            (damaged ? " (unless a damaged record references it)" : ""));
   }
   if (repair) {
     if (!fix_next.empty()) {

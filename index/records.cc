@@ -79,14 +79,17 @@ json DigestJson(const Digest& d) {
 // mount. Absent (or null) fields keep their defaults, so records written
 // before a field existed still decode.
 
-// How a value looks in a message: its JSON type, and for a scalar its value.
+// How a value looks in a message: its JSON type, and for a scalar its
+// value: "a number (3)", "an array".
 std::string Describe(const json& v) {
-  std::string d = v.type_name();
+  std::string type = v.type_name();
+  std::string d = (type[0] == 'a' || type[0] == 'o' ? "an " : "a ") + type;
   if (v.is_number() || v.is_boolean()) return d + " (" + v.dump() + ")";
   if (v.is_string()) {
     std::string text = v.get_ref<const std::string&>();
     if (text.size() > 40) text = text.substr(0, 40) + "...";
-    return d + " (" + json(text).dump() + ")";
+    // Replace bytes that are not UTF-8: dump() would throw on them.
+    return d + " (" + json(text).dump(-1, ' ', false, json::error_handler_t::replace) + ")";
   }
   return d;
 }
@@ -162,7 +165,8 @@ std::string Convert(const json& v, std::map<std::string, V>* out) {
   for (auto it = v.begin(); it != v.end(); ++it) {
     V item{};
     if (!Convert(it.value(), &item).empty())
-      return std::string(want) + " (key " + json(it.key()).dump() + " holds " +
+      return std::string(want) + " (key " +
+             json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace) + " holds " +
              Describe(it.value()) + ")";
     items.emplace(it.key(), std::move(item));
   }
@@ -179,7 +183,7 @@ class Fields {
     if (j_.is_discarded())
       st_ = Status::Corrupt("not a CBOR value");
     else if (!j_.is_object())
-      st_ = Status::Corrupt("a CBOR " + Describe(j_) + ", not a map of fields");
+      st_ = Status::Corrupt("the value is " + Describe(j_) + ", not a map of fields");
   }
 
   template <class T>

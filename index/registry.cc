@@ -167,7 +167,8 @@ std::string Snapshot::ModelNameOf(ObjectId model_id) const {
   std::string name;
   auto match = [&](std::string_view, std::string_view val, bool* more) {
     Model m;
-    if (Decode(val, &m).ok() && m.id == model_id) {
+    // A name that is not a valid one (damage) would make a poor label.
+    if (Decode(val, &m).ok() && m.id == model_id && CheckModelName(m.name).ok()) {
       name = m.name;
       *more = false;
     }
@@ -179,10 +180,6 @@ std::string Snapshot::ModelNameOf(ObjectId model_id) const {
 
 std::string Snapshot::RecordName(unsigned dbi, std::string_view key) const {
   const Registry& r = *reg_;
-  auto model = [&](ObjectId id) {
-    std::string name = ModelNameOf(id);
-    return name.empty() ? "of model id " + std::to_string(id) : name;
-  };
   if (dbi == r.dbi_models_) return "models record " + Quoted(key);
   if (dbi == r.dbi_meta_) return "meta record " + Quoted(key);
   if (dbi == r.dbi_audit_)
@@ -201,7 +198,12 @@ std::string Snapshot::RecordName(unsigned dbi, std::string_view key) const {
   if (key.size() < 8) return "record with malformed key " + Quoted(key);
   ObjectId id = GetBE(key, 0, 8);
   std::string_view name = key.substr(8);
-  if (dbi == r.dbi_aliases_) return "aliases record " + model(id) + "/" + std::string(name);
+  if (dbi == r.dbi_aliases_) {
+    std::string alias = CheckAliasName(name).ok() ? std::string(name) : Quoted(name);
+    std::string model = ModelNameOf(id);
+    if (model.empty()) return "aliases record " + alias + " of model id " + std::to_string(id);
+    return "aliases record " + model + "/" + alias;
+  }
   if (dbi == r.dbi_entries_) {
     // The parent is a version (a top-level entry) or a directory entry.
     std::string parent;

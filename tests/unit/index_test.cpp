@@ -198,10 +198,11 @@ TEST_CASE("a damaged record decodes to Corrupt saying what is wrong, never throw
     std::vector<std::string> says;
   };
   const std::vector<Case> cases = {
-      {"lp", 3, {"\"lp\"", "array of strings", "number (3)"}},
+      {"lp", 3, {"\"lp\"", "array of strings", "not a number (3)"}},
       {"lp", json::array({"churn@1", 7}), {"\"lp\"", "item 1", "number (7)"}},
       {"n", "seven", {"\"n\"", "unsigned 32-bit integer", "string (\"seven\")"}},
       {"n", -1, {"\"n\"", "number (-1)"}},
+      {"n", std::string("\xff\xfe"), {"\"n\"", "a string ("}},  // not UTF-8 either
       {"n", uint64_t{1} << 40, {"\"n\"", "unsigned 32-bit integer"}},
       {"id", 1.5, {"\"id\"", "unsigned integer", "number (1.5)"}},
       {"me", json::object({{"auc", "high"}}), {"\"me\"", "map of numbers", "\"auc\""}},
@@ -213,7 +214,7 @@ TEST_CASE("a damaged record decodes to Corrupt saying what is wrong, never throw
       {"m", json(json::value_t::discarded), {"\"m\" is missing"}},
   };
   for (const auto& c : cases) {
-    INFO("field " << c.key << " = " << c.value.dump());
+    INFO("field " << c.key << " = " << c.value.dump(-1, ' ', false, json::error_handler_t::replace));
     Version v;
     Status st;
     REQUIRE_NOTHROW(st = Decode(WithField(good, c.key, c.value), &v));
