@@ -726,13 +726,16 @@ TEST_CASE("a damaged id or audit counter stops changes instead of reusing number
   CHECK_THAT(pushed.status().message(), Contains("meta record \"next_id\" is damaged"));
   CHECK(f.reg->CreateModel("new", Alice()).status().code() == Code::kCorrupt);
   CHECK(f.reg->CreateDraft("churn", 4, Alice()).status().code() == Code::kCorrupt);
-  auto s = f.reg->Read();
-  CHECK(s->GetModel("churn")->next_version == 4);  // nothing half-done
-  CHECK(s->GetModel("new").status().code() == Code::kNotFound);
-  CHECK(s->LastAuditSeq() == audits);
+  {
+    auto s = f.reg->Read();
+    CHECK(s->GetModel("churn")->next_version == 4);  // nothing half-done
+    CHECK(s->GetModel("new").status().code() == Code::kNotFound);
+    CHECK(s->LastAuditSeq() == audits);
+  }
 
   f.reg.reset();
-  REQUIRE(testing::EditRawRecord(f.root, "meta", "audit_seq", [](std::string* v) { v->pop_back(); }) == "");
+  REQUIRE(testing::EditRawRecord(f.root, "meta", "audit_seq",
+                                 [](std::string* v) { v->pop_back(); }) == "");
   f.reg = std::move(*Registry::Open(f.root));
   Status st = f.reg->SetMeta("churn", 1, {{"tags.x", "1"}}, Alice());
   CHECK(st.code() == Code::kCorrupt);
