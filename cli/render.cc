@@ -13,7 +13,19 @@ std::string ModeString(uint32_t mode) {
   return buf;
 }
 
-json VersionJson(const Snapshot& s, const Version& v, bool with_files) {
+namespace {
+
+// Keeps the first failure for the caller of VersionJson/ModelJson.
+void Note(Status* error, const Status& st) {
+  if (error && error->ok() && !st.ok()) *error = st;
+}
+
+}  // namespace
+
+json VersionJson(const Snapshot& s, const Version& v, bool with_files, Status* error) {
+  Status st;
+  auto aliases = s.AliasesOf(v.model_id, v.number, &st);
+  Note(error, st);
   json j = {
       {"model", v.model},
       {"version", v.number},
@@ -23,7 +35,7 @@ json VersionJson(const Snapshot& s, const Version& v, bool with_files) {
       {"file_count", v.files},
       {"created_at", FormatTime(v.created_at_ns)},
       {"created_by", v.created_by},
-      {"aliases", s.AliasesOf(v.model_id, v.number)},
+      {"aliases", aliases},
       {"approval",
        {{"status", v.approval.status},
         {"by", v.approval.by},
@@ -33,29 +45,33 @@ json VersionJson(const Snapshot& s, const Version& v, bool with_files) {
   j.update(MetaJson(v));  // description, metrics, params, tags, lineage
   if (with_files) {
     json files = json::array();
-    (void)s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
+    Note(error, s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
       if (!e.is_dir())
-        files.push_back(
-            {{"path", path}, {"size", e.size}, {"mode", ModeString(e.mode)}, {"digest", e.digest.hex()}});
+        files.push_back({{"path", path},
+                         {"size", e.size},
+                         {"mode", ModeString(e.mode)},
+                         {"digest", e.digest.hex()}});
       return true;
-    });
+    }));
     j["files"] = files;
   }
   return j;
 }
 
-json ModelJson(const Snapshot& s, const Model& m) {
+json ModelJson(const Snapshot& s, const Model& m, Status* error) {
   uint64_t count = 0;
-  (void)s.ForEachVersion(m.id, 0, [&](const Version&) {
+  Note(error, s.ForEachVersion(m.id, 0, [&](const Version&) {
     ++count;
     return true;
-  });
+  }));
   json aliases = json::object();
-  (void)s.ForEachAlias(m.id, "", [&](const Alias& a) {
+  Note(error, s.ForEachAlias(m.id, "", [&](const Alias& a) {
     aliases[a.name] = a.version;
     return true;
-  });
-  uint32_t latest = s.LatestReady(m.id);
+  }));
+  Status st;
+  uint32_t latest = s.LatestReady(m.id, &st);
+  Note(error, st);
   return {{"model", m.name},
           {"versions", count},
           {"latest", latest ? json(latest) : json(nullptr)},
@@ -68,10 +84,19 @@ json ModelJson(const Snapshot& s, const Model& m) {
 }
 
 json AuditJson(const AuditRecord& r) {
-  return {{"seq", r.seq},       {"time", FormatTime(r.at_ns)}, {"uid", r.uid},
-          {"user", r.user},     {"action", r.action},          {"model", r.model},
-          {"object", r.object}, {"before", r.before},          {"after", r.after},
-          {"allowed", r.allowed}, {"reason", r.reason}};
+  return {{"seq", r.seq},
+          {"time", FormatTime(r.at_ns)},
+          {"uid", r.uid},
+          {"user", r.user},
+          {"action", r.action},
+          {"model", r.model},
+          {"version", r.version ? json(r.version) : json(nullptr)},
+          {"alias", r.alias},
+          {"object", r.object},
+          {"before", r.before},
+          {"after", r.after},
+          {"allowed", r.allowed},
+          {"reason", r.reason}};
 }
 
 namespace {
@@ -91,7 +116,7 @@ std::string Join(const json& arr) {
 
 std::string VersionText(const json& v) {
   std::ostringstream o;
-  o << v["model"].get<std::string>() << "@" << v["version"].get<uint32_t>() << "\n";
+  o << FormatRef(v["model"].get<std::string>(), v["version"].get<uint32_t>()) << "\n";
   auto line = [&](const char* k, const std::string& val) {
     if (!val.empty()) o << "  " << k << ":" << std::string(13 - std::string(k).size(), ' ') << val << "\n";
   };

@@ -9,10 +9,14 @@
 
 namespace modelfs::cli {
 
-// One version with its files: the object `show --json` prints.
-nlohmann::json VersionJson(const Snapshot& s, const Version& v, bool with_files = true);
-// One model: name, counts, latest, aliases.
-nlohmann::json ModelJson(const Snapshot& s, const Model& m);
+// One version with its files: the object `show --json` prints. A record it
+// cannot read (a damaged file entry or alias) leaves out what it held; the
+// first such failure goes to *error when given, for the caller to report.
+nlohmann::json VersionJson(const Snapshot& s, const Version& v, bool with_files = true,
+                           Status* error = nullptr);
+// One model: name, counts, latest, aliases; read failures as VersionJson.
+nlohmann::json ModelJson(const Snapshot& s, const Model& m, Status* error = nullptr);
+// One audit record; "version" is null and "alias" "" when it names none.
 nlohmann::json AuditJson(const AuditRecord& r);
 
 // The text form of `show`.

@@ -31,7 +31,6 @@
 #include <thread>
 
 #include "fs/server.h"
-#include "index/names.h"
 
 namespace modelfs::fs {
 
@@ -200,16 +199,16 @@ class Freshness {
       if (last <= seq_) return;
       Status st = snap->ForEachAudit(seq_, [&](const AuditRecord& r) {
         if (!r.model.empty()) models.insert(r.model);
-        auto at = r.object.find('@');
-        if (at != std::string::npos)
-          if (uint32_t n = ParseVersionDir("v" + r.object.substr(at + 1)))
-            versions.emplace(r.object.substr(0, at), n);
+        if (!r.model.empty() && r.version != 0) versions.emplace(r.model, r.version);
         return true;
       });
-      if (!st.ok()) {
+      if (!st.ok() && st.code() != Code::kCorrupt) {
         Log("error: reading the audit trail: " + st.message());
-        return;
+        return;  // tried again at the next poll
       }
+      // A damaged audit record is skipped, once: what it was about stays
+      // stale in the kernel until its attribute and entry timeouts end.
+      if (!st.ok()) Log("error: " + st.message());
       seq_ = last;
     }
     // Cached nlink counts first, so that what the kernel asks next is fresh.
@@ -363,10 +362,16 @@ int Mount(const MountOptions& opt) {
         s->reg.get(), [file] { return file->current(); },
         [](const std::string& line) { Log(line); });
     // Files a writer had open when a previous daemon died may be torn: a
-    // draft keeps only complete files (SPEC §4, crash).
-    for (const std::string& t : s->reg->TornDraftFiles(true))
-      Log("recovery: dropped " + t + ": it was open for writing when the mount stopped and "
-          "may be torn; write it again");
+    // draft keeps only complete files (SPEC §2: nothing half-done; §4).
+    auto torn = s->reg->TornDraftFiles(true);
+    if (!torn.ok()) {
+      // Serve anyway: seal refuses a file still marked as being written.
+      Log("error: checking drafts for files torn by a crash: " + torn.status().message());
+    } else {
+      for (const std::string& t : *torn)
+        Log("recovery: dropped " + t + ": it was open for writing when the mount stopped and "
+            "may be torn; write it again");
+    }
     // Each draft node the kernel holds keeps an O_PATH descriptor (see
     // inodes.h): allow as many as the hard limit does.
     struct rlimit rl {};

@@ -91,13 +91,16 @@ Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, c
   if (number != mm.next_version)
     return Status::Invalid("v" + std::to_string(number) + " is not the next version of " + mm.name +
                            ": that is v" + std::to_string(mm.next_version));
-  Version v = NewVersion(t, &mm, State::kDraft, who);
+  auto nv = NewVersion(t, &mm, State::kDraft, who);
+  if (!nv.ok()) return nv.status();
+  Version v = std::move(*nv);
   std::string dir = DraftDir(v);
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Status::FromErrno("cannot create draft directory " + dir, errno);
   MODELFS_RETURN_IF_ERROR(t.PutModel(mm));
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "draft", mm.name, v.ref(), "", "draft")));
+  MODELFS_RETURN_IF_ERROR(
+      t.Audit(MakeAudit(who, "draft", mm.name, v.number, "", v.ref(), "", "draft")));
   Status st = t.Commit();
   if (!st.ok()) {
     rmdir(dir.c_str());
@@ -157,8 +160,8 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   v.state = State::kReady;
   v.created_at_ns = NowNs();  // a version exists from the moment it is sealed
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(
-      t.Audit(MakeAudit(who, "seal", v.model, v.ref(), "draft", "ready " + v.digest.hex())));
+  MODELFS_RETURN_IF_ERROR(t.Audit(
+      MakeAudit(who, "seal", v.model, v.number, "", v.ref(), "draft", "ready " + v.digest.hex())));
   MODELFS_RETURN_IF_ERROR(t.Commit());
   std::error_code ec;
   std::filesystem::remove_all(DraftDir(v), ec);  // leftovers are gc's
@@ -190,7 +193,9 @@ Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Act
   if (!cur.ok()) return cur.status();
   if (cur->state != State::kDraft) {
     // SPEC §4: EBUSY deleting the target of an alias; ready is read-only.
-    auto aliases = t.view().AliasesOf(cur->model_id, cur->number);
+    Status read;
+    auto aliases = t.view().AliasesOf(cur->model_id, cur->number, &read);
+    MODELFS_RETURN_IF_ERROR(read);
     if (!aliases.empty())
       return Status::Busy(cur->ref() + " is the target of alias " + JoinList(aliases));
     return Status::ReadOnly(cur->ref() + " is " + std::string(StateName(cur->state)) +
@@ -198,7 +203,8 @@ Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Act
   }
   if (cur->id != v.id) return Status::NotFound(v.ref() + " changed while it was discarded");
   MODELFS_RETURN_IF_ERROR(t.DelVersion(*cur));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "discard", cur->model, cur->ref(), "draft", "")));
+  MODELFS_RETURN_IF_ERROR(
+      t.Audit(MakeAudit(who, "discard", cur->model, cur->number, "", cur->ref(), "draft", "")));
   MODELFS_RETURN_IF_ERROR(t.Commit());
   std::error_code ec;
   std::filesystem::remove_all(DraftDir(*cur), ec);  // leftovers are gc's
@@ -225,40 +231,56 @@ Result<DraftLock> Registry::BeginDraftNameChange(const Version& draft) const {
   return DraftLock::Take(DraftDir(draft), false, draft.ref() + " is being sealed or discarded");
 }
 
-std::vector<std::string> Registry::TornDraftFiles(bool remove) {
+Result<std::vector<std::string>> Registry::TornDraftFiles(bool remove) {
   std::vector<Version> drafts;
   {
     auto snap = Read();
-    if (!snap.ok()) return {};
-    (void)snap->ForEachModel("", [&](const Model& m) {
-      (void)snap->ForEachVersion(m.id, 0, [&](const Version& v) {
+    if (!snap.ok()) return snap.status();
+    Status err;
+    Status st = snap->ForEachModel("", [&](const Model& m) {
+      err = snap->ForEachVersion(m.id, 0, [&](const Version& v) {
         if (v.state == State::kDraft) drafts.push_back(v);
         return true;
       });
-      return true;
+      return err.ok();
     });
+    if (!st.ok()) return st;
+    if (!err.ok()) return err;
   }
   std::vector<std::string> torn;
   for (const Version& v : drafts) {
+    std::string dir = DraftDir(v);
     std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(DraftDir(v), ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+    // Sealed or discarded since the snapshot: its directory went with it.
+    if (ec == std::errc::no_such_file_or_directory) continue;
+    for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code gone;  // a file removed meanwhile is simply not torn
+      if (it->is_symlink(gone) || !it->is_regular_file(gone)) continue;
       std::string path = it->path();
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      if (fd < 0) continue;
+      if (fd < 0) {
+        if (errno == ENOENT) continue;  // removed by its writer meanwhile
+        return Status::FromErrno(v.ref() + ": cannot check draft file " + path, errno);
+      }
       char c;
       bool marked = fgetxattr(fd, kWritingXattr, &c, 1) >= 0 || errno == ERANGE;
       // A live writer (a running mount) holds LOCK_SH: not torn, busy.
       if (marked && flock(fd, LOCK_EX | LOCK_NB) == 0) {
         struct stat st {};
         fstat(fd, &st);
-        std::string rel = path.substr(DraftDir(v).size() + 1);
+        std::string rel = path.substr(dir.size() + 1);
+        if (remove && unlink(path.c_str()) != 0 && errno != ENOENT) {
+          Status err = Status::FromErrno(v.ref() + ": cannot remove torn draft file " + rel, errno);
+          close(fd);
+          return err;
+        }
         torn.push_back(v.ref() + " " + rel + " (" + std::to_string(st.st_size) + " bytes)");
-        if (remove) unlink(path.c_str());
       }
       close(fd);
     }
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      return Status::IO(v.ref() + ": cannot list draft directory " + dir + ": " + ec.message());
   }
   return torn;
 }

@@ -31,16 +31,18 @@ uint64_t SizeOf(const std::string& p) {
 
 // What in staging/ nobody will finish: files whose writer is gone (a live
 // writer holds an flock on its file, BlobStore::PutFd, so a file we can
-// lock is abandoned) and draft directories whose draft no longer exists.
+// lock is abandoned) and, when every draft is known, draft directories
+// whose draft no longer exists.
 std::vector<std::string> AbandonedStaging(const std::string& staging,
-                                          const std::set<ObjectId>& live_drafts) {
+                                          const std::set<ObjectId>& live_drafts,
+                                          bool drafts_known = true) {
   std::vector<std::string> out;
   for (const auto& n : ListDir(staging)) {
     std::string p = staging + "/" + n;
     struct stat st;
     if (lstat(p.c_str(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
-      if (n.rfind("draft-", 0) == 0) {
+      if (drafts_known && n.rfind("draft-", 0) == 0) {
         ObjectId id = strtoull(n.c_str() + 6, nullptr, 10);
         if (!live_drafts.count(id)) out.push_back(p);
       }
@@ -130,6 +132,13 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
   if (!lock.ok()) return lock.status();
   GcReport rep;
   std::set<ObjectId> dropped;  // versions removed (or, dry, to be removed)
+  // A damaged record may name blobs, be a draft or be what an alias points
+  // at: with one in the way, gc cannot tell what is garbage.
+  auto refuse = [](Status st) {
+    if (st.code() != Code::kCorrupt) return st;
+    return Status::Corrupt("gc removes nothing while the index has damaged records "
+                           "(modelfs fsck lists them): " + st.message());
+  };
 
   // 1. Versions that retention lets go, in one transaction.
   {
@@ -139,7 +148,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     std::vector<Version> drop;
     int64_t now = NowNs();
     Status err;  // any read error aborts gc before it removes anything
-    MODELFS_RETURN_IF_ERROR(t.view().ForEachModel("", [&](const Model& m) {
+    MODELFS_RETURN_IF_ERROR(refuse(t.view().ForEachModel("", [&](const Model& m) {
       std::vector<Version> ready;
       std::set<uint32_t> aliased;
       err = t.view().ForEachAlias(m.id, "", [&](const Alias& a) {
@@ -162,14 +171,14 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
       if (opt.keep_last && ready.size() > *opt.keep_last)
         drop.insert(drop.end(), ready.begin(), ready.end() - static_cast<long>(*opt.keep_last));
       return true;
-    }));
-    MODELFS_RETURN_IF_ERROR(err);
+    })));
+    MODELFS_RETURN_IF_ERROR(refuse(err));
     for (const auto& v : drop) {
       dropped.insert(v.id);
       rep.removed.push_back("version " + v.ref() + " (" + std::string(StateName(v.state)) + ")");
       if (opt.dry_run) continue;
       MODELFS_RETURN_IF_ERROR(t.DelVersion(v));
-      MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "gc", v.model, v.ref(),
+      MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "gc", v.model, v.number, "", v.ref(),
                                                 std::string(StateName(v.state)), "removed")));
     }
     if (!opt.dry_run && !drop.empty()) MODELFS_RETURN_IF_ERROR(t.Commit());
@@ -180,7 +189,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
   {
     auto snap = Read();
     if (!snap.ok()) return snap.status();
-    MODELFS_RETURN_IF_ERROR(LiveDrafts(*snap, &live));
+    MODELFS_RETURN_IF_ERROR(refuse(LiveDrafts(*snap, &live)));
     if (opt.dry_run)
       for (ObjectId id : dropped) live.erase(id);
   }
@@ -196,7 +205,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
   {
     auto snap = Read();
     if (!snap.ok()) return snap.status();
-    MODELFS_RETURN_IF_ERROR(ReferencedBlobs(*snap, dropped, &refs));
+    MODELFS_RETURN_IF_ERROR(refuse(ReferencedBlobs(*snap, dropped, &refs)));
   }
   uint64_t blob_count = 0, blob_bytes = 0;
   for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
@@ -209,12 +218,14 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     if (!opt.dry_run) unlink(b.path.c_str());
   }
   if (!opt.dry_run && blob_count > 0) {
+    // The blobs are gone already; a failure here loses only the record of
+    // it, but that is the audit trail, so gc reports it.
     auto tx = WriteTxn::Begin(this);
-    if (tx.ok()) {
-      (void)(*tx)->Audit(MakeAudit(who, "gc", "", "blobs", std::to_string(blob_count) + " unreferenced",
-                                   std::to_string(blob_bytes) + " bytes freed"));
-      (void)(*tx)->Commit();
-    }
+    if (!tx.ok()) return tx.status();
+    MODELFS_RETURN_IF_ERROR((*tx)->Audit(MakeAudit(who, "gc", "", 0, "", "blobs",
+                                                   std::to_string(blob_count) + " unreferenced",
+                                                   std::to_string(blob_bytes) + " bytes freed")));
+    MODELFS_RETURN_IF_ERROR((*tx)->Commit());
   }
   return rep;
 }
@@ -224,11 +235,33 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
   std::set<Digest> refs;
   std::map<Digest, bool> checked;  // digest → blob good
   std::vector<std::pair<std::string, uint32_t>> fix_next;  // model, next_version
+  // Damaged records come first, one problem each; the checks below skip
+  // them (their Corrupt statuses say nothing new) and go on with the rest.
+  bool damaged = false;
+  std::set<std::pair<ObjectId, uint32_t>> damaged_versions;  // model id, number
+  auto known = [&](const Status& st) { return st.code() == Code::kCorrupt && damaged; };
   {
     auto snap = Read();
     if (!snap.ok()) return snap.status();
     const Snapshot& s = *snap;
-    MODELFS_RETURN_IF_ERROR(s.ForEachModel("", [&](const Model& m) {
+    MODELFS_RETURN_IF_ERROR(s.ForEachDamaged([&](const Snapshot::Damage& d) {
+      damaged = true;
+      if (d.table == "versions" && d.key.size() == 12)
+        damaged_versions.emplace(lmdb::GetBE(d.key, 0, 8),
+                                 static_cast<uint32_t>(lmdb::GetBE(d.key, 8, 4)));
+      rep.problems.push_back(d.name + " is damaged: " + d.problem +
+                             " (fsck --repair cannot rebuild it)");
+      if (repair) {
+        std::string how = d.table == "aliases"
+                              ? "move the alias or delete it to replace the record"
+                          : d.table == "audit" ? "the audit trail keeps it as it is"
+                                               : "restore ROOT/index from a backup";
+        rep.not_repaired.push_back(d.name + ": a damaged record cannot be rebuilt from what is "
+                                   "left; " + how);
+      }
+      return true;
+    }));
+    Status ms = s.ForEachModel("", [&](const Model& m) {
       uint32_t max = 0;
       std::map<uint32_t, State> states;
       Status vs = s.ForEachVersion(m.id, 0, [&](const Version& v) {
@@ -258,19 +291,26 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
           }
           return true;
         });
-        if (!ps.ok()) rep.problems.push_back(v.ref() + ": cannot read its files: " + ps.message());
+        if (!ps.ok()) {
+          // With a file missing, its digest and size cannot match either.
+          if (!known(ps))
+            rep.problems.push_back(v.ref() + ": cannot read its files: " + ps.message());
+          return true;
+        }
         if (!(vd.Finish() == v.digest))
           rep.problems.push_back(v.ref() + ": version digest does not match its files");
         if (size != v.size || files != v.files)
           rep.problems.push_back(v.ref() + ": recorded size or file count does not match its files");
         for (const auto& p : v.lineage.parents) {
           auto r = ParseVersionRef(p);
-          if (!r.ok() || !s.GetVersion(r->model, r->version).ok())
+          Status ls = r.ok() ? s.GetVersion(r->model, r->version).status() : r.status();
+          if (!ls.ok() && !known(ls))
             rep.problems.push_back(v.ref() + ": lineage parent " + p + " does not exist");
         }
         return true;
       });
-      if (!vs.ok()) rep.problems.push_back("model " + m.name + ": cannot read its versions: " + vs.message());
+      if (!vs.ok() && !known(vs))
+        rep.problems.push_back("model " + m.name + ": cannot read its versions: " + vs.message());
       if (max >= m.next_version) {
         rep.problems.push_back("model " + m.name + ": next_version " + std::to_string(m.next_version) +
                                " is not above its highest version " + std::to_string(max));
@@ -278,6 +318,7 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
       }
       Status as = s.ForEachAlias(m.id, "", [&](const Alias& a) {
         auto st = states.find(a.version);
+        if (damaged_versions.count({m.id, a.version})) return true;  // reported above
         if (st == states.end())
           rep.problems.push_back("alias " + m.name + "/" + a.name + " points at missing v" +
                                  std::to_string(a.version));
@@ -286,25 +327,42 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
                                  std::to_string(a.version) + ", which is not ready");
         return true;
       });
-      if (!as.ok()) rep.problems.push_back("model " + m.name + ": cannot read its aliases: " + as.message());
+      if (!as.ok() && !known(as))
+        rep.problems.push_back("model " + m.name + ": cannot read its aliases: " + as.message());
       return true;
-    }));
+    });
+    if (!ms.ok() && !known(ms)) return ms;
   }
+  MODELFS_RETURN_IF_ERROR(CheckCounters(repair, damaged, who, &rep));
+
+  // Leftovers. A damaged version record may be a draft whose directory is
+  // in staging: draft directories are only garbage when every draft is known.
   std::set<ObjectId> live;
+  bool drafts_known = true;
   {
     auto snap = Read();
     if (!snap.ok()) return snap.status();
-    MODELFS_RETURN_IF_ERROR(LiveDrafts(*snap, &live));
+    Status ls = LiveDrafts(*snap, &live);
+    if (!ls.ok() && !known(ls)) return ls;
+    drafts_known = ls.ok();
   }
-  for (const auto& p : AbandonedStaging(blobs_.staging_dir(), live))
+  for (const auto& p : AbandonedStaging(blobs_.staging_dir(), live, drafts_known))
     rep.garbage.push_back("staging " + p.substr(root_.size() + 1));
-  for (const auto& t : TornDraftFiles(repair)) {
-    rep.garbage.push_back("torn draft file " + t);
-    if (repair) rep.repaired.push_back("dropped torn draft file " + t);
+  auto torn = TornDraftFiles(repair);
+  if (!torn.ok()) {
+    rep.problems.push_back("cannot check drafts for torn files: " + torn.status().message());
+  } else {
+    for (const auto& t : *torn) {
+      rep.garbage.push_back("torn draft file " + t);
+      if (repair) rep.repaired.push_back("dropped torn draft file " + t);
+    }
   }
   for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
-    if (!b.valid) rep.garbage.push_back("stray file " + b.path.substr(root_.size() + 1));
-    else if (!refs.count(b.digest)) rep.garbage.push_back("unreferenced blob " + b.path.substr(root_.size() + 1));
+    std::string rel = b.path.substr(root_.size() + 1);
+    if (!b.valid) rep.garbage.push_back("stray file " + rel);
+    else if (!refs.count(b.digest))
+      rep.garbage.push_back("unreferenced blob " + rel +
+                            (damaged ? " (unless a damaged record references it)" : ""));
   }
   if (repair) {
     if (!fix_next.empty()) {
@@ -317,13 +375,17 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
         std::string before = std::to_string(mm.next_version);
         mm.next_version = std::max(mm.next_version, next);
         MODELFS_RETURN_IF_ERROR((*tx)->PutModel(mm));
-        MODELFS_RETURN_IF_ERROR((*tx)->Audit(
-            MakeAudit(who, "fsck", name, name + " next_version", before, std::to_string(next))));
+        MODELFS_RETURN_IF_ERROR((*tx)->Audit(MakeAudit(
+            who, "fsck", name, 0, "", name + " next_version", before, std::to_string(next))));
         rep.repaired.push_back("model " + name + ": next_version set to " + std::to_string(next));
       }
       MODELFS_RETURN_IF_ERROR((*tx)->Commit());
     }
-    if (!rep.garbage.empty()) {
+    if (!rep.garbage.empty() && damaged) {
+      rep.not_repaired.push_back(
+          "garbage: nothing removed while records are damaged: what a damaged record "
+          "references cannot be known, so a blob that looks unreferenced may not be");
+    } else if (!rep.garbage.empty()) {
       GcOptions garbage_only;
       garbage_only.drop_archived = false;
       auto gc = Gc(garbage_only, who);

@@ -210,8 +210,9 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
   return Status::Ok();
 }
 
-Attributes VersionAttributes(const Snapshot& s, const Version& v) {
+Result<Attributes> VersionAttributes(const Snapshot& s, const Version& v) {
   Attributes out;
+  Status read;
   // Optional values are listed only when set: an absent one reads as ENODATA.
   auto add = [&](std::string_view name, std::string value, bool optional = false) {
     if (optional && value.empty()) return;
@@ -224,7 +225,8 @@ Attributes VersionAttributes(const Snapshot& s, const Version& v) {
   add("size", std::to_string(v.size));
   add("created_at", FormatTime(v.created_at_ns));
   add("created_by", v.created_by, true);
-  add("aliases", JoinList(s.AliasesOf(v.model_id, v.number)), true);
+  add("aliases", JoinList(s.AliasesOf(v.model_id, v.number, &read)), true);
+  MODELFS_RETURN_IF_ERROR(read);
   add("approval", v.approval.status, true);
   add("approved_by", v.approval.by, true);
   if (v.approval.at_ns != 0) add("approved_at", FormatTime(v.approval.at_ns));
@@ -241,8 +243,9 @@ Attributes VersionAttributes(const Snapshot& s, const Version& v) {
   return out;
 }
 
-Attributes ModelAttributes(const Snapshot& s, const Model& m) {
+Result<Attributes> ModelAttributes(const Snapshot& s, const Model& m) {
   Attributes out;
+  Status read;
   auto add = [&](std::string_view name, std::string value, bool optional = false) {
     if (optional && value.empty()) return;
     out.emplace_back("user.registry." + std::string(name), std::move(value));
@@ -250,14 +253,16 @@ Attributes ModelAttributes(const Snapshot& s, const Model& m) {
   add("description", m.description, true);
   add("owner", m.owner);
   add("created_at", FormatTime(m.created_at_ns));
-  if (uint32_t latest = s.LatestReady(m.id)) add("latest", std::to_string(latest));
+  uint32_t latest = s.LatestReady(m.id, &read);
+  MODELFS_RETURN_IF_ERROR(read);
+  if (latest) add("latest", std::to_string(latest));
   add("next_version", std::to_string(m.next_version));
   // NAME=N pairs, as `modelfs list --json` shows a model's aliases.
   std::vector<std::string> aliases;
-  (void)s.ForEachAlias(m.id, "", [&](const Alias& a) {
+  MODELFS_RETURN_IF_ERROR(s.ForEachAlias(m.id, "", [&](const Alias& a) {
     aliases.push_back(a.name + "=" + std::to_string(a.version));
     return true;
-  });
+  }));
   add("aliases", JoinList(aliases), true);
   return out;
 }

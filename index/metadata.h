@@ -68,9 +68,10 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
 
 // A node's extended attributes as the mount lists them, in listing order:
 // the read-only user.registry.* attributes, then every metadata field set.
+// Corrupt when a record they are made of is damaged.
 using Attributes = std::vector<std::pair<std::string, std::string>>;
-Attributes VersionAttributes(const Snapshot& s, const Version& v);
-Attributes ModelAttributes(const Snapshot& s, const Model& m);
+Result<Attributes> VersionAttributes(const Snapshot& s, const Version& v);
+Result<Attributes> ModelAttributes(const Snapshot& s, const Model& m);
 Attributes FileAttributes(const Entry& e);
 
 // The metadata of `v` as show --json prints it: "description", "metrics",

@@ -45,5 +45,8 @@ Result<Ref> ParseRef(std::string_view text);
 std::string FormatRef(std::string_view model, uint32_t number);
 // MODEL@N, the form parents take (lineage).
 Result<Ref> ParseVersionRef(std::string_view text);
+// "churn@12": the one way a version is named in messages, audit records and
+// lineage; ParseVersionRef reads it back.
+std::string FormatRef(std::string_view model, uint32_t number);
 
 }  // namespace modelfs

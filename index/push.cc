@@ -149,11 +149,15 @@ Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
   bool new_model = !mr.ok();
   if (new_model) {
     if (mr.status().code() != Code::kNotFound) return mr.status();
-    m = NewModel(t, req.model, who);
+    auto made = NewModel(t, req.model, who);
+    if (!made.ok()) return made.status();
+    m = std::move(*made);
   } else {
     m = *mr;
   }
-  Version v = NewVersion(t, &m, State::kReady, who);
+  auto nv = NewVersion(t, &m, State::kReady, who);
+  if (!nv.ok()) return nv.status();
+  Version v = std::move(*nv);
   for (const auto& c : req.meta) {
     std::string b, a;
     MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &b, &a));
@@ -165,8 +169,8 @@ Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
   MODELFS_RETURN_IF_ERROR(t.PutModel(m));
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
   if (new_model)
-    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, m.name, "", "model")));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "push", m.name, v.ref(), "",
+    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "push", m.name, v.number, "", v.ref(), "",
                                             "ready " + v.digest.hex())));
   if (!req.alias.empty()) {
     std::string note;

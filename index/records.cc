@@ -2,10 +2,9 @@
 // Field names are short and stable: they are the on-disk format.
 #include "index/records.h"
 
-#include <pwd.h>
-#include <unistd.h>
-
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -44,16 +43,6 @@ std::string_view StateName(State s) {
   return "unknown";
 }
 
-Actor Actor::CurrentProcess() {
-  Actor a;
-  a.uid = getuid();
-  struct passwd pw, *res = nullptr;
-  char buf[4096];
-  if (getpwuid_r(a.uid, &pw, buf, sizeof buf, &res) == 0 && res) a.name = pw.pw_name;
-  else a.name = std::to_string(a.uid);
-  return a;
-}
-
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -77,29 +66,153 @@ std::string ToCbor(const json& j) {
   return std::string(v.begin(), v.end());
 }
 
-Result<json> FromCbor(std::string_view bytes) {
-  json j = json::from_cbor(bytes.begin(), bytes.end(), true, false);
-  if (j.is_discarded() || !j.is_object()) return Status::Corrupt("undecodable record in the index");
-  return j;
-}
-
 json DigestJson(const Digest& d) {
   return json::binary(std::vector<uint8_t>(d.bytes.begin(), d.bytes.end()));
 }
 
-Digest DigestFrom(const json& j) {
-  Digest d;
-  if (j.is_binary() && j.get_binary().size() == 16)
-    std::copy(j.get_binary().begin(), j.get_binary().end(), d.bytes.begin());
+// ------------------------------------------------------------ decoding
+//
+// A record read back from LMDB may be damaged: not CBOR, or a field of the
+// wrong type (a list where a number belongs). Decoding checks the type of
+// every field it reads and says which one is wrong; it never lets
+// nlohmann::json throw, so one bad record cannot take down a command or the
+// mount. Absent (or null) fields keep their defaults, so records written
+// before a field existed still decode.
+
+// How a value looks in a message: its JSON type, and for a scalar its
+// value: "a number (3)", "an array".
+std::string Describe(const json& v) {
+  std::string type = v.type_name();
+  std::string d = (type[0] == 'a' || type[0] == 'o' ? "an " : "a ") + type;
+  if (v.is_number() || v.is_boolean()) return d + " (" + v.dump() + ")";
+  if (v.is_string()) {
+    std::string text = v.get_ref<const std::string&>();
+    if (text.size() > 40) text = text.substr(0, 40) + "...";
+    // Replace bytes that are not UTF-8: dump() would throw on them.
+    return d + " (" + json(text).dump(-1, ' ', false, json::error_handler_t::replace) + ")";
+  }
   return d;
 }
 
-template <class T>
-T Get(const json& j, const char* k, T dflt = T()) {
-  auto it = j.find(k);
-  if (it == j.end() || it->is_null()) return dflt;
-  return it->get<T>();
+// Each Convert checks that `v` has the type of *out and fills it; on a
+// mismatch it returns what was expected ("a string") and leaves *out alone.
+std::string Convert(const json& v, std::string* out) {
+  if (!v.is_string()) return "a string";
+  *out = v.get_ref<const std::string&>();
+  return "";
 }
+
+std::string Convert(const json& v, bool* out) {
+  if (!v.is_boolean()) return "a boolean";
+  *out = v.get<bool>();
+  return "";
+}
+
+std::string Convert(const json& v, uint64_t* out) {
+  if (!v.is_number_unsigned()) return "an unsigned integer";  // CBOR: a major type 0 integer
+  *out = v.get<uint64_t>();
+  return "";
+}
+
+std::string Convert(const json& v, uint32_t* out) {
+  if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+    return "an unsigned 32-bit integer";
+  *out = static_cast<uint32_t>(v.get<uint64_t>());
+  return "";
+}
+
+std::string Convert(const json& v, int64_t* out) {
+  if (v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)) {
+    *out = static_cast<int64_t>(v.get<uint64_t>());
+    return "";
+  }
+  if (!v.is_number_integer() || v.is_number_unsigned()) return "a 64-bit integer";
+  *out = v.get<int64_t>();
+  return "";
+}
+
+std::string Convert(const json& v, double* out) {
+  // Metrics are finite (SPEC §3); a NaN or infinity can only be damage.
+  if (!v.is_number() || !std::isfinite(v.get<double>())) return "a finite number";
+  *out = v.get<double>();
+  return "";
+}
+
+std::string Convert(const json& v, Digest* out) {
+  if (!v.is_binary() || v.get_binary().size() != out->bytes.size())
+    return "a 16-byte binary digest";
+  std::copy(v.get_binary().begin(), v.get_binary().end(), out->bytes.begin());
+  return "";
+}
+
+std::string Convert(const json& v, std::vector<std::string>* out) {
+  if (!v.is_array()) return "an array of strings";
+  std::vector<std::string> items(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string())
+      return "an array of strings (item " + std::to_string(i) + " is " + Describe(v[i]) + ")";
+    items[i] = v[i].get_ref<const std::string&>();
+  }
+  *out = std::move(items);
+  return "";
+}
+
+template <class V>
+std::string Convert(const json& v, std::map<std::string, V>* out) {
+  const char* want = std::is_same_v<V, double> ? "a map of numbers" : "a map of strings";
+  if (!v.is_object()) return want;
+  std::map<std::string, V> items;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    V item{};
+    if (!Convert(it.value(), &item).empty())
+      return std::string(want) + " (key " +
+             json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace) + " holds " +
+             Describe(it.value()) + ")";
+    items.emplace(it.key(), std::move(item));
+  }
+  *out = std::move(items);
+  return "";
+}
+
+// The fields of one record. Get() leaves a field at its default when it is
+// absent and records the first field of a wrong type; status() says which.
+class Fields {
+ public:
+  explicit Fields(std::string_view bytes) {
+    j_ = json::from_cbor(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
+    if (j_.is_discarded())
+      st_ = Status::Corrupt("not a CBOR value");
+    else if (!j_.is_object())
+      st_ = Status::Corrupt("the value is " + Describe(j_) + ", not a map of fields");
+  }
+
+  template <class T>
+  void Get(const char* key, T* out) {
+    if (!st_.ok()) return;
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) return;
+    std::string want = Convert(*it, out);
+    if (!want.empty())
+      st_ = Status::Corrupt("field \"" + std::string(key) + "\" should be " + want + ", not " +
+                            Describe(*it));
+  }
+
+  // For the fields that identify a record (its id, its name): a record
+  // without them cannot be served.
+  template <class T>
+  void Need(const char* key, T* out) {
+    auto it = j_.find(key);
+    if (st_.ok() && (it == j_.end() || it->is_null()))
+      st_ = Status::Corrupt("field \"" + std::string(key) + "\" is missing");
+    Get(key, out);
+  }
+
+  const Status& status() const { return st_; }
+
+ private:
+  json j_;
+  Status st_;
+};
 
 }  // namespace
 
@@ -110,16 +223,18 @@ std::string Encode(const Model& m) {
 }
 
 Status Decode(std::string_view bytes, Model* m) {
-  auto j = FromCbor(bytes);
-  if (!j.ok()) return j.status();
-  m->id = Get<uint64_t>(*j, "id");
-  m->latest_id = Get<uint64_t>(*j, "li");
-  m->name = Get<std::string>(*j, "n");
-  m->created_at_ns = Get<int64_t>(*j, "ca");
-  m->created_by = Get<std::string>(*j, "cb");
-  m->owner = Get<std::string>(*j, "o");
-  m->description = Get<std::string>(*j, "d");
-  m->next_version = Get<uint32_t>(*j, "nv", 1);
+  Fields f(bytes);
+  Model r;
+  f.Need("id", &r.id);
+  f.Get("li", &r.latest_id);
+  f.Need("n", &r.name);
+  f.Get("ca", &r.created_at_ns);
+  f.Get("cb", &r.created_by);
+  f.Get("o", &r.owner);
+  f.Get("d", &r.description);
+  f.Get("nv", &r.next_version);
+  if (!f.status().ok()) return f.status();
+  *m = std::move(r);
   return Status::Ok();
 }
 
@@ -152,33 +267,39 @@ std::string Encode(const Version& v) {
 }
 
 Status Decode(std::string_view bytes, Version* v) {
-  auto jr = FromCbor(bytes);
-  if (!jr.ok()) return jr.status();
-  const json& j = *jr;
-  v->id = Get<uint64_t>(j, "id");
-  v->model_id = Get<uint64_t>(j, "mid");
-  v->model = Get<std::string>(j, "m");
-  v->number = Get<uint32_t>(j, "n");
-  v->state = static_cast<State>(Get<int>(j, "s"));
-  v->digest = DigestFrom(j.value("dg", json()));
-  v->size = Get<uint64_t>(j, "sz");
-  v->files = Get<uint64_t>(j, "f");
-  v->created_at_ns = Get<int64_t>(j, "ca");
-  v->created_by = Get<std::string>(j, "cb");
-  v->created_uid = Get<uint32_t>(j, "cu");
-  v->description = Get<std::string>(j, "d");
-  v->metrics = Get<std::map<std::string, double>>(j, "me");
-  v->params = Get<std::map<std::string, std::string>>(j, "pa");
-  v->tags = Get<std::map<std::string, std::string>>(j, "t");
-  v->lineage.parents = Get<std::vector<std::string>>(j, "lp");
-  v->lineage.datasets = Get<std::vector<std::string>>(j, "ld");
-  v->lineage.code = Get<std::string>(j, "lc");
-  v->lineage.run = Get<std::string>(j, "lr");
-  v->approval.status = Get<std::string>(j, "as", "pending");
-  v->approval.by = Get<std::string>(j, "ab");
-  v->approval.at_ns = Get<int64_t>(j, "at");
-  v->approval.comment = Get<std::string>(j, "ac");
-  v->past_aliases = Get<std::vector<std::string>>(j, "pal");
+  Fields f(bytes);
+  Version r;
+  uint32_t state = static_cast<uint32_t>(r.state);
+  f.Need("id", &r.id);
+  f.Need("mid", &r.model_id);
+  f.Need("m", &r.model);
+  f.Need("n", &r.number);
+  f.Get("s", &state);
+  f.Get("dg", &r.digest);
+  f.Get("sz", &r.size);
+  f.Get("f", &r.files);
+  f.Get("ca", &r.created_at_ns);
+  f.Get("cb", &r.created_by);
+  f.Get("cu", &r.created_uid);
+  f.Get("d", &r.description);
+  f.Get("me", &r.metrics);
+  f.Get("pa", &r.params);
+  f.Get("t", &r.tags);
+  f.Get("lp", &r.lineage.parents);
+  f.Get("ld", &r.lineage.datasets);
+  f.Get("lc", &r.lineage.code);
+  f.Get("lr", &r.lineage.run);
+  f.Get("as", &r.approval.status);
+  f.Get("ab", &r.approval.by);
+  f.Get("at", &r.approval.at_ns);
+  f.Get("ac", &r.approval.comment);
+  f.Get("pal", &r.past_aliases);
+  if (!f.status().ok()) return f.status();
+  if (state > static_cast<uint32_t>(State::kArchived))
+    return Status::Corrupt("field \"s\" holds state " + std::to_string(state) +
+                           ", not 0 (draft), 1 (ready) or 2 (archived)");
+  r.state = static_cast<State>(state);
+  *v = std::move(r);
   return Status::Ok();
 }
 
@@ -189,14 +310,16 @@ std::string Encode(const Entry& e) {
 }
 
 Status Decode(std::string_view bytes, Entry* e) {
-  auto j = FromCbor(bytes);
-  if (!j.ok()) return j.status();
-  e->id = Get<uint64_t>(*j, "id");
-  e->parent = Get<uint64_t>(*j, "p");
-  e->name = Get<std::string>(*j, "n");
-  e->mode = Get<uint32_t>(*j, "m");
-  e->size = Get<uint64_t>(*j, "s");
-  e->digest = DigestFrom(j->value("dg", json()));
+  Fields f(bytes);
+  Entry r;
+  f.Need("id", &r.id);
+  f.Need("p", &r.parent);
+  f.Need("n", &r.name);
+  f.Need("m", &r.mode);
+  f.Get("s", &r.size);
+  f.Get("dg", &r.digest);
+  if (!f.status().ok()) return f.status();
+  *e = std::move(r);
   return Status::Ok();
 }
 
@@ -206,36 +329,42 @@ std::string Encode(const Alias& a) {
 }
 
 Status Decode(std::string_view bytes, Alias* a) {
-  auto j = FromCbor(bytes);
-  if (!j.ok()) return j.status();
-  a->id = Get<uint64_t>(*j, "id");
-  a->name = Get<std::string>(*j, "n");
-  a->version = Get<uint32_t>(*j, "v");
-  a->updated_at_ns = Get<int64_t>(*j, "ua");
-  a->updated_by = Get<std::string>(*j, "ub");
+  Fields f(bytes);
+  Alias r;
+  f.Need("id", &r.id);
+  f.Need("n", &r.name);
+  f.Need("v", &r.version);
+  f.Get("ua", &r.updated_at_ns);
+  f.Get("ub", &r.updated_by);
+  if (!f.status().ok()) return f.status();
+  *a = std::move(r);
   return Status::Ok();
 }
 
 std::string Encode(const AuditRecord& r) {
   return ToCbor({{"q", r.seq}, {"t", r.at_ns}, {"u", r.uid}, {"un", r.user}, {"a", r.action},
-                 {"m", r.model}, {"o", r.object}, {"b", r.before}, {"af", r.after},
-                 {"ok", r.allowed}, {"r", r.reason}});
+                 {"m", r.model}, {"v", r.version}, {"al", r.alias}, {"o", r.object},
+                 {"b", r.before}, {"af", r.after}, {"ok", r.allowed}, {"r", r.reason}});
 }
 
-Status Decode(std::string_view bytes, AuditRecord* r) {
-  auto j = FromCbor(bytes);
-  if (!j.ok()) return j.status();
-  r->seq = Get<uint64_t>(*j, "q");
-  r->at_ns = Get<int64_t>(*j, "t");
-  r->uid = Get<uint32_t>(*j, "u");
-  r->user = Get<std::string>(*j, "un");
-  r->action = Get<std::string>(*j, "a");
-  r->model = Get<std::string>(*j, "m");
-  r->object = Get<std::string>(*j, "o");
-  r->before = Get<std::string>(*j, "b");
-  r->after = Get<std::string>(*j, "af");
-  r->allowed = Get<bool>(*j, "ok", true);
-  r->reason = Get<std::string>(*j, "r");
+Status Decode(std::string_view bytes, AuditRecord* out) {
+  Fields f(bytes);
+  AuditRecord r;
+  f.Need("q", &r.seq);
+  f.Get("t", &r.at_ns);
+  f.Get("u", &r.uid);
+  f.Get("un", &r.user);
+  f.Get("a", &r.action);
+  f.Get("m", &r.model);
+  f.Get("v", &r.version);  // absent in records written before it existed
+  f.Get("al", &r.alias);
+  f.Get("o", &r.object);
+  f.Get("b", &r.before);
+  f.Get("af", &r.after);
+  f.Get("ok", &r.allowed);
+  f.Get("r", &r.reason);
+  if (!f.status().ok()) return f.status();
+  *out = std::move(r);
   return Status::Ok();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "index/names.h"
 #include "index/status.h"
 
 namespace modelfs {
@@ -33,7 +34,6 @@ std::string_view StateName(State s);
 struct Actor {
   uint32_t uid = 0;
   std::string name;
-  static Actor CurrentProcess();
 };
 
 struct Approval {
@@ -80,7 +80,7 @@ struct Version {
   Lineage lineage;
   Approval approval;
   std::vector<std::string> past_aliases;  // every alias that ever named it
-  std::string ref() const { return model + "@" + std::to_string(number); }
+  std::string ref() const { return FormatRef(model, number); }
 };
 
 // A file or directory inside a version, keyed by (parent id, name). The
@@ -110,7 +110,9 @@ struct AuditRecord {
   std::string user;
   std::string action;  // push, alias, set, approve, archive, gc, ...
   std::string model;   // affected model, empty for registry-wide actions
-  std::string object;  // "churn@12", "churn/production", ...
+  uint32_t version = 0;  // affected version (an alias's new target), 0 for none
+  std::string alias;     // affected alias, empty for none
+  std::string object;  // for people: "churn@12", "churn/production", "churn@1 metrics.auc"
   std::string before;
   std::string after;
   bool allowed = true;

@@ -23,8 +23,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <type_traits>
 
-#include "index/lmdb_util.h"
+#include "index/lmdb_keys.h"
 #include "index/write_txn.h"
 
 namespace modelfs {
@@ -47,9 +49,17 @@ size_t MapSize() {
   return kDefaultMapSize;
 }
 
-uint64_t GetU64(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
+// A counter in the meta table: 0 when absent; Corrupt when it is not the
+// 8-byte big-endian integer it must be.
+Result<uint64_t> GetCounter(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
   MDB_val k = Val(key), v;
-  if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size != 8) return 0;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return uint64_t{0};
+  std::string name = "meta record \"" + std::string(key) + "\"";
+  if (rc != 0) return Error("reading " + name, rc);
+  if (v.mv_size != 8)
+    return Status::Corrupt(name + " is damaged: " + std::to_string(v.mv_size) +
+                           " bytes, not an 8-byte counter");
   return GetBE(View(v), 0, 8);
 }
 
@@ -77,18 +87,32 @@ Status Scan(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::string star
   return st;
 }
 
+// The Corrupt status of a record that does not decode: `name` says which
+// record ("versions record churn@3"), `why` what is wrong with it.
+Status Damaged(const std::string& name, const Status& why) {
+  return Status::Corrupt(name + " is damaged: " + why.message());
+}
+
 // Visits the records of type T whose keys start with `prefix`, from key
-// `start` on, decoded, in key order.
-template <class T>
+// `start` on, decoded, in key order. A record that does not decode is
+// skipped and the scan goes on, so one damaged record hides no other; the
+// first one skipped is then returned, named by `name_of(key)`.
+template <class T, class NameOf>
 Status ScanRecords(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::string start,
-                   const std::function<bool(const T&)>& fn) {
-  return Scan(txn, dbi, prefix, std::move(start),
-              [&](std::string_view, std::string_view val, bool* more) {
-                T rec;
-                MODELFS_RETURN_IF_ERROR(Decode(val, &rec));
-                *more = fn(rec);
-                return Status::Ok();
-              });
+                   const std::function<bool(const T&)>& fn, NameOf&& name_of) {
+  Status damage;
+  Status st = Scan(txn, dbi, prefix, std::move(start),
+                   [&](std::string_view key, std::string_view val, bool* more) {
+                     T rec;
+                     Status d = Decode(val, &rec);
+                     if (!d.ok()) {
+                       if (damage.ok()) damage = Damaged(name_of(key), d);
+                       return Status::Ok();
+                     }
+                     *more = fn(rec);
+                     return Status::Ok();
+                   });
+  return st.ok() ? damage : st;
 }
 
 // The first key of a name-keyed table under `prefix` that sorts after
@@ -99,18 +123,104 @@ std::string KeyAfter(const std::string& prefix, std::string_view after) {
   return k;
 }
 
-template <class T>
-Result<T> GetRecord(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const std::string& what) {
+// The record at `key`: NotFound naming it as `what` ("model churn") when
+// absent, Corrupt named by `name_of(key)` when it does not decode.
+template <class T, class NameOf>
+Result<T> GetRecord(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const std::string& what,
+                    NameOf&& name_of) {
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return Status::NotFound(what + " does not exist");
   if (rc != 0) return Error("reading " + what, rc);
   T rec;
-  MODELFS_RETURN_IF_ERROR(Decode(View(v), &rec));
+  Status d = Decode(View(v), &rec);
+  if (!d.ok()) return Damaged(name_of(key), d);
   return rec;
 }
 
+// A name or key as text for a message: printable bytes as they are, others
+// (a damaged key may hold anything) as \xNN, in quotes.
+std::string Quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace
+
+// ------------------------------------------------------- naming records
+//
+// Messages about a damaged record name it in the registry's words
+// ("versions record churn@3"), not as raw key bytes. Keys hold ids, so this
+// looks the ids up: slow (a scan), but only ever on the way to an error.
+
+std::string Snapshot::ModelNameOf(ObjectId model_id) const {
+  std::string name;
+  auto match = [&](std::string_view, std::string_view val, bool* more) {
+    Model m;
+    // A name that is not a valid one (damage) would make a poor label.
+    if (Decode(val, &m).ok() && m.id == model_id && CheckModelName(m.name).ok()) {
+      name = m.name;
+      *more = false;
+    }
+    return Status::Ok();
+  };
+  (void)Scan(txn_, reg_->dbi_models_, "", "", match);  // an unreadable table names nothing
+  return name;
+}
+
+std::string Snapshot::RecordName(unsigned dbi, std::string_view key) const {
+  const Registry& r = *reg_;
+  if (dbi == r.dbi_models_) return "models record " + Quoted(key);
+  if (dbi == r.dbi_meta_) return "meta record " + Quoted(key);
+  if (dbi == r.dbi_audit_)
+    return key.size() == 8 ? "audit record #" + std::to_string(GetBE(key, 0, 8))
+                           : "audit record with malformed key " + Quoted(key);
+  if (dbi == r.dbi_versions_) {
+    if (key.size() != 12) return "versions record with malformed key " + Quoted(key);
+    ObjectId id = GetBE(key, 0, 8);
+    auto number = static_cast<uint32_t>(GetBE(key, 8, 4));
+    std::string name = ModelNameOf(id);
+    if (name.empty())
+      return "versions record of model id " + std::to_string(id) + " number " +
+             std::to_string(number);
+    return "versions record " + FormatRef(name, number);
+  }
+  if (key.size() < 8) return "record with malformed key " + Quoted(key);
+  ObjectId id = GetBE(key, 0, 8);
+  std::string_view name = key.substr(8);
+  if (dbi == r.dbi_aliases_) {
+    std::string alias = CheckAliasName(name).ok() ? std::string(name) : Quoted(name);
+    std::string model = ModelNameOf(id);
+    if (model.empty()) return "aliases record " + alias + " of model id " + std::to_string(id);
+    return "aliases record " + model + "/" + alias;
+  }
+  if (dbi == r.dbi_entries_) {
+    // The parent is a version (a top-level entry) or a directory entry.
+    std::string parent;
+    auto match = [&](std::string_view, std::string_view val, bool* more) {
+      Version v;
+      if (Decode(val, &v).ok() && v.id == id) {
+        parent = v.ref();
+        *more = false;
+      }
+      return Status::Ok();
+    };
+    (void)Scan(txn_, r.dbi_versions_, "", "", match);
+    if (parent.empty()) parent = "directory id " + std::to_string(id);
+    return "entries record " + Quoted(name) + " in " + parent;
+  }
+  return "record " + Quoted(key);
+}
 
 // ---------------------------------------------------------------- Snapshot
 
@@ -125,25 +235,24 @@ Snapshot::~Snapshot() {
   if (txn_ && owned_) reg_->GiveBackReadTxn(txn_);
 }
 
+std::function<std::string(std::string_view)> Snapshot::Namer(unsigned dbi) const {
+  return [this, dbi](std::string_view key) { return RecordName(dbi, key); };
+}
+
 Result<Model> Snapshot::GetModel(std::string_view name) const {
-  return GetRecord<Model>(txn_, reg_->dbi_models_, name, "model " + std::string(name));
+  return GetRecord<Model>(txn_, reg_->dbi_models_, name, "model " + std::string(name),
+                          Namer(reg_->dbi_models_));
 }
 
 Status Snapshot::ForEachModel(std::string_view after,
                               const std::function<bool(const Model&)>& fn) const {
-  return ScanRecords<Model>(txn_, reg_->dbi_models_, "", KeyAfter("", after), fn);
+  return ScanRecords<Model>(txn_, reg_->dbi_models_, "", KeyAfter("", after), fn,
+                            Namer(reg_->dbi_models_));
 }
 
 Result<Version> Snapshot::GetVersion(ObjectId model_id, uint32_t number) const {
-  MDB_val k, v;
-  std::string key = VersionKey(model_id, number);
-  k = Val(key);
-  int rc = mdb_get(txn_, reg_->dbi_versions_, &k, &v);
-  if (rc == MDB_NOTFOUND) return Status::NotFound("version " + std::to_string(number) + " does not exist");
-  if (rc != 0) return Error("reading version", rc);
-  Version ver;
-  MODELFS_RETURN_IF_ERROR(Decode(View(v), &ver));
-  return ver;
+  return GetRecord<Version>(txn_, reg_->dbi_versions_, VersionKey(model_id, number),
+                            "version " + std::to_string(number), Namer(reg_->dbi_versions_));
 }
 
 Result<Version> Snapshot::GetVersion(std::string_view model, uint32_t number) const {
@@ -151,7 +260,7 @@ Result<Version> Snapshot::GetVersion(std::string_view model, uint32_t number) co
   if (!m.ok()) return m.status();
   auto v = GetVersion(m->id, number);
   if (!v.ok() && v.status().code() == Code::kNotFound)
-    return Status::NotFound(std::string(model) + "@" + std::to_string(number) + " does not exist");
+    return Status::NotFound(FormatRef(model, number) + " does not exist");
   return v;
 }
 
@@ -159,29 +268,43 @@ Status Snapshot::ForEachVersion(ObjectId model_id, uint32_t after,
                                 const std::function<bool(const Version&)>& fn) const {
   if (after == UINT32_MAX) return Status::Ok();
   return ScanRecords<Version>(txn_, reg_->dbi_versions_, Key64(model_id),
-                              VersionKey(model_id, after + 1), fn);
+                              VersionKey(model_id, after + 1), fn, Namer(reg_->dbi_versions_));
 }
 
-uint32_t Snapshot::LatestReady(ObjectId model_id) const {
-  MDB_cursor* cur = nullptr;
-  if (mdb_cursor_open(txn_, reg_->dbi_versions_, &cur) != 0) return 0;
-  std::string prefix = Key64(model_id);
-  std::string next = Key64(model_id + 1);
-  MDB_val k = Val(next), v;
-  // Position at the last version of this model, then walk backwards.
-  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  rc = (rc == 0) ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+uint32_t Snapshot::LatestReady(ObjectId model_id, Status* error) const {
+  Status st;
   uint32_t found = 0;
-  while (rc == 0 && View(k).substr(0, 8) == prefix) {
-    Version ver;
-    if (Decode(View(v), &ver).ok() && ver.state == State::kReady) {
-      found = ver.number;
-      break;
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn_, reg_->dbi_versions_, &cur);
+  if (rc != 0) {
+    st = Error("index cursor", rc);
+  } else {
+    std::string prefix = Key64(model_id);
+    std::string next = Key64(model_id + 1);
+    MDB_val k = Val(next), v;
+    // Position at the last version of this model, then walk backwards.
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = (rc == 0) ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    while (rc == 0 && View(k).substr(0, 8) == prefix) {
+      Version ver;
+      Status d = Decode(View(v), &ver);
+      if (!d.ok()) {
+        // It may be ready, and newer than any below: naming an older
+        // version as latest would be a silent lie.
+        st = Damaged(RecordName(reg_->dbi_versions_, View(k)), d);
+        break;
+      }
+      if (ver.state == State::kReady) {
+        found = ver.number;
+        break;
+      }
+      rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    if (st.ok() && rc != 0 && rc != MDB_NOTFOUND) st = Error("index scan", rc);
+    mdb_cursor_close(cur);
   }
-  mdb_cursor_close(cur);
-  return found;
+  if (error) *error = st;
+  return st.ok() ? found : 0;
 }
 
 Result<Version> Snapshot::Resolve(const Ref& ref) const {
@@ -189,11 +312,15 @@ Result<Version> Snapshot::Resolve(const Ref& ref) const {
   if (!m.ok()) return m.status();
   uint32_t n = ref.version;
   if (n == 0 && (ref.alias.empty() || ref.alias == "latest")) {
-    n = LatestReady(m->id);
+    Status st;
+    n = LatestReady(m->id, &st);
+    if (!st.ok()) return st;
     if (n == 0) return Status::NotFound("model " + ref.model + " has no ready version");
   } else if (n == 0) {
     auto a = GetAlias(m->id, ref.alias);
-    if (!a.ok()) return Status::NotFound("alias " + ref.model + "/" + ref.alias + " does not exist");
+    if (!a.ok() && a.status().code() == Code::kNotFound)
+      return Status::NotFound("alias " + ref.model + "/" + ref.alias + " does not exist");
+    if (!a.ok()) return a.status();
     n = a->version;
   }
   return GetVersion(ref.model, n);
@@ -201,21 +328,24 @@ Result<Version> Snapshot::Resolve(const Ref& ref) const {
 
 Result<Alias> Snapshot::GetAlias(ObjectId model_id, std::string_view name) const {
   return GetRecord<Alias>(txn_, reg_->dbi_aliases_, Key64Name(model_id, name),
-                          "alias " + std::string(name));
+                          "alias " + std::string(name), Namer(reg_->dbi_aliases_));
 }
 
 Status Snapshot::ForEachAlias(ObjectId model_id, std::string_view after,
                               const std::function<bool(const Alias&)>& fn) const {
   std::string prefix = Key64(model_id);
-  return ScanRecords<Alias>(txn_, reg_->dbi_aliases_, prefix, KeyAfter(prefix, after), fn);
+  return ScanRecords<Alias>(txn_, reg_->dbi_aliases_, prefix, KeyAfter(prefix, after), fn,
+                            Namer(reg_->dbi_aliases_));
 }
 
-std::vector<std::string> Snapshot::AliasesOf(ObjectId model_id, uint32_t number) const {
+std::vector<std::string> Snapshot::AliasesOf(ObjectId model_id, uint32_t number,
+                                             Status* error) const {
   std::vector<std::string> out;
-  (void)ForEachAlias(model_id, "", [&](const Alias& a) {
+  Status st = ForEachAlias(model_id, "", [&](const Alias& a) {
     if (a.version == number) out.push_back(a.name);
     return true;
   });
+  if (error) *error = st;
   return out;
 }
 
@@ -233,13 +363,14 @@ Status Snapshot::CheckAliasTarget(const Model& m, std::string_view alias,
 
 Result<Entry> Snapshot::GetEntry(ObjectId parent, std::string_view name) const {
   return GetRecord<Entry>(txn_, reg_->dbi_entries_, Key64Name(parent, name),
-                          "file " + std::string(name));
+                          "file " + std::string(name), Namer(reg_->dbi_entries_));
 }
 
 Status Snapshot::ForEachEntry(ObjectId parent, std::string_view after,
                               const std::function<bool(const Entry&)>& fn) const {
   std::string prefix = Key64(parent);
-  return ScanRecords<Entry>(txn_, reg_->dbi_entries_, prefix, KeyAfter(prefix, after), fn);
+  return ScanRecords<Entry>(txn_, reg_->dbi_entries_, prefix, KeyAfter(prefix, after), fn,
+                            Namer(reg_->dbi_entries_));
 }
 
 Status Snapshot::ForEachPath(
@@ -269,10 +400,14 @@ Status Snapshot::ForEachPath(
 
 Status Snapshot::ForEachAudit(uint64_t after,
                               const std::function<bool(const AuditRecord&)>& fn) const {
-  return ScanRecords<AuditRecord>(txn_, reg_->dbi_audit_, "", Key64(after + 1), fn);
+  return ScanRecords<AuditRecord>(txn_, reg_->dbi_audit_, "", Key64(after + 1), fn,
+                                  Namer(reg_->dbi_audit_));
 }
 
-uint64_t Snapshot::LastAuditSeq() const { return GetU64(txn_, reg_->dbi_meta_, "audit_seq"); }
+uint64_t Snapshot::LastAuditSeq() const {
+  auto seq = GetCounter(txn_, reg_->dbi_meta_, "audit_seq");
+  return seq.ok() ? *seq : 0;
+}
 
 // ---------------------------------------------------------------- Registry
 
@@ -344,10 +479,11 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
 Status Registry::OpenEnv() {
   int rc = mdb_env_create(&env_);
   if (rc != 0) return Error("mdb_env_create", rc);
-  mdb_env_set_mapsize(env_, MapSize());
-  mdb_env_set_maxreaders(env_, kMaxReaders);
-  mdb_env_set_maxdbs(env_, 8);
   std::string idx = root_ + "/index";
+  if ((rc = mdb_env_set_mapsize(env_, MapSize())) != 0 ||
+      (rc = mdb_env_set_maxreaders(env_, kMaxReaders)) != 0 ||
+      (rc = mdb_env_set_maxdbs(env_, 8)) != 0)
+    return Error("cannot set up the index " + idx, rc);
   // MDB_NOTLS: read transactions are bound to Snapshot objects, not threads,
   // so the mount's worker threads can share a pool of them. Mode 0660 (less
   // the umask): ROOT's own permissions decide who gets in (SPEC §6), and a
@@ -376,13 +512,30 @@ Status Registry::OpenEnv() {
     }
     *d.dbi = dbi;
   }
+  // A new index: ids start after the root's; the format is 1. (An index
+  // whose next_id went missing later is not new: it has models.)
   MDB_val k = Val("next_id"), v;
-  if (mdb_get(txn, dbi_meta_, &k, &v) == MDB_NOTFOUND) {
-    std::string first = Key64(kRootId + 1);
-    MDB_val fv = Val(first);
-    mdb_put(txn, dbi_meta_, &k, &fv, 0);
-    MDB_val fk = Val("format"), fmt = Val("1");
-    mdb_put(txn, dbi_meta_, &fk, &fmt, 0);
+  rc = mdb_get(txn, dbi_meta_, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    MDB_cursor* cur = nullptr;
+    MDB_val mk, mv;
+    rc = mdb_cursor_open(txn, dbi_models_, &cur);
+    if (rc == 0) {
+      int first = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST);
+      mdb_cursor_close(cur);
+      rc = first == MDB_NOTFOUND ? MDB_NOTFOUND : 0;
+    }
+    if (rc == MDB_NOTFOUND) {
+      std::string first = Key64(kRootId + 1);
+      MDB_val fv = Val(first);
+      MDB_val fk = Val("format"), fmt = Val("1");
+      rc = mdb_put(txn, dbi_meta_, &k, &fv, 0);
+      if (rc == 0) rc = mdb_put(txn, dbi_meta_, &fk, &fmt, 0);
+    }
+  }
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return Error("cannot set up the index " + idx, rc);
   }
   rc = mdb_txn_commit(txn);
   if (rc != 0) return Error("cannot open the index " + idx, rc);
@@ -438,10 +591,16 @@ Status WriteTxn::Put(unsigned dbi, std::string_view key, std::string_view val) {
   return Status::Ok();
 }
 
-ObjectId WriteTxn::NextId() {
-  uint64_t id = GetU64(txn_, reg_->dbi_meta_, "next_id");
-  if (id <= kRootId) id = kRootId + 1;
-  (void)Put(reg_->dbi_meta_, "next_id", Key64(id + 1));
+Result<ObjectId> WriteTxn::NextId() {
+  auto stored = GetCounter(txn_, reg_->dbi_meta_, "next_id");
+  if (!stored.ok()) return stored.status();
+  // Init writes next_id; without it, ids already given out are unknown and
+  // one could name two objects (fsck --repair rebuilds it).
+  if (*stored <= kRootId)
+    return Status::Corrupt("meta record \"next_id\" is missing or zero: the next free object id "
+                           "is unknown (run modelfs fsck --repair)");
+  ObjectId id = *stored;
+  MODELFS_RETURN_IF_ERROR(Put(reg_->dbi_meta_, "next_id", Key64(id + 1)));
   return id;
 }
 
@@ -492,7 +651,9 @@ Status WriteTxn::DelVersion(const Version& v) {
 }
 
 Status WriteTxn::Audit(AuditRecord r) {
-  uint64_t seq = GetU64(txn_, reg_->dbi_meta_, "audit_seq") + 1;
+  auto stored = GetCounter(txn_, reg_->dbi_meta_, "audit_seq");  // absent before the first
+  if (!stored.ok()) return stored.status();
+  uint64_t seq = *stored + 1;
   r.seq = seq;
   if (r.at_ns == 0) r.at_ns = NowNs();
   MODELFS_RETURN_IF_ERROR(Put(reg_->dbi_meta_, "audit_seq", Key64(seq)));
@@ -506,10 +667,14 @@ Status WriteTxn::Commit() {
   return Status::Ok();
 }
 
-Model NewModel(WriteTxn& t, std::string_view name, const Actor& who) {
+Result<Model> NewModel(WriteTxn& t, std::string_view name, const Actor& who) {
+  auto id = t.NextId();
+  if (!id.ok()) return id.status();
+  auto latest_id = t.NextId();
+  if (!latest_id.ok()) return latest_id.status();
   Model m;
-  m.id = t.NextId();
-  m.latest_id = t.NextId();
+  m.id = *id;
+  m.latest_id = *latest_id;
   m.name = std::string(name);
   m.created_at_ns = NowNs();
   m.created_by = who.name;
@@ -517,9 +682,11 @@ Model NewModel(WriteTxn& t, std::string_view name, const Actor& who) {
   return m;
 }
 
-Version NewVersion(WriteTxn& t, Model* m, State state, const Actor& who) {
+Result<Version> NewVersion(WriteTxn& t, Model* m, State state, const Actor& who) {
+  auto id = t.NextId();
+  if (!id.ok()) return id.status();
   Version v;
-  v.id = t.NextId();
+  v.id = *id;
   v.model_id = m->id;
   v.model = m->name;
   v.number = m->next_version++;
@@ -539,8 +706,10 @@ Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
     auto slash = it.rel.rfind('/');
     auto parent = dir_ids.find(slash == std::string::npos ? "" : it.rel.substr(0, slash));
     if (parent == dir_ids.end()) return Status::Invalid(it.rel + ": its directory is missing");
+    auto id = t.NextId();
+    if (!id.ok()) return id.status();
     Entry e;
-    e.id = t.NextId();
+    e.id = *id;
     e.parent = parent->second;
     e.name = slash == std::string::npos ? it.rel : it.rel.substr(slash + 1);
     e.mode = it.mode;
@@ -560,16 +729,176 @@ Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
 }
 
 AuditRecord MakeAudit(const Actor& who, std::string_view action, std::string_view model,
-                      std::string_view object, std::string before, std::string after) {
+                      uint32_t version, std::string_view alias, std::string_view object,
+                      std::string before, std::string after) {
   AuditRecord r;
   r.uid = who.uid;
   r.user = who.name;
   r.action = std::string(action);
   r.model = std::string(model);
+  r.version = version;
+  r.alias = std::string(alias);
   r.object = std::string(object);
   r.before = std::move(before);
   r.after = std::move(after);
   return r;
+}
+
+// ---------------------------------------------------------- fsck's checks
+
+Status Snapshot::ForEachDamaged(const std::function<bool(const Damage&)>& fn) const {
+  const Registry& r = *reg_;
+  bool more = true;
+  // Key lengths: [min, max] bytes, as the layout at the top of this file.
+  auto check = [&](auto type, unsigned dbi, const char* table, size_t min_key, size_t max_key) {
+    using T = typename decltype(type)::type;
+    if (!more) return Status::Ok();
+    return Scan(txn_, dbi, "", "", [&](std::string_view key, std::string_view val, bool* go_on) {
+      T rec;
+      Status d = Decode(val, &rec);
+      if (d.ok() && (key.size() < min_key || key.size() > max_key))
+        d = Status::Corrupt("its key is " + std::to_string(key.size()) + " bytes long");
+      if (!d.ok()) {
+        more = fn(Damage{table, std::string(key), RecordName(dbi, key), d.message()});
+        *go_on = more;
+      }
+      return Status::Ok();
+    });
+  };
+  constexpr size_t kAny = SIZE_MAX;
+  using std::type_identity;
+  MODELFS_RETURN_IF_ERROR(check(type_identity<Model>{}, r.dbi_models_, "models", 1, kAny));
+  MODELFS_RETURN_IF_ERROR(check(type_identity<Version>{}, r.dbi_versions_, "versions", 12, 12));
+  MODELFS_RETURN_IF_ERROR(check(type_identity<Entry>{}, r.dbi_entries_, "entries", 9, kAny));
+  MODELFS_RETURN_IF_ERROR(check(type_identity<Alias>{}, r.dbi_aliases_, "aliases", 9, kAny));
+  return check(type_identity<AuditRecord>{}, r.dbi_audit_, "audit", 8, 8);
+}
+
+namespace {
+
+// The highest object id that a record which decodes, or a key, holds.
+Status MaxIdInUse(MDB_txn* txn, const unsigned (&dbis)[4], ObjectId* max) {
+  *max = kRootId;
+  auto see = [&](ObjectId id) { *max = std::max(*max, id); };
+  auto key_id = [&](std::string_view key) {
+    if (key.size() >= 8) see(GetBE(key, 0, 8));
+  };
+  auto models = [&](std::string_view, std::string_view val, bool*) {
+    Model m;
+    if (Decode(val, &m).ok()) see(std::max(m.id, m.latest_id));
+    return Status::Ok();
+  };
+  auto versions = [&](std::string_view key, std::string_view val, bool*) {
+    key_id(key);
+    Version v;
+    if (Decode(val, &v).ok()) see(v.id);
+    return Status::Ok();
+  };
+  auto entries = [&](std::string_view key, std::string_view val, bool*) {
+    key_id(key);
+    Entry e;
+    if (Decode(val, &e).ok()) see(e.id);
+    return Status::Ok();
+  };
+  auto aliases = [&](std::string_view key, std::string_view val, bool*) {
+    key_id(key);
+    Alias a;
+    if (Decode(val, &a).ok()) see(a.id);
+    return Status::Ok();
+  };
+  MODELFS_RETURN_IF_ERROR(Scan(txn, dbis[0], "", "", models));
+  MODELFS_RETURN_IF_ERROR(Scan(txn, dbis[1], "", "", versions));
+  MODELFS_RETURN_IF_ERROR(Scan(txn, dbis[2], "", "", entries));
+  return Scan(txn, dbis[3], "", "", aliases);
+}
+
+// The sequence number of the last audit record (its key), 0 when none.
+Status LastAuditKey(MDB_txn* txn, MDB_dbi dbi, uint64_t* seq) {
+  *seq = 0;
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc != 0) return Error("index cursor", rc);
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  if (rc == 0 && k.mv_size == 8) *seq = GetBE(View(k), 0, 8);
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return Error("index scan", rc);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Registry::CheckCounters(bool repair, bool records_damaged, const Actor& who,
+                               FsckReport* rep) {
+  // With repair, one write transaction checks and fixes; without, a read.
+  std::unique_ptr<WriteTxn> tx;
+  std::optional<Snapshot> snap;
+  MDB_txn* txn = nullptr;
+  if (repair) {
+    auto t = WriteTxn::Begin(this);
+    if (!t.ok()) return t.status();
+    tx = std::move(*t);
+    txn = tx->txn_;
+  } else {
+    auto s = Read();
+    if (!s.ok()) return s.status();
+    snap.emplace(std::move(*s));
+    txn = snap->txn_;
+  }
+  const unsigned dbis[4] = {dbi_models_, dbi_versions_, dbi_entries_, dbi_aliases_};
+  ObjectId max_id = 0;
+  MODELFS_RETURN_IF_ERROR(MaxIdInUse(txn, dbis, &max_id));
+  uint64_t last_audit = 0;
+  MODELFS_RETURN_IF_ERROR(LastAuditKey(txn, dbi_audit_, &last_audit));
+
+  bool changed = false;
+  struct Fix {
+    std::string what, before, after;
+  };
+  std::vector<Fix> fixes;  // for the audit trail
+  auto shown = [](const Result<uint64_t>& v) {
+    return !v.ok() ? std::string("damaged") : *v == 0 ? std::string("missing") : std::to_string(*v);
+  };
+  auto stored_next = GetCounter(txn, dbi_meta_, "next_id");
+  std::string next_problem;
+  if (!stored_next.ok()) next_problem = stored_next.status().message();
+  else if (*stored_next == 0) next_problem = "meta record \"next_id\" is missing";
+  else if (*stored_next <= max_id)
+    next_problem = "meta record \"next_id\" is " + std::to_string(*stored_next) +
+                   ", not above the highest object id in use, " + std::to_string(max_id);
+  if (!next_problem.empty()) {
+    rep->problems.push_back(next_problem + " (fsck --repair rebuilds it)");
+    if (repair && records_damaged) {
+      rep->not_repaired.push_back(
+          "meta record \"next_id\": not rebuilt while records are damaged: the ids they hold "
+          "are unknown, and a new object must never reuse one");
+    } else if (repair) {
+      MODELFS_RETURN_IF_ERROR(tx->Put(dbi_meta_, "next_id", Key64(max_id + 1)));
+      rep->repaired.push_back("meta record \"next_id\" set to " + std::to_string(max_id + 1));
+      fixes.push_back({"next_id", shown(stored_next), std::to_string(max_id + 1)});
+      changed = true;
+    }
+  }
+  auto stored_seq = GetCounter(txn, dbi_meta_, "audit_seq");
+  std::string seq_problem;
+  if (!stored_seq.ok()) seq_problem = stored_seq.status().message();
+  else if (*stored_seq < last_audit)
+    seq_problem = "meta record \"audit_seq\" is " + std::to_string(*stored_seq) +
+                  ", behind the last audit record, #" + std::to_string(last_audit);
+  if (!seq_problem.empty()) {
+    rep->problems.push_back(seq_problem + " (fsck --repair rebuilds it)");
+    if (repair) {
+      MODELFS_RETURN_IF_ERROR(tx->Put(dbi_meta_, "audit_seq", Key64(last_audit)));
+      rep->repaired.push_back("meta record \"audit_seq\" set to " + std::to_string(last_audit));
+      fixes.push_back({"audit_seq", shown(stored_seq), std::to_string(last_audit)});
+      changed = true;
+    }
+  }
+  if (!changed) return Status::Ok();
+  for (const Fix& f : fixes)
+    MODELFS_RETURN_IF_ERROR(
+        tx->Audit(MakeAudit(who, "fsck", "", 0, "", f.what, f.before, f.after)));
+  return tx->Commit();
 }
 
 // ---------------------------------------------------------- metadata writes
@@ -583,8 +912,9 @@ Status LoadVersion(const Snapshot& s, std::string_view model, uint32_t number, M
   if (!mr.ok()) return mr.status();
   *m = *mr;
   auto vr = s.GetVersion(m->id, number);
-  if (!vr.ok())
-    return Status::NotFound(std::string(model) + "@" + std::to_string(number) + " does not exist");
+  if (!vr.ok() && vr.status().code() == Code::kNotFound)
+    return Status::NotFound(FormatRef(model, number) + " does not exist");
+  if (!vr.ok()) return vr.status();
   *v = *vr;
   return Status::Ok();
 }
@@ -599,9 +929,16 @@ Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias
   if (old.ok()) {
     a = *old;
     before = "v" + std::to_string(a.version);
-  } else {
-    a.id = t.NextId();
+  } else if (old.status().code() == Code::kNotFound || old.status().code() == Code::kCorrupt) {
+    // A damaged alias record is replaced by the move (the audit says so):
+    // moving the alias is how its owner repairs it.
+    if (old.status().code() == Code::kCorrupt) before = "(damaged record)";
+    auto id = t.NextId();
+    if (!id.ok()) return id.status();
+    a.id = *id;
     a.name = std::string(alias);
+  } else {
+    return old.status();
   }
   a.version = v->number;
   a.updated_at_ns = NowNs();
@@ -611,8 +948,8 @@ Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias
     v->past_aliases.push_back(a.name);
     MODELFS_RETURN_IF_ERROR(t.PutVersion(*v));
   }
-  AuditRecord r = MakeAudit(who, "alias", m.name, m.name + "/" + a.name, before,
-                            "v" + std::to_string(v->number));
+  AuditRecord r = MakeAudit(who, "alias", m.name, v->number, a.name, m.name + "/" + a.name,
+                            before, "v" + std::to_string(v->number));
   r.reason = std::string(note);
   return t.Audit(r);
 }
@@ -622,10 +959,14 @@ Result<Model> Registry::CreateModel(std::string_view name, const Actor& who) {
   auto tx = WriteTxn::Begin(this);
   if (!tx.ok()) return tx.status();
   WriteTxn& t = **tx;
-  if (t.view().GetModel(name).ok()) return Status::Exists("model " + std::string(name) + " already exists");
-  Model m = NewModel(t, name, who);
+  auto existing = t.view().GetModel(name);
+  if (existing.ok()) return Status::Exists("model " + std::string(name) + " already exists");
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+  auto made = NewModel(t, name, who);
+  if (!made.ok()) return made.status();
+  Model m = std::move(*made);
   MODELFS_RETURN_IF_ERROR(t.PutModel(m));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, m.name, "", "model")));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
   MODELFS_RETURN_IF_ERROR(t.Commit());
   return m;
 }
@@ -644,8 +985,8 @@ Status Registry::SetMeta(std::string_view model, uint32_t number,
   for (const auto& c : changes) {
     std::string before, after;
     MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &before, &after));
-    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, c.value ? "set" : "unset", v.model,
-                                              v.ref() + " " + c.key, before, after)));
+    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, c.value ? "set" : "unset", v.model, v.number,
+                                              "", v.ref() + " " + c.key, before, after)));
   }
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
   return t.Commit();
@@ -660,10 +1001,13 @@ Status Registry::SetAlias(std::string_view model, std::string_view alias, uint32
   auto m = t.view().GetModel(model);
   if (!m.ok()) return m.status();
   auto cur = t.view().GetAlias(m->id, alias);
-  if (!cur.ok() && cur.status().code() != Code::kNotFound) return cur.status();
+  // A damaged alias record exists, and moving the alias replaces it.
+  bool damaged = cur.status().code() == Code::kCorrupt;
+  if (!cur.ok() && !damaged && cur.status().code() != Code::kNotFound) return cur.status();
   std::string name = m->name + "/" + std::string(alias);
-  if (mode == AliasMode::kCreate && cur.ok()) return Status::Exists("alias " + name + " already exists");
-  if (mode == AliasMode::kReplace && !cur.ok())
+  if (mode == AliasMode::kCreate && (cur.ok() || damaged))
+    return Status::Exists("alias " + name + " already exists");
+  if (mode == AliasMode::kReplace && !cur.ok() && !damaged)
     return Status::NotFound("alias " + name + " does not exist");
   MODELFS_RETURN_IF_ERROR(t.view().CheckAliasTarget(*m, alias, number));
   auto v = t.view().GetVersion(m->id, number);
@@ -684,11 +1028,15 @@ Status Registry::DeleteAlias(std::string_view model, std::string_view alias, con
   auto m = t.view().GetModel(model);
   if (!m.ok()) return m.status();
   auto a = t.view().GetAlias(m->id, alias);
-  if (!a.ok())
+  if (!a.ok() && a.status().code() == Code::kNotFound)
     return Status::NotFound("alias " + std::string(model) + "/" + std::string(alias) + " does not exist");
+  // A damaged alias record can be deleted: that is how its owner repairs it.
+  if (!a.ok() && a.status().code() != Code::kCorrupt) return a.status();
+  std::string before = a.ok() ? "v" + std::to_string(a->version) : "(damaged record)";
   MODELFS_RETURN_IF_ERROR(t.DelAlias(m->id, alias));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "unalias", m->name, m->name + "/" + a->name,
-                                            "v" + std::to_string(a->version), "")));
+  std::string object = m->name + "/" + std::string(alias);
+  MODELFS_RETURN_IF_ERROR(t.Audit(
+      MakeAudit(who, "unalias", m->name, a.ok() ? a->version : 0, alias, object, before, "")));
   return t.Commit();
 }
 
@@ -709,8 +1057,8 @@ Status Registry::Approve(std::string_view model, uint32_t number, bool approve,
   v.approval.at_ns = NowNs();
   v.approval.comment = std::string(comment);
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  AuditRecord r = MakeAudit(who, approve ? "approve" : "reject", m.name, v.ref(), before,
-                            v.approval.status);
+  AuditRecord r = MakeAudit(who, approve ? "approve" : "reject", m.name, v.number, "", v.ref(),
+                            before, v.approval.status);
   r.reason = std::string(comment);
   MODELFS_RETURN_IF_ERROR(t.Audit(r));
   return t.Commit();
@@ -726,21 +1074,25 @@ Status Registry::Archive(std::string_view model, uint32_t number, const Actor& w
   if (v.state == State::kArchived) return Status::Ok();
   if (v.state != State::kReady)
     return Status::Invalid(v.ref() + " is a draft: discard it instead of archiving it");
-  auto aliases = t.view().AliasesOf(m.id, number);
+  Status alias_st;
+  auto aliases = t.view().AliasesOf(m.id, number, &alias_st);
+  MODELFS_RETURN_IF_ERROR(alias_st);  // a damaged alias may point here
   if (!aliases.empty())
     return Status::Busy(v.ref() + " is the target of alias " + JoinList(aliases) +
                         ": move the alias first");
   v.state = State::kArchived;
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "archive", m.name, v.ref(), "ready", "archived")));
+  MODELFS_RETURN_IF_ERROR(
+      t.Audit(MakeAudit(who, "archive", m.name, v.number, "", v.ref(), "ready", "archived")));
   return t.Commit();
 }
 
 Status Registry::AuditDenied(const Actor& who, std::string_view action, std::string_view model,
-                             std::string_view object, std::string_view reason) {
+                             std::string_view object, std::string_view reason, uint32_t version,
+                             std::string_view alias) {
   auto tx = WriteTxn::Begin(this);
   if (!tx.ok()) return tx.status();
-  AuditRecord r = MakeAudit(who, action, model, object, "", "");
+  AuditRecord r = MakeAudit(who, action, model, version, alias, object, "", "");
   r.allowed = false;
   r.reason = std::string(reason);
   MODELFS_RETURN_IF_ERROR((*tx)->Audit(r));

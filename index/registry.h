@@ -32,6 +32,14 @@ namespace modelfs {
 class Registry;
 
 // A read view of the index. Visitors return false to stop early.
+//
+// Damaged records: a record that does not decode is Corrupt, with a message
+// naming its table and key in readable form and what is wrong with it
+// ("versions record churn@3 is damaged: field \"lp\" should be an array of
+// strings, not a number (3)"). Get* return that status. ForEach* skip such
+// a record and go on, so the others are still served, then return the
+// first one skipped; an error from a ForEach* therefore means the visitor
+// did not see everything, not that it saw nothing.
 class Snapshot {
  public:
   Snapshot(Snapshot&&) noexcept;
@@ -47,8 +55,10 @@ class Snapshot {
   // Versions of a model in number order, starting after `after`.
   Status ForEachVersion(ObjectId model_id, uint32_t after,
                         const std::function<bool(const Version&)>& fn) const;
-  // The highest ready version of the model, 0 when it has none.
-  uint32_t LatestReady(ObjectId model_id) const;
+  // The highest ready version of the model, 0 when it has none. Also 0,
+  // with *error set (when given), when a version record newer than any
+  // ready one cannot be read: it may be the latest.
+  uint32_t LatestReady(ObjectId model_id, Status* error = nullptr) const;
   // MODEL, MODEL@N, MODEL@ALIAS, MODEL@latest (MODEL alone means latest).
   Result<Version> Resolve(const Ref& ref) const;
 
@@ -58,8 +68,10 @@ class Snapshot {
   // Ok when `alias` of model `m` may point at version `number`: a ready
   // version of the same model (SPEC §4), else Invalid saying why.
   Status CheckAliasTarget(const Model& m, std::string_view alias, uint32_t number) const;
-  // Names of the aliases now pointing at `number`, sorted.
-  std::vector<std::string> AliasesOf(ObjectId model_id, uint32_t number) const;
+  // Names of the aliases now pointing at `number`, sorted. A damaged alias
+  // record is left out, and reported in *error when given.
+  std::vector<std::string> AliasesOf(ObjectId model_id, uint32_t number,
+                                     Status* error = nullptr) const;
 
   // Entries (files, directories) of a version: parent is the version's id
   // for the top level, else the directory entry's id.
@@ -76,10 +88,27 @@ class Snapshot {
   // change, so a reader can poll it to learn that something changed.
   uint64_t LastAuditSeq() const;
 
+  // Every record that does not decode, or whose key is malformed, in the
+  // tables of models, versions, entries, aliases and audit records, table
+  // by table in key order: what the ForEach* visitors skip. For fsck; the
+  // meta counters are Registry::Fsck's to check.
+  struct Damage {
+    std::string table;    // "versions"
+    std::string key;      // its LMDB key, as stored
+    std::string name;     // "versions record churn@3"
+    std::string problem;  // "field \"lp\" should be an array of strings, not a number (3)"
+  };
+  Status ForEachDamaged(const std::function<bool(const Damage&)>& fn) const;
+
  private:
   friend class Registry;
   friend class WriteTxn;
   Snapshot(const Registry* reg, MDB_txn* txn, bool owned);
+  // "versions record churn@3": the record at `key` of table `dbi`, named
+  // for messages (slow: looks ids up; for errors only).
+  std::string RecordName(unsigned dbi, std::string_view key) const;
+  std::function<std::string(std::string_view key)> Namer(unsigned dbi) const;
+  std::string ModelNameOf(ObjectId model_id) const;  // "" when unknown
   const Registry* reg_;
   MDB_txn* txn_;
   bool owned_;  // a pooled read transaction that we must give back
@@ -123,9 +152,10 @@ struct GcReport {
 };
 
 struct FsckReport {
-  std::vector<std::string> problems;  // inconsistencies: exit 1
-  std::vector<std::string> garbage;   // leftovers gc would remove
-  std::vector<std::string> repaired;
+  std::vector<std::string> problems;      // inconsistencies: exit 1
+  std::vector<std::string> garbage;       // leftovers gc would remove
+  std::vector<std::string> repaired;      // with repair: what was fixed
+  std::vector<std::string> not_repaired;  // with repair: what was left as is, and why
 };
 
 class Registry {
@@ -197,14 +227,24 @@ class Registry {
   // Draft files still marked as being written by a writer that is gone (no
   // lock held): "MODEL@N path (SIZE bytes)". With `remove`, they are
   // deleted, so the draft keeps only complete files (the mount does this
-  // when it starts; fsck --repair too).
-  std::vector<std::string> TornDraftFiles(bool remove);
+  // when it starts; fsck --repair too). An error when the drafts or their
+  // files cannot all be read (then some may be unchecked; seal still
+  // refuses a torn file) or a torn file cannot be removed.
+  Result<std::vector<std::string>> TornDraftFiles(bool remove);
 
-  // Records a refused action in the audit trail.
+  // Records a refused action in the audit trail; `version` and `alias`, when
+  // known, are the version (0: none) and alias ("": none) it was about.
   Status AuditDenied(const Actor& who, std::string_view action, std::string_view model,
-                     std::string_view object, std::string_view reason);
+                     std::string_view object, std::string_view reason, uint32_t version = 0,
+                     std::string_view alias = {});
 
+  // Gc removes nothing while a record it must read is damaged (Corrupt):
+  // it could not tell what that record still references.
   Result<GcReport> Gc(const GcOptions& opt, const Actor& who);
+  // Every damaged record is a problem of its own, and the check goes on
+  // over the rest. Repair never drops a damaged record: those it cannot
+  // rebuild are listed in not_repaired, and while any exists it removes no
+  // garbage (a damaged record may still name it).
   Result<FsckReport> Fsck(bool repair, const Actor& who);
 
   // Total bytes and count of regular files a push of `paths` would store;
@@ -217,6 +257,11 @@ class Registry {
   friend class WriteTxn;
   Registry(std::string root);
   Status OpenEnv();
+  // Fsck's check of the meta counters against the records: next_id above
+  // every object id in use, audit_seq at the last audit record. With
+  // `repair`, rebuilds them (next_id only when no record is damaged, for
+  // a damaged record's ids are unknown).
+  Status CheckCounters(bool repair, bool records_damaged, const Actor& who, FsckReport* rep);
   MDB_txn* TakeReadTxn() const;
   void GiveBackReadTxn(MDB_txn* txn) const;
 

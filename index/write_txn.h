@@ -5,7 +5,7 @@
 
 #include <lmdb.h>
 
-#include "index/lmdb_util.h"
+#include "index/lmdb_keys.h"
 #include "index/registry.h"
 
 namespace modelfs {
@@ -16,7 +16,9 @@ class WriteTxn {
   ~WriteTxn();
 
   const Snapshot& view() const { return view_; }
-  ObjectId NextId();
+  // A new object id (an inode number: never reused). Corrupt when the
+  // counter is damaged or missing; the failure of its write is returned too.
+  Result<ObjectId> NextId();
   Status PutModel(const Model& m);
   Status PutVersion(const Version& v);
   Status PutEntry(const Entry& e);
@@ -29,6 +31,7 @@ class WriteTxn {
   Registry* reg() { return reg_; }
 
  private:
+  friend class Registry;  // fsck's repair of the meta counters
   WriteTxn(Registry* reg, MDB_txn* txn);
   Status Put(unsigned dbi, std::string_view key, std::string_view val);
   Status DelEntries(ObjectId parent);
@@ -39,11 +42,11 @@ class WriteTxn {
 };
 
 // A new model named `name`, owned and created by `who` now (not yet put).
-Model NewModel(WriteTxn& t, std::string_view name, const Actor& who);
+Result<Model> NewModel(WriteTxn& t, std::string_view name, const Actor& who);
 
 // A new version of `m` in state `state`, created by `who` now, taking the
 // model's next number (the caller writes `m` back: next_version moved on).
-Version NewVersion(WriteTxn& t, Model* m, State state, const Actor& who);
+Result<Version> NewVersion(WriteTxn& t, Model* m, State state, const Actor& who);
 
 // One file or directory of a version being committed, by its path.
 struct TreeItem {
@@ -78,8 +81,11 @@ class GcLock {
   int fd_;
 };
 
-// The audit record of a change made by `who`.
+// The audit record of a change made by `who` to `model` ("" for the
+// registry), naming the version (0: none) and alias ("": none) it touched
+// as fields, so readers need not parse `object`, the text shown to people.
 AuditRecord MakeAudit(const Actor& who, std::string_view action, std::string_view model,
-                      std::string_view object, std::string before, std::string after);
+                      uint32_t version, std::string_view alias, std::string_view object,
+                      std::string before, std::string after);
 
 }  // namespace modelfs

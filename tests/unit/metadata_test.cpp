@@ -109,7 +109,9 @@ TEST_CASE("xattrs and show --json come from the same table", "[metadata]") {
                                {"lineage.code", "git+x"},
                                {"description", "first"}});
   auto snap = f.reg->Read();
-  Attributes xs = VersionAttributes(*snap, v);
+  auto built = VersionAttributes(*snap, v);
+  REQUIRE(built.ok());
+  Attributes xs = *built;
   auto value = [&](const std::string& name) -> std::optional<std::string> {
     for (const auto& [k, x] : xs)
       if (k == name) return x;

@@ -1,5 +1,6 @@
-// Small helpers around the LMDB C API used by registry.cc and push.cc:
-// big-endian key encoding (so keys sort numerically) and error mapping.
+// The index's LMDB keys and errors, for the code in index/ that talks to
+// LMDB: keys built from big-endian integers (so they sort by number) as
+// registry.cc's layout comment describes, and LMDB return codes as Status.
 #pragma once
 
 #include <lmdb.h>
