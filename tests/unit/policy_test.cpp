@@ -803,21 +803,40 @@ TEST_CASE("PolicyFile sees a rewrite that stat() cannot tell apart", "[policy][r
 }
 
 TEST_CASE("PolicyFile does not re-read within the interval", "[policy][reload]") {
+  // The policy text changes before every call to current(), so every check
+  // of the file adopts a new Policy: counting the changes of the returned
+  // pointer counts the checks. Checks are at least one interval apart and
+  // the first is one interval after Open, so over `elapsed` there can be at
+  // most elapsed / interval of them, however slowly the machine runs; a
+  // PolicyFile that re-read on every call would make one per call.
   TempDir dir;
   const std::string path = dir.path + "/policy.toml";
-  WriteInPlace(path, "[defaults]\nread = [\"user:alice\"]\n");
+  auto text = [](int i) { return "[defaults]\nread = [\"uid:" + std::to_string(1000 + i) + "\"]\n"; };
+  const auto interval = std::chrono::nanoseconds(PolicyFile::kCheckIntervalNs);
+  const auto start = std::chrono::steady_clock::now();
+  WriteInPlace(path, text(0));
   auto opened = PolicyFile::Open(path);
   REQUIRE(opened.ok());
-  auto start = std::chrono::steady_clock::now();
-  auto before = (*opened)->current();
-  WriteByRename(path, "[defaults]\nread = [\"*\"]\n");
-  auto after = (*opened)->current();
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  // Only meaningful if this ran well inside one interval; on a machine so
-  // loaded that it did not, the check would be legitimately different.
-  if (elapsed < std::chrono::milliseconds(150)) CHECK(after == before);
+  PolicyFile& file = **opened;
+  auto last = file.current();
+  int i = 0;
+  long changes = 0;
+  const auto loop_start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - loop_start < 3 * interval) {
+    WriteByRename(path, text(++i));
+    auto now_in_force = file.current();
+    if (now_in_force != last) ++changes;
+    last = now_in_force;
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  INFO("calls: " << i << ", changes: " << changes << ", elapsed ms: "
+                 << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  CHECK(changes <= elapsed / interval);
+  // The last call came more than one interval after Open: it or an earlier
+  // one checked, and saw a new text.
+  CHECK(changes >= 1);
   SleepPastInterval();
-  CHECK((*opened)->current()->Decide(Id("bob", 1, {}), Action::kRead, "m").allowed);
+  CHECK(file.current()->Decide(Id("bob", 1000 + i, {}), Action::kRead, "m").allowed);
 }
 
 TEST_CASE("PolicyFile is safe to use from many threads during reloads",
