@@ -40,9 +40,9 @@ int RunGc(const GcArgs& a) {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, "", "gc"));
     GcOptions opt;
     opt.dry_run = a.dry_run;
-    opt.keep_last = s.pol->retention().keep_last;
-    opt.draft_ttl_s = s.pol->retention().draft_ttl_seconds;
-    auto rep = s.reg->Gc(opt, s.actor);
+    opt.keep_last = s.retention().keep_last;
+    opt.draft_ttl_s = s.retention().draft_ttl_seconds;
+    auto rep = s.reg().Gc(opt, s.actor());
     if (!rep.ok()) return rep.status();
     if (a.json) {
       json j = {{"dry_run", a.dry_run}, {"removed", rep->removed}, {"bytes", rep->bytes}};
@@ -65,7 +65,7 @@ struct FsckArgs {
 int RunFsck(const FsckArgs& a) {
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, "", "fsck"));
-    auto rep = s.reg->Fsck(a.repair, s.actor);
+    auto rep = s.reg().Fsck(a.repair, s.actor());
     if (!rep.ok()) return rep.status();
     if (a.json) {
       json j = {{"problems", rep->problems}, {"garbage", rep->garbage}, {"repaired", rep->repaired}};

@@ -29,7 +29,7 @@ int RunShow(const ShowArgs& a) {
   if (!ref.ok()) return Fail(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kRead, ref->model, a.ref));
-    auto snap = s.reg->Read();
+    auto snap = s.reg().Read();
     if (!snap.ok()) return snap.status();
     auto v = snap->Resolve(*ref);
     if (!v.ok()) return v.status();
@@ -73,7 +73,7 @@ Status ListModels(Session& s, const Snapshot& snap, bool as_json) {
   RecordPrinter out(as_json);
   if (!as_json) std::printf("%-32s %8s %7s  %s\n", "MODEL", "VERSIONS", "LATEST", "ALIASES");
   MODELFS_RETURN_IF_ERROR(snap.ForEachModel("", [&](const Model& m) {
-    if (!s.pol->Decide(s.who, Action::kRead, m.name).allowed) return true;  // not shown
+    if (!s.MayRead(m.name)) return true;  // not shown
     json j = ModelJson(snap, m);
     if (out.as_json()) {
       out.Json(j);
@@ -124,7 +124,7 @@ Status ListVersions(Session& s, const Snapshot& snap, const std::string& model, 
 
 int RunList(const ListArgs& a) {
   return WithSession(a.root, [&](Session& s) -> Status {
-    auto snap = s.reg->Read();
+    auto snap = s.reg().Read();
     if (!snap.ok()) return snap.status();
     if (a.model.empty()) return ListModels(s, *snap, a.json);
     return ListVersions(s, *snap, a.model, a.json);
@@ -143,7 +143,7 @@ int RunLog(const LogArgs& a) {
   return WithSession(a.root, [&](Session& s) -> Status {
     if (a.model.empty()) MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, "", "log"));
     else MODELFS_RETURN_IF_ERROR(s.Check(Action::kRead, a.model, a.model));
-    auto snap = s.reg->Read();
+    auto snap = s.reg().Read();
     if (!snap.ok()) return snap.status();
     RecordPrinter out(a.json);
     MODELFS_RETURN_IF_ERROR(snap->ForEachAudit(0, [&](const AuditRecord& r) {

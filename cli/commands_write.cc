@@ -12,7 +12,6 @@
 #include "cli/commands.h"
 #include "cli/render.h"
 #include "cli/session.h"
-#include "policy/enforce.h"
 
 namespace modelfs::cli {
 namespace {
@@ -105,7 +104,7 @@ int RunPush(const PushArgs& a) {
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(CheckModelName(req->model));
     if (!a.alias.empty()) MODELFS_RETURN_IF_ERROR(CheckAliasName(a.alias));
-    auto snap = s.reg->Read();
+    auto snap = s.reg().Read();
     if (!snap.ok()) return snap.status();
     bool exists = snap->GetModel(req->model).ok();
     if (!exists) MODELFS_RETURN_IF_ERROR(s.Check(Action::kCreate, req->model, req->model));
@@ -116,17 +115,13 @@ int RunPush(const PushArgs& a) {
     MODELFS_RETURN_IF_ERROR(Registry::PlanPush(req->paths, &bytes, &files));
     ProgressBar bar(bytes);
     Guard guard;
-    if (!a.alias.empty()) guard = policy::GateGuard(s.pol, a.alias, false);
-    auto v = s.reg->Push(*req, s.actor, [&](uint64_t n) { bar(n); }, guard);
+    if (!a.alias.empty()) guard = s.Gates(a.alias, false);
+    auto v = s.reg().Push(*req, s.actor(), [&](uint64_t n) { bar(n); }, guard);
     bar.Done();
-    if (!v.ok()) {
-      if (v.status().code() == Code::kDenied)
-        (void)s.reg->AuditDenied(s.actor, "promote", req->model, req->model + "/" + a.alias,
-                                 v.status().message());
-      return v.status();
-    }
+    if (!v.ok())
+      return s.AuditGates(Action::kPromote, req->model, req->model + "/" + a.alias, v.status());
     if (a.json) {
-      auto snap2 = s.reg->Read();
+      auto snap2 = s.reg().Read();
       if (!snap2.ok()) return snap2.status();
       std::cout << VersionJson(*snap2, *v).dump(2) << "\n";
     } else {
@@ -156,7 +151,7 @@ int RunSet(const SetArgs& a) {
   if (changes.empty()) return Fail(Status::Invalid("nothing to set: give K=V or --remove K"));
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kWrite, ref->model, a.ref));
-    return s.reg->SetMeta(ref->model, ref->version, changes, s.actor);
+    return s.reg().SetMeta(ref->model, ref->version, changes, s.actor());
   });
 }
 
@@ -172,7 +167,7 @@ int RunAliasDelete(const AliasArgs& a) {
   if (!st.ok()) return Fail(st);
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kPromote, a.ref, a.ref + "/" + a.alias));
-    return s.reg->DeleteAlias(a.ref, a.alias, s.actor);
+    return s.reg().DeleteAlias(a.ref, a.alias, s.actor());
   });
 }
 
@@ -186,12 +181,10 @@ int RunAlias(const AliasArgs& a) {
     std::string object = ref->model + "/" + a.alias;
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kPromote, ref->model, object));
     if (a.force) MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, ref->model, object + " --force"));
-    Status st = s.reg->SetAlias(ref->model, a.alias, ref->version, s.actor,
-                                policy::GateGuard(s.pol, a.alias, a.force));
-    if (st.code() == Code::kDenied)
-      (void)s.reg->AuditDenied(s.actor, "promote", ref->model,
-                               object + " -> v" + std::to_string(ref->version), st.message());
-    return st;
+    Status st = s.reg().SetAlias(ref->model, a.alias, ref->version, s.actor(),
+                                 s.Gates(a.alias, a.force));
+    return s.AuditGates(Action::kPromote, ref->model,
+                        object + " -> v" + std::to_string(ref->version), st);
   });
 }
 
@@ -208,7 +201,7 @@ int RunApprove(const VersionArgs& a) {
   if (!ref.ok()) return Fail(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kApprove, ref->model, a.ref));
-    return s.reg->Approve(ref->model, ref->version, !a.reject, a.comment, s.actor);
+    return s.reg().Approve(ref->model, ref->version, !a.reject, a.comment, s.actor());
   });
 }
 
@@ -217,7 +210,7 @@ int RunSeal(const VersionArgs& a) {
   if (!ref.ok()) return Fail(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kWrite, ref->model, a.ref));
-    auto v = s.reg->Seal(ref->model, ref->version, s.actor);
+    auto v = s.reg().Seal(ref->model, ref->version, s.actor());
     if (!v.ok()) return v.status();
     std::cout << v->ref() << "\n";
     return Status::Ok();
@@ -229,7 +222,7 @@ int RunArchive(const VersionArgs& a) {
   if (!ref.ok()) return Fail(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, ref->model, a.ref));
-    return s.reg->Archive(ref->model, ref->version, s.actor);
+    return s.reg().Archive(ref->model, ref->version, s.actor());
   });
 }
 

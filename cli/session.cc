@@ -3,6 +3,8 @@
 
 #include <iostream>
 
+#include "policy/enforce.h"
+
 namespace modelfs::cli {
 
 int Fail(const Status& s) {
@@ -18,20 +20,39 @@ Result<Session> Session::Open(const std::string& root) {
   auto pol = policy::Policy::Load((*reg)->policy_path());
   if (!pol.ok()) return Status::Invalid("policy does not parse: " + pol.status().message());
   Session s;
-  s.reg = std::move(*reg);
-  s.pol = *pol;
+  s.reg_ = std::move(*reg);
+  s.pol_ = *pol;
   policy::IdentityResolver resolver;
-  s.who = resolver.ForCurrentProcess();
-  s.actor.uid = s.who.uid;
-  s.actor.name = s.who.user;
+  s.who_ = resolver.ForCurrentProcess();
+  s.actor_.uid = s.who_.uid;
+  s.actor_.name = s.who_.user;
   return s;
 }
 
+policy::Decision Session::Decide(policy::Action a, const std::string& model) const {
+  return pol_->Decide(who_, a, model);
+}
+
 Status Session::Check(policy::Action a, const std::string& model, const std::string& object) {
-  policy::Decision d = pol->Decide(who, a, model);
+  policy::Decision d = Decide(a, model);
   if (d.allowed) return Status::Ok();
-  (void)reg->AuditDenied(actor, policy::ActionName(a), model, object, d.reason);
+  (void)reg_->AuditDenied(actor_, policy::ActionName(a), model, object, d.reason);
   return Status::Denied(d.reason);
+}
+
+bool Session::MayRead(const std::string& model) const {
+  return Decide(policy::Action::kRead, model).allowed;
+}
+
+Guard Session::Gates(const std::string& alias, bool force) const {
+  return policy::GateGuard(pol_, alias, force);
+}
+
+Status Session::AuditGates(policy::Action a, const std::string& model, const std::string& object,
+                           Status st) {
+  if (st.code() == Code::kDenied)
+    (void)reg_->AuditDenied(actor_, policy::ActionName(a), model, object, st.message());
+  return st;
 }
 
 }  // namespace modelfs::cli

@@ -18,18 +18,41 @@ constexpr int kExitOk = 0, kExitFail = 1, kExitUsage = 2, kExitDenied = 3;
 // Prints "modelfs: MESSAGE" on stderr and returns the exit status of `s`.
 int Fail(const Status& s);
 
-// An open registry with the caller's identity and the policy in force.
-struct Session {
-  std::unique_ptr<Registry> reg;
-  std::shared_ptr<const policy::Policy> pol;
-  policy::Identity who;
-  Actor actor;
-
+// An open registry with the caller's identity and the policy in force. The
+// only place the CLI asks the policy anything: commands call Check before
+// acting, MayRead to filter what they list, and Gates for the guard that
+// judges an alias move inside its commit.
+class Session {
+ public:
   // Opens ROOT and loads its policy; Invalid if the policy does not parse.
   static Result<Session> Open(const std::string& root);
 
+  Registry& reg() { return *reg_; }
+  // The caller, as the registry records it.
+  const Actor& actor() const { return actor_; }
+
   // Ok when allowed; else the denial is audited and returned.
   Status Check(policy::Action a, const std::string& model, const std::string& object);
+  // Whether the caller may read `model`: for leaving it out of a listing,
+  // so a refusal is neither audited nor reported.
+  bool MayRead(const std::string& model) const;
+  // The gates of `alias`, for the Registry to run inside the commit that
+  // moves it. With `force` a failing gate is let through and the override
+  // audited; the caller must have passed Check(kAdmin) first.
+  Guard Gates(const std::string& alias, bool force) const;
+  // `st` as a registry call that ran Gates() returned it: a refusal by the
+  // gates is audited as one by Check would be, under `a`.
+  Status AuditGates(policy::Action a, const std::string& model, const std::string& object,
+                    Status st);
+  const policy::Retention& retention() const { return pol_->retention(); }
+
+ private:
+  policy::Decision Decide(policy::Action a, const std::string& model) const;
+
+  std::unique_ptr<Registry> reg_;
+  std::shared_ptr<const policy::Policy> pol_;
+  policy::Identity who_;
+  Actor actor_;
 };
 
 // Runs `body` with an open session, mapping errors to exit codes.
