@@ -7,10 +7,10 @@
 
 namespace modelfs::cli {
 
+// Only the code decides. A refusal's message already says "denied: ..."
+// (see Check and AuditGates), so it is printed as it is.
 int Fail(const Status& s) {
-  bool says_denied = s.message().rfind("denied", 0) == 0;  // policy reasons may already
-  std::cerr << "modelfs: " << (s.code() == Code::kDenied && !says_denied ? "denied: " : "")
-            << s.message() << "\n";
+  std::cerr << "modelfs: " << s.message() << "\n";
   return s.code() == Code::kDenied ? kExitDenied : kExitFail;
 }
 
@@ -33,6 +33,9 @@ policy::Decision Session::Decide(policy::Action a, const std::string& model) con
   return pol_->Decide(who_, a, model);
 }
 
+// Policy::Decide's reason for a refusal reads "denied: RULE.ACTION does not
+// include WHO" (policy.h), which is what the user is shown and what the
+// audit record keeps.
 Status Session::Check(policy::Action a, const std::string& model, const std::string& object) {
   policy::Decision d = Decide(a, model);
   if (d.allowed) return Status::Ok();
@@ -50,9 +53,12 @@ Guard Session::Gates(const std::string& alias, bool force) const {
 
 Status Session::AuditGates(policy::Action a, const std::string& model, const std::string& object,
                            Status st) {
-  if (st.code() == Code::kDenied)
-    (void)reg_->AuditDenied(actor_, policy::ActionName(a), model, object, st.message());
-  return st;
+  if (st.code() != Code::kDenied) return st;
+  // A gate's reason reads "gate [aliases.A].RULE: WHY", without the "denied: "
+  // of Check's reasons: the audit record keeps it as it is, the user sees
+  // it prefixed like every other refusal.
+  (void)reg_->AuditDenied(actor_, policy::ActionName(a), model, object, st.message());
+  return Status::Denied("denied: " + st.message());
 }
 
 }  // namespace modelfs::cli

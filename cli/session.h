@@ -15,7 +15,8 @@ namespace modelfs::cli {
 
 constexpr int kExitOk = 0, kExitFail = 1, kExitUsage = 2, kExitDenied = 3;
 
-// Prints "modelfs: MESSAGE" on stderr and returns the exit status of `s`.
+// Prints "modelfs: MESSAGE" on stderr and returns the exit status for
+// `s`'s code: kExitDenied for kDenied, else kExitFail.
 int Fail(const Status& s);
 
 // An open registry with the caller's identity and the policy in force. The
@@ -41,7 +42,8 @@ class Session {
   // audited; the caller must have passed Check(kAdmin) first.
   Guard Gates(const std::string& alias, bool force) const;
   // `st` as a registry call that ran Gates() returned it: a refusal by the
-  // gates is audited as one by Check would be, under `a`.
+  // gates is audited as one by Check would be, under `a`, and returned with
+  // a message that starts "denied: " as Check's do.
   Status AuditGates(policy::Action a, const std::string& model, const std::string& object,
                     Status st);
   const policy::Retention& retention() const { return pol_->retention(); }
