@@ -33,9 +33,10 @@ int RunShow(const ShowArgs& a) {
     if (!snap.ok()) return snap.status();
     auto v = snap->Resolve(*ref);
     if (!v.ok()) return v.status();
-    json j = VersionJson(*snap, *v);
-    if (a.json) std::cout << j.dump(2) << "\n";
-    else std::cout << VersionText(j);
+    auto j = VersionJson(*snap, *v);
+    if (!j.ok()) return j.status();
+    if (a.json) std::cout << j->dump(2) << "\n";
+    else std::cout << VersionText(*j);
     return Status::Ok();
   });
 }
@@ -104,10 +105,13 @@ Status ListVersions(Session& s, const Snapshot& snap, const std::string& model, 
   if (!as_json)
     std::printf("%-8s %-8s %-9s %-20s %-12s %12s  %s\n", "VERSION", "STATE", "APPROVAL",
                 "CREATED", "BY", "SIZE", "ALIASES");
+  Status failed;  // a version that cannot be shown stops the listing
   MODELFS_RETURN_IF_ERROR(snap.ForEachVersion(m->id, 0, [&](const Version& v) {
     if (out.as_json()) {
-      out.Json(VersionJson(snap, v));
-      return true;
+      auto j = VersionJson(snap, v);
+      if (!j.ok()) failed = j.status();
+      else out.Json(*j);
+      return j.ok();
     }
     std::string aliases = JoinList(snap.AliasesOf(m->id, v.number));
     char line[512];
@@ -118,6 +122,7 @@ Status ListVersions(Session& s, const Snapshot& snap, const std::string& model, 
     out.Line(line);
     return true;
   }));
+  MODELFS_RETURN_IF_ERROR(failed);
   out.Finish();
   return Status::Ok();
 }

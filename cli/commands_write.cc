@@ -121,9 +121,12 @@ int RunPush(const PushArgs& a) {
     if (!v.ok())
       return s.AuditGates(Action::kPromote, req->model, req->model + "/" + a.alias, v.status());
     if (a.json) {
+      // The push is committed whatever happens here: say so if it cannot be shown.
       auto snap2 = s.reg().Read();
-      if (!snap2.ok()) return snap2.status();
-      std::cout << VersionJson(*snap2, *v).dump(2) << "\n";
+      auto j = snap2.ok() ? VersionJson(*snap2, *v) : Result<nlohmann::json>(snap2.status());
+      if (!j.ok())
+        return Status::IO(v->ref() + " is pushed, but cannot be shown: " + j.status().message());
+      std::cout << j->dump(2) << "\n";
     } else {
       std::cout << v->ref() << "\n";
     }

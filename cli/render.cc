@@ -13,7 +13,7 @@ std::string ModeString(uint32_t mode) {
   return buf;
 }
 
-json VersionJson(const Snapshot& s, const Version& v, bool with_files) {
+Result<json> VersionJson(const Snapshot& s, const Version& v) {
   json metrics = json::object();
   for (const auto& [k, x] : v.metrics) metrics[k] = x;
   json j = {
@@ -41,16 +41,14 @@ json VersionJson(const Snapshot& s, const Version& v, bool with_files) {
         {"code", v.lineage.code},
         {"run", v.lineage.run}}},
   };
-  if (with_files) {
-    json files = json::array();
-    (void)s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
-      if (!e.is_dir())
-        files.push_back(
-            {{"path", path}, {"size", e.size}, {"mode", ModeString(e.mode)}, {"digest", e.digest.hex()}});
-      return true;
-    });
-    j["files"] = files;
-  }
+  json files = json::array();
+  MODELFS_RETURN_IF_ERROR(s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
+    if (!e.is_dir())
+      files.push_back(
+          {{"path", path}, {"size", e.size}, {"mode", ModeString(e.mode)}, {"digest", e.digest.hex()}});
+    return true;
+  }));
+  j["files"] = files;
   return j;
 }
 

@@ -9,8 +9,9 @@
 
 namespace modelfs::cli {
 
-// One version with its files: the object `show --json` prints.
-nlohmann::json VersionJson(const Snapshot& s, const Version& v, bool with_files = true);
+// One version with its files: the object `show --json` prints. Fails if
+// the version's files cannot be read from the snapshot.
+Result<nlohmann::json> VersionJson(const Snapshot& s, const Version& v);
 // One model: name, counts, latest, aliases.
 nlohmann::json ModelJson(const Snapshot& s, const Model& m);
 nlohmann::json AuditJson(const AuditRecord& r);
