@@ -26,7 +26,7 @@ struct ShowArgs {
 
 int RunShow(const ShowArgs& a) {
   auto ref = ParseRef(a.ref);
-  if (!ref.ok()) return Fail(ref.status());
+  if (!ref.ok()) return UsageError(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kRead, ref->model, a.ref));
     auto snap = s.reg().Read();
@@ -97,7 +97,6 @@ Status ListModels(Session& s, const Snapshot& snap, bool as_json) {
 }
 
 Status ListVersions(Session& s, const Snapshot& snap, const std::string& model, bool as_json) {
-  MODELFS_RETURN_IF_ERROR(CheckModelName(model));
   MODELFS_RETURN_IF_ERROR(s.Check(Action::kRead, model, model));
   auto m = snap.GetModel(model);
   if (!m.ok()) return m.status();
@@ -128,6 +127,9 @@ Status ListVersions(Session& s, const Snapshot& snap, const std::string& model, 
 }
 
 int RunList(const ListArgs& a) {
+  if (!a.model.empty()) {
+    if (Status st = CheckModelName(a.model); !st.ok()) return UsageError(st);
+  }
   return WithSession(a.root, [&](Session& s) -> Status {
     auto snap = s.reg().Read();
     if (!snap.ok()) return snap.status();
@@ -145,6 +147,9 @@ struct LogArgs {
 };
 
 int RunLog(const LogArgs& a) {
+  if (!a.model.empty()) {
+    if (Status st = CheckModelName(a.model); !st.ok()) return UsageError(st);
+  }
   return WithSession(a.root, [&](Session& s) -> Status {
     if (a.model.empty()) MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, "", "log"));
     else MODELFS_RETURN_IF_ERROR(s.Check(Action::kRead, a.model, a.model));

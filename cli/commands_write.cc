@@ -66,7 +66,8 @@ struct PushArgs {
   bool json = false;
 };
 
-// The request the options describe, metadata included.
+// The request the options describe, metadata included. MODEL and --parent
+// are checked already (RunPush).
 Result<PushRequest> PushRequestOf(const PushArgs& a) {
   PushRequest req;
   req.model = a.model;
@@ -83,10 +84,6 @@ Result<PushRequest> PushRequestOf(const PushArgs& a) {
   MODELFS_RETURN_IF_ERROR(add(a.metrics, "metrics", "--metric"));
   MODELFS_RETURN_IF_ERROR(add(a.params, "params", "--param"));
   MODELFS_RETURN_IF_ERROR(add(a.tags, "tags", "--tag"));
-  for (const auto& p : a.parents) {
-    auto r = ParseVersionRef(p);
-    if (!r.ok()) return Status::Invalid("--parent: " + r.status().message());
-  }
   if (!a.parents.empty()) req.meta.push_back({"lineage.parents", JoinList(a.parents)});
   for (const auto& d : a.datasets)
     if (d.find(',') != std::string::npos)
@@ -99,10 +96,13 @@ Result<PushRequest> PushRequestOf(const PushArgs& a) {
 }
 
 int RunPush(const PushArgs& a) {
+  if (Status st = CheckModelName(a.model); !st.ok()) return UsageError(st);
+  for (const auto& p : a.parents)
+    if (auto r = ParseVersionRef(p); !r.ok())
+      return UsageError(Status::Invalid("--parent: " + r.status().message()));
   auto req = PushRequestOf(a);
   if (!req.ok()) return Fail(req.status());
   return WithSession(a.root, [&](Session& s) -> Status {
-    MODELFS_RETURN_IF_ERROR(CheckModelName(req->model));
     if (!a.alias.empty()) MODELFS_RETURN_IF_ERROR(CheckAliasName(a.alias));
     auto snap = s.reg().Read();
     if (!snap.ok()) return snap.status();
@@ -143,7 +143,7 @@ struct SetArgs {
 
 int RunSet(const SetArgs& a) {
   auto ref = ParseVersionRef(a.ref);
-  if (!ref.ok()) return Fail(ref.status());
+  if (!ref.ok()) return UsageError(ref.status());
   std::vector<MetaChange> changes;
   for (const auto& kv : a.kvs) {
     auto p = SplitKV(kv, "setting");
@@ -167,7 +167,7 @@ struct AliasArgs {
 
 int RunAliasDelete(const AliasArgs& a) {
   Status st = CheckModelName(a.ref);
-  if (!st.ok()) return Fail(st);
+  if (!st.ok()) return UsageError(st);
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kPromote, a.ref, a.ref + "/" + a.alias));
     return s.reg().DeleteAlias(a.ref, a.alias, s.actor());
@@ -177,7 +177,7 @@ int RunAliasDelete(const AliasArgs& a) {
 int RunAlias(const AliasArgs& a) {
   if (a.del) return RunAliasDelete(a);
   auto ref = ParseVersionRef(a.ref);
-  if (!ref.ok()) return Fail(ref.status());
+  if (!ref.ok()) return UsageError(ref.status());
   Status an = CheckAliasName(a.alias);
   if (!an.ok()) return Fail(an);
   return WithSession(a.root, [&](Session& s) -> Status {
@@ -201,7 +201,7 @@ struct VersionArgs {  // commands that take ROOT MODEL@N and little else
 
 int RunApprove(const VersionArgs& a) {
   auto ref = ParseVersionRef(a.ref);
-  if (!ref.ok()) return Fail(ref.status());
+  if (!ref.ok()) return UsageError(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kApprove, ref->model, a.ref));
     return s.reg().Approve(ref->model, ref->version, !a.reject, a.comment, s.actor());
@@ -210,7 +210,7 @@ int RunApprove(const VersionArgs& a) {
 
 int RunSeal(const VersionArgs& a) {
   auto ref = ParseVersionRef(a.ref);
-  if (!ref.ok()) return Fail(ref.status());
+  if (!ref.ok()) return UsageError(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kWrite, ref->model, a.ref));
     auto v = s.reg().Seal(ref->model, ref->version, s.actor());
@@ -222,7 +222,7 @@ int RunSeal(const VersionArgs& a) {
 
 int RunArchive(const VersionArgs& a) {
   auto ref = ParseVersionRef(a.ref);
-  if (!ref.ok()) return Fail(ref.status());
+  if (!ref.ok()) return UsageError(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Action::kAdmin, ref->model, a.ref));
     return s.reg().Archive(ref->model, ref->version, s.actor());

@@ -14,6 +14,11 @@ int Fail(const Status& s) {
   return s.code() == Code::kDenied ? kExitDenied : kExitFail;
 }
 
+int UsageError(const Status& s) {
+  std::cerr << "modelfs: " << s.message() << "\n";
+  return kExitUsage;
+}
+
 Result<Session> Session::Open(const std::string& root) {
   auto reg = Registry::Open(root);
   if (!reg.ok()) return reg.status();

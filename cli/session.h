@@ -18,6 +18,11 @@ constexpr int kExitOk = 0, kExitFail = 1, kExitUsage = 2, kExitDenied = 3;
 // Prints "modelfs: MESSAGE" on stderr and returns the exit status for
 // `s`'s code: kExitDenied for kDenied, else kExitFail.
 int Fail(const Status& s);
+// For an argument that names a model or a version and does not parse as
+// index/names.h reads MODEL, MODEL@N or MODEL@ALIAS: prints "modelfs:
+// MESSAGE" and returns kExitUsage. A well-formed name of something that
+// does not exist is found out with the registry open, and is a Fail.
+int UsageError(const Status& s);
 
 // An open registry with the caller's identity and the policy in force. The
 // only place the CLI asks the policy anything: commands call Check before
