@@ -1,6 +1,6 @@
-// The commands that only read the registry: show, list and log. Each checks
-// the caller's read (or, for the whole audit trail, admin) right through the
-// Session and prints records as render.h shapes them.
+// The commands that only read the registry: show, list and log. Each asks
+// the Session whether the caller may read the model (administer, for the
+// whole audit trail) and prints records as render.h shapes them.
 #include <cstdio>
 #include <iostream>
 #include <memory>

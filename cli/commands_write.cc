@@ -1,6 +1,6 @@
 // The commands that change a model: push, set, alias, approve, seal and
-// archive. Each checks its right through the Session before calling the
-// Registry; alias moves also pass the alias's gates inside the commit.
+// archive. Each asks the Session whether the caller may act before calling
+// the Registry; an alias move also passes the alias's gates in its commit.
 #include <unistd.h>
 
 #include <chrono>
@@ -97,9 +97,10 @@ Result<PushRequest> PushRequestOf(const PushArgs& a) {
 
 int RunPush(const PushArgs& a) {
   if (Status st = CheckModelName(a.model); !st.ok()) return UsageError(st);
-  for (const auto& p : a.parents)
+  for (const auto& p : a.parents) {
     if (auto r = ParseVersionRef(p); !r.ok())
       return UsageError(Status::Invalid("--parent: " + r.status().message()));
+  }
   auto req = PushRequestOf(a);
   if (!req.ok()) return Fail(req.status());
   return WithSession(a.root, [&](Session& s) -> Status {
