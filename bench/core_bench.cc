@@ -68,7 +68,11 @@ int main(int argc, char** argv) {
     auto snap = (*reg)->Read();
     auto v = snap->GetVersion("churn", n);
     auto j = cli::VersionJson(*snap, *v);
-    std::string out = j.dump(2);
+    if (!j.ok()) {
+      std::fprintf(stderr, "show: %s\n", j.status().message().c_str());
+      return 1;
+    }
+    std::string out = j->dump(2);
     show_us.push_back(Ms(Clock::now() - t0) * 1000);
   }
   std::printf("show (in-process: resolve + files + JSON) over %d versions: median %.1f us, p99 %.1f us\n",

@@ -13,19 +13,10 @@ std::string ModeString(uint32_t mode) {
   return buf;
 }
 
-namespace {
-
-// Keeps the first failure for the caller of VersionJson/ModelJson.
-void Note(Status* error, const Status& st) {
-  if (error && error->ok() && !st.ok()) *error = st;
-}
-
-}  // namespace
-
-json VersionJson(const Snapshot& s, const Version& v, bool with_files, Status* error) {
-  Status st;
-  auto aliases = s.AliasesOf(v.model_id, v.number, &st);
-  Note(error, st);
+Result<json> VersionJson(const Snapshot& s, const Version& v) {
+  Status read;
+  auto aliases = s.AliasesOf(v.model_id, v.number, &read);
+  MODELFS_RETURN_IF_ERROR(read);
   json j = {
       {"model", v.model},
       {"version", v.number},
@@ -43,35 +34,37 @@ json VersionJson(const Snapshot& s, const Version& v, bool with_files, Status* e
         {"comment", v.approval.comment}}},
   };
   j.update(MetaJson(v));  // description, metrics, params, tags, lineage
-  if (with_files) {
-    json files = json::array();
-    Note(error, s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
-      if (!e.is_dir())
-        files.push_back({{"path", path},
-                         {"size", e.size},
-                         {"mode", ModeString(e.mode)},
-                         {"digest", e.digest.hex()}});
-      return true;
-    }));
-    j["files"] = files;
-  }
+  json files = json::array();
+  MODELFS_RETURN_IF_ERROR(s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
+    if (!e.is_dir())
+      files.push_back({{"path", path},
+                       {"size", e.size},
+                       {"mode", ModeString(e.mode)},
+                       {"digest", e.digest.hex()}});
+    return true;
+  }));
+  j["files"] = files;
   return j;
 }
 
 json ModelJson(const Snapshot& s, const Model& m, Status* error) {
+  // Keeps the first failure: the row is still shown with what could be read.
+  auto note = [error](const Status& st) {
+    if (error->ok() && !st.ok()) *error = st;
+  };
   uint64_t count = 0;
-  Note(error, s.ForEachVersion(m.id, 0, [&](const Version&) {
+  note(s.ForEachVersion(m.id, 0, [&](const Version&) {
     ++count;
     return true;
   }));
   json aliases = json::object();
-  Note(error, s.ForEachAlias(m.id, "", [&](const Alias& a) {
+  note(s.ForEachAlias(m.id, "", [&](const Alias& a) {
     aliases[a.name] = a.version;
     return true;
   }));
-  Status st;
-  uint32_t latest = s.LatestReady(m.id, &st);
-  Note(error, st);
+  Status read;
+  uint32_t latest = s.LatestReady(m.id, &read);
+  note(read);
   return {{"model", m.name},
           {"versions", count},
           {"latest", latest ? json(latest) : json(nullptr)},
@@ -147,12 +140,10 @@ std::string VersionText(const json& v) {
     if (!Str(l["code"]).empty()) o << "    code     = " << Str(l["code"]) << "\n";
     if (!Str(l["run"]).empty()) o << "    run      = " << Str(l["run"]) << "\n";
   }
-  if (v.contains("files")) {
-    o << "  files:\n";
-    for (const auto& f : v["files"])
-      o << "    " << Str(f["mode"]) << " " << f["size"].get<uint64_t>() << "\t" << Str(f["path"])
-        << "\n";
-  }
+  o << "  files:\n";
+  for (const auto& f : v["files"])
+    o << "    " << Str(f["mode"]) << " " << f["size"].get<uint64_t>() << "\t" << Str(f["path"])
+      << "\n";
   return o.str();
 }
 

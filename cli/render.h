@@ -9,14 +9,13 @@
 
 namespace modelfs::cli {
 
-// One version with its files: the object `show --json` prints. A record it
-// cannot read (a damaged file entry or alias) leaves out what it held; the
-// first such failure goes to *error when given, for the caller to report.
-nlohmann::json VersionJson(const Snapshot& s, const Version& v, bool with_files = true,
-                           Status* error = nullptr);
-// One model: name, counts, latest, aliases; read failures as VersionJson.
-nlohmann::json ModelJson(const Snapshot& s, const Model& m, Status* error = nullptr);
-// One audit record; "version" is null and "alias" "" when it names none.
+// One version with its files: the object `show --json` prints. Fails
+// (Corrupt, naming the record) when a record it is made of cannot be read.
+Result<nlohmann::json> VersionJson(const Snapshot& s, const Version& v);
+// One model: name, counts, latest, aliases. A damaged version or alias
+// record is left out of the row and the first such failure is kept in
+// *error, so a listing can show the row and still report the damage.
+nlohmann::json ModelJson(const Snapshot& s, const Model& m, Status* error);
 nlohmann::json AuditJson(const AuditRecord& r);
 
 // The text form of `show`.

@@ -4,6 +4,9 @@
 # with "modelfs: " and names the offending thing, print nothing on stdout,
 # and change nothing: the audit log, list --json of every model, the blob
 # store and staging/ are compared before and after every case.
+# A model or version argument that is malformed (MODEL, MODEL@N, MODEL@ALIAS)
+# is a usage error, exit 2; one that is well formed but names nothing that
+# exists is a failure, exit 1.
 . "$TESTS_DIR/cli/common.sh"
 
 R=$WORK/reg
@@ -60,20 +63,27 @@ $(head -n 40 "$WORK/state.diff")"
   CASES=$((CASES + 1))
 }
 
-check "invalid model names (SPEC §3: ^[a-z0-9][a-z0-9._-]{0,127}\$)"
+check "invalid model names (SPEC §3: ^[a-z0-9][a-z0-9._-]{0,127}\$): usage errors"
 long=$(printf 'a%.0s' $(seq 129))
-bad 1 "Upper" mf push "$R" Upper "$S"
-bad 1 "-lead" mf push "$R" -- -lead "$S"
-bad 1 "_lead" mf push "$R" _lead "$S"
-bad 1 "a/b" mf push "$R" a/b "$S"
-bad 1 '".."' mf push "$R" .. "$S"
-bad 1 '"."' mf push "$R" . "$S"
-bad 1 "empty" mf push "$R" "" "$S"
-bad 1 "128" mf push "$R" "$long" "$S"
-bad 1 "a b" mf push "$R" "a b" "$S"
-bad 1 "Upper" mf show "$R" Upper
-bad 1 "Upper" mf list "$R" Upper
-bad 1 "a/b" mf set "$R" a/b@1 tags.x=1
+bad -u 2 "Upper" mf push "$R" Upper "$S"
+bad -u 2 "-lead" mf push "$R" -- -lead "$S"
+bad -u 2 "_lead" mf push "$R" _lead "$S"
+bad -u 2 "a/b" mf push "$R" a/b "$S"
+bad -u 2 '".."' mf push "$R" .. "$S"
+bad -u 2 '"."' mf push "$R" . "$S"
+bad -u 2 "empty" mf push "$R" "" "$S"
+bad -u 2 "128" mf push "$R" "$long" "$S"
+bad -u 2 "a b" mf push "$R" "a b" "$S"
+bad -u 2 "Upper" mf show "$R" Upper
+bad -u 2 "Upper" mf show "$R" Upper@1
+bad -u 2 "Upper" mf list "$R" Upper
+bad -u 2 "Upper" mf log "$R" Upper
+bad -u 2 "a/b" mf set "$R" a/b@1 tags.x=1
+bad -u 2 "a/b" mf alias "$R" a/b@1 staging
+bad -u 2 "Upper" mf alias "$R" --delete Upper staging
+bad -u 2 "Upper" mf approve "$R" Upper@1
+bad -u 2 "Upper" mf seal "$R" Upper@1
+bad -u 2 "Upper" mf archive "$R" Upper@1
 run mf push "$R" "$(printf 'a%.0s' $(seq 128))" "$S"
 assert_eq 0 "$RC" "a 128-character model name is valid (exit status)"
 ok mf list "$R"
@@ -91,7 +101,7 @@ bad 1 "latest" mf push "$R" churn "$S" --alias latest
 bad 1 "v12" mf push "$R" churn "$S" --alias v12
 bad 1 "Prod" mf push "$R" churn "$S" --alias Prod
 bad 1 "latest" mf alias "$R" --delete churn latest
-bad 1 "v1" mf show "$R" churn@v1
+bad -u 2 "v1" mf show "$R" churn@v1
 
 check "paths push cannot read"
 bad 1 "$WORK/missing" mf push "$R" churn "$WORK/missing"
@@ -137,12 +147,14 @@ bad 1 "colour" mf set "$R" churn@1 colour=red
 bad 1 "metrics." mf set "$R" churn@1 metrics.=1
 bad 1 "lineage.colour" mf set "$R" churn@1 lineage.colour=x
 
-check "lineage parents that do not exist or are not MODEL@N"
+check "lineage parents that do not exist (exit 1) or are not MODEL@N (usage)"
 bad 1 "churn@99" mf push "$R" churn "$S" --parent churn@99
 bad 1 "nosuch" mf push "$R" churn "$S" --parent nosuch@1
-bad 1 '"churn"' mf push "$R" churn "$S" --parent churn
-bad 1 "churn@production" mf push "$R" churn "$S" --parent churn@production
-bad 1 "churn@0" mf push "$R" churn "$S" --parent churn@0
+bad -u 2 '"churn"' mf push "$R" churn "$S" --parent churn
+bad -u 2 "churn@production" mf push "$R" churn "$S" --parent churn@production
+bad -u 2 "churn@0" mf push "$R" churn "$S" --parent churn@0
+bad -u 2 "Upper" mf push "$R" churn "$S" --parent Upper@1
+bad -u 2 "churn@0" mf push "$R" churn "$S" --parent churn@1 --parent churn@0
 bad 1 "churn@99" mf set "$R" churn@1 lineage.parents=churn@99
 bad 1 "churn@2" mf set "$R" churn@1 lineage.parents=churn@2
 bad 1 "xxh3" mf push "$R" churn "$S" --dataset "s3://d#xxh3:nothex"
@@ -156,24 +168,39 @@ bad 1 "4096" mf set "$R" churn@1 "description=$big"
 ok mf set "$R" churn@1 "tags.t=$(head -c 4096 /dev/zero | tr '\0' x)"
 assert_eq 4096 "$(mf show "$R" churn@1 --json | jpy 'len(j["tags"]["t"])')" "a 4096-byte value is accepted"
 
-check "versions and aliases that do not exist; alias to an archived version"
+check "versions and aliases that do not exist (exit 1); alias to an archived version"
 bad 1 "churn@9" mf alias "$R" churn@9 staging
 bad 1 "nosuch" mf alias "$R" nosuch@1 staging
 bad 1 "archived" mf alias "$R" churn@3 staging
 bad 1 "archived" mf alias "$R" churn@3 production
-bad 1 "MODEL@N" mf alias "$R" churn staging
 bad 1 "staging" mf alias "$R" --delete churn staging
+bad 1 "nosuch" mf alias "$R" --delete nosuch staging
 bad 1 "churn@9" mf show "$R" churn@9
 bad 1 "staging" mf show "$R" churn@staging
+bad 1 "abc" mf show "$R" churn@abc
 bad 1 "nosuch" mf show "$R" nosuch
+bad 1 "nosuch" mf show "$R" nosuch@1
 bad 1 "nosuch" mf list "$R" nosuch
 bad 1 "churn@9" mf set "$R" churn@9 tags.x=1
 bad 1 "churn@9" mf approve "$R" churn@9
+bad 1 "churn@9" mf seal "$R" churn@9
 bad 1 "churn@9" mf archive "$R" churn@9
 bad 1 "production" mf archive "$R" churn@2
-bad 1 "MODEL@N" mf approve "$R" churn
-bad 1 "abc" mf show "$R" churn@abc
-bad 1 "churn@" mf show "$R" churn@
+
+check "references that are not MODEL@N where a version is needed, or do not parse: usage errors"
+bad -u 2 "MODEL@N" mf alias "$R" churn staging
+bad -u 2 "MODEL@N" mf alias "$R" churn@staging production
+bad -u 2 "MODEL@N" mf approve "$R" churn
+bad -u 2 "MODEL@N" mf seal "$R" churn@latest
+bad -u 2 "MODEL@N" mf archive "$R" churn
+bad -u 2 "MODEL@N" mf set "$R" churn tags.x=1
+bad -u 2 "churn@" mf show "$R" churn@
+bad -u 2 "churn@0" mf show "$R" churn@0
+bad -u 2 "churn@01" mf show "$R" churn@01
+bad -u 2 "churn@1x" mf set "$R" churn@1x tags.x=1
+bad -u 2 '"-1"' mf approve "$R" churn@-1
+bad -u 2 "model name is empty" mf show "$R" @1
+bad -u 2 "churn/x" mf alias "$R" --delete churn/x staging
 
 check "ROOT that is not a registry: an empty directory, a file, a missing path"
 mkdir -p "$WORK/notreg"

@@ -21,6 +21,8 @@ assert_eq "" "$ERR"
 
 check "small pushes show no bar even on a terminal"
 echo small > "$WORK/small.txt"
-timeout 60 script -qec "$MODELFS push $WORK/reg small $WORK/small.txt" "$WORK/tty2.log" >/dev/null
-grep -q 'pushing \[' "$WORK/tty2.log" && die "a bar for a 6-byte push"
+timeout 60 script -qec "$MODELFS push $WORK/reg small $WORK/small.txt" "$WORK/tty2.log" >/dev/null ||
+  die "small push under script(1) failed: $(cat -v "$WORK/tty2.log")"
+grep -q 'small@1' "$WORK/tty2.log" || die "push did not print small@1: $(cat -v "$WORK/tty2.log")"
+if grep -q 'pushing \[' "$WORK/tty2.log"; then die "a bar for a 6-byte push: $(cat -v "$WORK/tty2.log")"; fi
 pass

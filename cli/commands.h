@@ -1,0 +1,45 @@
+// The subcommands of `modelfs` (SPEC §5). Each Add* function defines one
+// subcommand on the app, binding its options to a struct of its own, and
+// returns the Command that runs it once the whole command line has parsed:
+// parse the arguments into registry terms, call index/, render the result.
+// main.cc adds them in the order `modelfs --help` lists them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace modelfs::cli {
+
+struct Command {
+  CLI::App* sub;             // the subcommand, owned by the app
+  std::function<int()> run;  // returns the exit status
+};
+
+// Options most commands share.
+inline void AddRoot(CLI::App* c, std::string& root) {
+  c->add_option("ROOT", root, "Registry root directory")->required();
+}
+inline void AddJson(CLI::App* c, bool& json) { c->add_flag("--json", json, "Print JSON"); }
+
+// commands_read.cc
+Command AddShow(CLI::App& app);
+Command AddList(CLI::App& app);
+Command AddLog(CLI::App& app);
+
+// commands_write.cc
+Command AddPush(CLI::App& app);
+Command AddSet(CLI::App& app);
+Command AddAlias(CLI::App& app);
+Command AddApprove(CLI::App& app);
+Command AddSeal(CLI::App& app);
+Command AddArchive(CLI::App& app);
+
+// commands_admin.cc
+Command AddInit(CLI::App& app);
+Command AddGc(CLI::App& app);
+Command AddFsck(CLI::App& app);
+Command AddMount(CLI::App& app);
+Command AddPolicyCheck(CLI::App& app);  // `policy check`, under a `policy` group
+
+}  // namespace modelfs::cli
