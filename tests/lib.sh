@@ -23,6 +23,12 @@ wait_until() {
   done
 }
 
+# mode_is PATH MODE: PATH's permission bits are MODE (octal, as stat %a),
+# asked afresh on each call (for wait_until).
+mode_is() { [ "$(stat -c %a "$1")" = "$2" ]; }
+# link_is PATH TARGET: PATH is a symlink to TARGET, asked afresh each call.
+link_is() { [ "$(readlink "$1")" = "$2" ]; }
+
 # is_mounted MNT: a FUSE mount of ours is up at MNT (bounded: a hung
 # daemon must not hang the test).
 is_mounted() {

@@ -94,7 +94,7 @@ assert_eq '{"1": [], "2": ["production"], "3": []}' "$(aliases)" "aliases after 
 
 check "an alias move made by the CLI is seen through the mount within 1 s"
 ok mf alias "$R" churn@1 production
-wait_until 1 test "$(readlink "$M/churn/production")" = v1 || die "mount still shows $(readlink "$M/churn/production")"
+wait_until 1 link_is "$M/churn/production" v1 || die "mount still shows $(readlink "$M/churn/production")"
 
 assert_clean_log
 stop_mount "$M" "$MOUNT_PID"

@@ -58,10 +58,10 @@ assert_eq "$(jpy 'j["digest"]' "$WORK/pushed.json")" "$(jpy 'j["digest"]' "$WORK
 assert_eq "$(jpy '[(f["path"], f["size"], f["mode"], f["digest"]) for f in j["files"]]' "$WORK/pushed.json")" \
   "$(jpy '[(f["path"], f["size"], f["mode"], f["digest"]) for f in j["files"]]' "$WORK/sealed.json")" "files"
 verify_version "$R" churn@1 "$S"
-wait_until 3 test "$(stat -c %a "$M/churn/v1")" = 555 || die "a ready version is not 0555: $(stat -c %a "$M/churn/v1")"
+wait_until 3 mode_is "$M/churn/v1" 555 || die "a ready version is not 0555: $(stat -c %a "$M/churn/v1")"
 # The draft's names are dropped by the freshness thread (within 1 s, SPEC
 # §3), in no particular order relative to the version directory's.
-wait_until 3 test "$(stat -c %a "$M/churn/v1/model.bin")" = 444 ||
+wait_until 3 mode_is "$M/churn/v1/model.bin" 444 ||
   die "mode of a ready file: $(stat -c %a "$M/churn/v1/model.bin"), not 444"
 assert_eq 555 "$(stat -c %a "$M/churn/v1/run.sh")" "mode of a ready executable"
 cmp "$S/model.bin" "$M/churn/v1/model.bin" || die "sealed bytes differ"
@@ -156,7 +156,7 @@ echo two >&7
 exec 7>&-
 ok mf seal "$R" churn@3
 assert_eq "$(printf 'one\ntwo')" "$(cat "$M/churn/v3/a.txt")" "a.txt after a CLI seal"
-wait_until 3 test "$(stat -c %a "$M/churn/v3")" = 555 || die "CLI seal not seen by the mount"
+wait_until 3 mode_is "$M/churn/v3" 555 || die "CLI seal not seen by the mount"
 
 check "rm -r of a draft discards it; its number is never reused"
 ok mkdir "$M/churn/v4"
