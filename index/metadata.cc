@@ -100,6 +100,14 @@ Result<std::vector<std::string>> ParseListValue(const Snapshot& s, const Version
   return items;
 }
 
+// Adds user.registry.NAME. Optional values are listed only when set: an
+// absent one reads as ENODATA.
+void AddRegistryAttribute(Attributes* out, std::string_view name, std::string value,
+                          bool optional) {
+  if (optional && value.empty()) return;
+  out->emplace_back("user.registry." + std::string(name), std::move(value));
+}
+
 }  // namespace
 
 std::string MetaKey::name() const {
@@ -213,10 +221,8 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
 Result<Attributes> VersionAttributes(const Snapshot& s, const Version& v) {
   Attributes out;
   Status read;
-  // Optional values are listed only when set: an absent one reads as ENODATA.
   auto add = [&](std::string_view name, std::string value, bool optional = false) {
-    if (optional && value.empty()) return;
-    out.emplace_back("user.registry." + std::string(name), std::move(value));
+    AddRegistryAttribute(&out, name, std::move(value), optional);
   };
   add("version", std::to_string(v.number));
   add("state", std::string(StateName(v.state)));
@@ -247,8 +253,7 @@ Result<Attributes> ModelAttributes(const Snapshot& s, const Model& m) {
   Attributes out;
   Status read;
   auto add = [&](std::string_view name, std::string value, bool optional = false) {
-    if (optional && value.empty()) return;
-    out.emplace_back("user.registry." + std::string(name), std::move(value));
+    AddRegistryAttribute(&out, name, std::move(value), optional);
   };
   add("description", m.description, true);
   add("owner", m.owner);

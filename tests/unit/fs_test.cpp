@@ -21,9 +21,13 @@
 #include "fs/pending_links.h"
 #include "fs/tree.h"
 #include "index/registry.h"
+#include "tests/unit/fixture.h"
 
 using namespace modelfs;
 using namespace modelfs::fs;
+using modelfs::testing::Alice;
+using modelfs::testing::TempDir;
+using modelfs::testing::WriteFile;
 namespace stdfs = std::filesystem;
 
 namespace {
@@ -32,49 +36,10 @@ constexpr uid_t kUid = 4242;
 constexpr gid_t kGid = 4343;
 constexpr int64_t kRootTimeNs = 1'700'000'000'123'456'789;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/modelfs-unit-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { stdfs::remove_all(path); }
-};
-
-void WriteFile(const std::string& p, const std::string& data, mode_t mode = 0644) {
-  stdfs::create_directories(stdfs::path(p).parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-  chmod(p.c_str(), mode);
-}
-
-Actor Alice() { return Actor{1001, "alice"}; }
-
 // A registry whose pushes hold model.onnx (9 bytes, 0644) and
 // conf/params.json (2 bytes, 0755), and a Tree over it.
-struct Fixture {
-  TempDir tmp;
-  std::string root = tmp.path + "/reg";
-  std::string src = tmp.path + "/src";
-  std::unique_ptr<Registry> reg;
-  std::unique_ptr<Tree> tree;
-  Fixture() {
-    REQUIRE(Registry::Init(root, "# policy\n").ok());
-    auto r = Registry::Open(root);
-    REQUIRE(r.ok());
-    reg = std::move(*r);
-    tree = std::make_unique<Tree>(reg.get(), kUid, kGid, kRootTimeNs);
-    WriteFile(src + "/model.onnx", "weights-1");
-    WriteFile(src + "/conf/params.json", "{}", 0755);
-  }
-  Version Push(const std::string& model, std::vector<MetaChange> meta = {}) {
-    PushRequest req;
-    req.model = model;
-    req.paths = {src};
-    req.meta = std::move(meta);
-    auto v = reg->Push(req, Alice());
-    REQUIRE(v.ok());
-    return *v;
-  }
+struct Fixture : testing::Fixture {
+  std::unique_ptr<Tree> tree = std::make_unique<Tree>(reg.get(), kUid, kGid, kRootTimeNs);
 };
 
 // The root as the mount's node table holds it.
