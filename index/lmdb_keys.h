@@ -1,6 +1,7 @@
 // The index's LMDB keys and errors, for the code in index/ that talks to
 // LMDB: keys built from big-endian integers (so they sort by number) as
-// registry.cc's layout comment describes, and LMDB return codes as Status.
+// registry.cc's layout comment describes, LMDB return codes as Status, and
+// the meta table's counters.
 #pragma once
 
 #include <lmdb.h>
@@ -53,6 +54,20 @@ inline Status Error(const std::string& what, int rc) {
   if (rc == MDB_NOTFOUND) return Status::NotFound(m);
   if (rc == EACCES) return Status::NoAccess(m);
   return Status::IO(m);
+}
+
+// A counter in the meta table: 0 when absent; Corrupt when it is not the
+// 8-byte big-endian integer it must be.
+inline Result<uint64_t> GetCounter(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return uint64_t{0};
+  std::string name = "meta record \"" + std::string(key) + "\"";
+  if (rc != 0) return Error("reading " + name, rc);
+  if (v.mv_size != 8)
+    return Status::Corrupt(name + " is damaged: " + std::to_string(v.mv_size) +
+                           " bytes, not an 8-byte counter");
+  return GetBE(View(v), 0, 8);
 }
 
 }  // namespace modelfs::lmdb

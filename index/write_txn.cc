@@ -1,0 +1,185 @@
+// WriteTxn (write_txn.h): one LMDB write transaction and the typed puts of
+// the registry's records, with the helpers every change shares (new models
+// and versions, a version's tree of entries, audit records).
+#include "index/write_txn.h"
+
+#include <map>
+
+namespace modelfs {
+
+using namespace lmdb;
+
+WriteTxn::WriteTxn(Registry* reg, MDB_txn* txn) : reg_(reg), txn_(txn), view_(reg, txn, false) {}
+
+WriteTxn::~WriteTxn() {
+  if (!done_) mdb_txn_abort(txn_);
+}
+
+Result<std::unique_ptr<WriteTxn>> WriteTxn::Begin(Registry* reg) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(reg->env_, nullptr, 0, &txn);
+  if (rc != 0) return Error("cannot begin a write transaction", rc);
+  return std::unique_ptr<WriteTxn>(new WriteTxn(reg, txn));
+}
+
+Status WriteTxn::Put(unsigned dbi, std::string_view key, std::string_view val) {
+  MDB_val k = Val(key), v = Val(val);
+  int rc = mdb_put(txn_, dbi, &k, &v, 0);
+  if (rc != 0) return Error("index write", rc);
+  return Status::Ok();
+}
+
+Result<ObjectId> WriteTxn::NextId() {
+  auto stored = GetCounter(txn_, reg_->dbi_meta_, "next_id");
+  if (!stored.ok()) return stored.status();
+  // Init writes next_id; without it, ids already given out are unknown and
+  // one could name two objects (fsck --repair rebuilds it).
+  if (*stored <= kRootId)
+    return Status::Corrupt("meta record \"next_id\" is missing or zero: the next free object id "
+                           "is unknown (run modelfs fsck --repair)");
+  ObjectId id = *stored;
+  MODELFS_RETURN_IF_ERROR(Put(reg_->dbi_meta_, "next_id", Key64(id + 1)));
+  return id;
+}
+
+Status WriteTxn::PutModel(const Model& m) { return Put(reg_->dbi_models_, m.name, Encode(m)); }
+
+Status WriteTxn::PutVersion(const Version& v) {
+  return Put(reg_->dbi_versions_, VersionKey(v.model_id, v.number), Encode(v));
+}
+
+Status WriteTxn::PutEntry(const Entry& e) {
+  return Put(reg_->dbi_entries_, Key64Name(e.parent, e.name), Encode(e));
+}
+
+Status WriteTxn::PutAlias(ObjectId model_id, const Alias& a) {
+  return Put(reg_->dbi_aliases_, Key64Name(model_id, a.name), Encode(a));
+}
+
+Status WriteTxn::DelAlias(ObjectId model_id, std::string_view name) {
+  std::string key = Key64Name(model_id, name);
+  MDB_val k = Val(key);
+  int rc = mdb_del(txn_, reg_->dbi_aliases_, &k, nullptr);
+  if (rc != 0) return Error("index delete", rc);
+  return Status::Ok();
+}
+
+Status WriteTxn::DelEntries(ObjectId parent) {
+  std::vector<std::pair<std::string, Entry>> children;
+  MODELFS_RETURN_IF_ERROR(view_.ForEachEntry(parent, "", [&](const Entry& e) {
+    children.emplace_back(Key64Name(parent, e.name), e);
+    return true;
+  }));
+  for (auto& [key, e] : children) {
+    if (e.is_dir()) MODELFS_RETURN_IF_ERROR(DelEntries(e.id));
+    MDB_val k = Val(key);
+    int rc = mdb_del(txn_, reg_->dbi_entries_, &k, nullptr);
+    if (rc != 0) return Error("index delete", rc);
+  }
+  return Status::Ok();
+}
+
+Status WriteTxn::DelVersion(const Version& v) {
+  MODELFS_RETURN_IF_ERROR(DelEntries(v.id));
+  std::string key = VersionKey(v.model_id, v.number);
+  MDB_val k = Val(key);
+  int rc = mdb_del(txn_, reg_->dbi_versions_, &k, nullptr);
+  if (rc != 0) return Error("index delete", rc);
+  return Status::Ok();
+}
+
+Status WriteTxn::Audit(AuditRecord r) {
+  auto stored = GetCounter(txn_, reg_->dbi_meta_, "audit_seq");  // absent before the first
+  if (!stored.ok()) return stored.status();
+  uint64_t seq = *stored + 1;
+  r.seq = seq;
+  if (r.at_ns == 0) r.at_ns = NowNs();
+  MODELFS_RETURN_IF_ERROR(Put(reg_->dbi_meta_, "audit_seq", Key64(seq)));
+  return Put(reg_->dbi_audit_, Key64(seq), Encode(r));
+}
+
+Status WriteTxn::Commit() {
+  done_ = true;
+  int rc = mdb_txn_commit(txn_);
+  if (rc != 0) return Error("index commit", rc);
+  return Status::Ok();
+}
+
+Result<Model> NewModel(WriteTxn& t, std::string_view name, const Actor& who) {
+  auto id = t.NextId();
+  if (!id.ok()) return id.status();
+  auto latest_id = t.NextId();
+  if (!latest_id.ok()) return latest_id.status();
+  Model m;
+  m.id = *id;
+  m.latest_id = *latest_id;
+  m.name = std::string(name);
+  m.created_at_ns = NowNs();
+  m.created_by = who.name;
+  m.owner = who.name;
+  return m;
+}
+
+Result<Version> NewVersion(WriteTxn& t, Model* m, State state, const Actor& who) {
+  auto id = t.NextId();
+  if (!id.ok()) return id.status();
+  Version v;
+  v.id = *id;
+  v.model_id = m->id;
+  v.model = m->name;
+  v.number = m->next_version++;
+  v.state = state;
+  v.created_at_ns = NowNs();
+  v.created_by = who.name;
+  v.created_uid = who.uid;
+  return v;
+}
+
+Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
+  std::map<std::string, ObjectId> dir_ids{{"", v->id}};
+  VersionDigest vd;
+  v->size = 0;
+  v->files = 0;
+  for (const auto& it : items) {
+    auto slash = it.rel.rfind('/');
+    auto parent = dir_ids.find(slash == std::string::npos ? "" : it.rel.substr(0, slash));
+    if (parent == dir_ids.end()) return Status::Invalid(it.rel + ": its directory is missing");
+    auto id = t.NextId();
+    if (!id.ok()) return id.status();
+    Entry e;
+    e.id = *id;
+    e.parent = parent->second;
+    e.name = slash == std::string::npos ? it.rel : it.rel.substr(slash + 1);
+    e.mode = it.mode;
+    if (it.dir) {
+      dir_ids[it.rel] = e.id;
+    } else {
+      e.size = it.size;
+      e.digest = it.digest;
+      v->size += e.size;
+      ++v->files;
+      vd.Add(it.rel, e.mode, e.digest);
+    }
+    MODELFS_RETURN_IF_ERROR(t.PutEntry(e));
+  }
+  v->digest = vd.Finish();
+  return Status::Ok();
+}
+
+AuditRecord MakeAudit(const Actor& who, std::string_view action, std::string_view model,
+                      uint32_t version, std::string_view alias, std::string_view object,
+                      std::string before, std::string after) {
+  AuditRecord r;
+  r.uid = who.uid;
+  r.user = who.name;
+  r.action = std::string(action);
+  r.model = std::string(model);
+  r.version = version;
+  r.alias = std::string(alias);
+  r.object = std::string(object);
+  r.before = std::move(before);
+  r.after = std::move(after);
+  return r;
+}
+
+}  // namespace modelfs
