@@ -73,25 +73,28 @@ Result<PushRequest> PushRequestOf(const PushArgs& a) {
   req.model = a.model;
   req.paths = a.paths;
   req.alias = a.alias;
-  auto add = [&](const std::vector<std::string>& kv, const char* fam, const char* what) -> Status {
+  auto set = [&](MetaField f, const std::string& value, std::string sub = "") {
+    if (!value.empty()) req.meta.push_back({MetaKey{f, std::move(sub)}.name(), value});
+  };
+  auto add = [&](const std::vector<std::string>& kv, MetaField f, const char* what) -> Status {
     for (const auto& s : kv) {
       auto p = SplitKV(s, what);
       if (!p.ok()) return p.status();
-      req.meta.push_back({std::string(fam) + "." + p->first, p->second});
+      req.meta.push_back({MetaKey{f, p->first}.name(), p->second});
     }
     return Status::Ok();
   };
-  MODELFS_RETURN_IF_ERROR(add(a.metrics, "metrics", "--metric"));
-  MODELFS_RETURN_IF_ERROR(add(a.params, "params", "--param"));
-  MODELFS_RETURN_IF_ERROR(add(a.tags, "tags", "--tag"));
-  if (!a.parents.empty()) req.meta.push_back({"lineage.parents", JoinList(a.parents)});
+  MODELFS_RETURN_IF_ERROR(add(a.metrics, MetaField::kMetric, "--metric"));
+  MODELFS_RETURN_IF_ERROR(add(a.params, MetaField::kParam, "--param"));
+  MODELFS_RETURN_IF_ERROR(add(a.tags, MetaField::kTag, "--tag"));
+  set(MetaField::kParents, JoinList(a.parents));
   for (const auto& d : a.datasets)
     if (d.find(',') != std::string::npos)
       return Status::Invalid("--dataset \"" + d + "\" contains a comma; give one URI per --dataset");
-  if (!a.datasets.empty()) req.meta.push_back({"lineage.datasets", JoinList(a.datasets)});
-  if (!a.code.empty()) req.meta.push_back({"lineage.code", a.code});
-  if (!a.run.empty()) req.meta.push_back({"lineage.run", a.run});
-  if (!a.description.empty()) req.meta.push_back({"description", a.description});
+  set(MetaField::kDatasets, JoinList(a.datasets));
+  set(MetaField::kCode, a.code);
+  set(MetaField::kRun, a.run);
+  set(MetaField::kDescription, a.description);
   return req;
 }
 

@@ -108,9 +108,8 @@ void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   }
   auto key = MetaKeyOfXattr(nm);
   if (!key) {
-    Log("error: " + std::string(name) + " cannot be set (settable: user.metrics.*, user.params.*, "
-        "user.tags.*, user.lineage.{parents,datasets,code,run}, user.registry.{description,state,"
-        "approval})");
+    Log("error: " + std::string(name) + " cannot be set (settable: " + SettableNames(true) +
+        ", user.registry.state, user.registry.approval)");
     return Err(req, EINVAL);
   }
   MetaExpect expect = (flags & XATTR_CREATE)    ? MetaExpect::kAbsent

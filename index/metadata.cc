@@ -40,14 +40,6 @@ constexpr std::string_view kReadOnly[] = {"version", "state", "digest", "size",
                                           "approved_by", "approved_at", "owner", "latest",
                                           "next_version"};
 
-std::string SettableKeys() {
-  std::string s;
-  for (const auto& i : kFields) {
-    if (!s.empty()) s += ", ";
-    s += std::string(i.name) + (i.family ? ".K" : "");
-  }
-  return s;
-}
 
 // Where a field lives in a Version (const or not); nullptr when the field
 // is not of that shape.
@@ -110,6 +102,16 @@ void AddRegistryAttribute(Attributes* out, std::string_view name, std::string va
 
 }  // namespace
 
+std::string SettableNames(bool xattrs) {
+  std::string s;
+  for (const auto& i : kFields) {
+    if (!s.empty()) s += ", ";
+    if (xattrs) s += std::string(i.xattr) + (i.family ? "K" : "");
+    else s += std::string(i.name) + (i.family ? ".K" : "");
+  }
+  return s;
+}
+
 std::string MetaKey::name() const {
   const FieldInfo& i = Info(field);
   return i.family ? std::string(i.name) + "." + sub : std::string(i.name);
@@ -140,7 +142,7 @@ Result<MetaKey> ParseMetaKey(std::string_view key) {
   for (auto ro : kReadOnly)
     if (bare == ro) return Status::Invalid(std::string(key) + " cannot be set this way");
   return Status::Invalid("unknown metadata key " + std::string(key) + " (settable: " +
-                         SettableKeys() + ")");
+                         SettableNames(false) + ")");
 }
 
 std::optional<MetaKey> MetaKeyOfXattr(std::string_view xattr) {

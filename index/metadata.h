@@ -36,6 +36,10 @@ struct MetaKey {
   bool operator==(const MetaKey&) const = default;
 };
 
+// What can be set, for messages: "description, metrics.K, …" or, with
+// `xattrs`, "user.registry.description, user.metrics.K, …".
+std::string SettableNames(bool xattrs);
+
 // Parses a key as `modelfs set` takes it ("registry.description" is
 // accepted for description). Invalid names the settable keys; read-only
 // registry fields ("state", "approval", …) are Invalid saying so.
