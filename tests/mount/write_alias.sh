@@ -31,6 +31,23 @@ assert_eq v1 "$(readlink "$M/churn/production")" "ln -sfn of a new alias"
 ok mf log "$R" churn --json
 assert_eq '[["churn/staging", "", "v1"], ["churn/staging", "v1", "v2"], ["churn/production", "", "v1"]]' \
   "$(echo "$OUT" | jpy '[[r["object"], r["before"], r["after"]] for r in j if r["action"] == "alias"]')" "audit"
+
+check "a temporary renamed over an alias with RENAME_NOREPLACE is EEXIST; the alias stays"
+ok ln -s v2 "$M/churn/CuNorep1"
+cat >"$WORK/noreplace.py" <<'PYEOF'
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, RENAME_NOREPLACE = -100, 1
+rc = libc.renameat2(AT_FDCWD, sys.argv[1].encode(), AT_FDCWD, sys.argv[2].encode(), RENAME_NOREPLACE)
+print("ok" if rc == 0 else errno.errorcode[ctypes.get_errno()])
+PYEOF
+assert_eq EEXIST "$(python3 "$WORK/noreplace.py" "$M/churn/CuNorep1" "$M/churn/production")" \
+  "renameat2 RENAME_NOREPLACE onto an alias"
+assert_eq v1 "$(readlink "$M/churn/production")" "production after the refused rename"
+assert_eq ok "$(python3 "$WORK/noreplace.py" "$M/churn/CuNorep1" "$M/churn/canary")" \
+  "renameat2 RENAME_NOREPLACE onto a new alias"
+assert_eq v2 "$(readlink "$M/churn/canary")" "the new alias"
+ok rm "$M/churn/canary"
 sleep 0.3
 assert_eq "latest
 production

@@ -70,6 +70,14 @@ assert_eq '["ready"]' "$(echo "$OUT" | jpy '[v["state"] for v in j]')" "list"
 ok mf log "$R" churn --json
 assert_eq '["create", "draft", "seal"]' "$(echo "$OUT" | jpy '[r["action"] for r in j]')" "audit trail"
 
+check "sealing what is sealed already does nothing, through the mount and the CLI alike"
+ok setfattr -n user.registry.state -v ready "$M/churn/v1"
+ok mf seal "$R" churn@1
+assert_eq "churn@1" "$OUT" "modelfs seal of a ready version prints it"
+ok mf log "$R" churn --json
+assert_eq '["create", "draft", "seal"]' "$(echo "$OUT" | jpy '[r["action"] for r in j]')" \
+  "audit trail after sealing again"
+
 check "writing in a ready version is EROFS: create, write, truncate, mkdir, rename, unlink, chmod, touch"
 run touch "$M/churn/v1/new"
 assert_contains "$ERR" "Read-only file system"
