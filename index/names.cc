@@ -12,6 +12,14 @@ bool IsLowerDigit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '
 
 bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
+// Whether the UTF-8 sequence of `n` bytes at the start of `s` is a control
+// character: C0 and DEL, or C1 (U+0080-U+009F, which terminals may obey too).
+bool IsControlSequence(std::string_view s, size_t n) {
+  auto c = static_cast<unsigned char>(s[0]);
+  if (n == 1) return IsControl(c);
+  return n == 2 && c == 0xc2 && static_cast<unsigned char>(s[1]) < 0xa0;
+}
+
 // The length of the UTF-8 sequence at the start of `s`, or 0 when it is not
 // one (RFC 3629: shortest form only, no surrogates, at most U+10FFFF).
 size_t Utf8Length(std::string_view s) {
@@ -36,7 +44,7 @@ size_t Utf8Length(std::string_view s) {
 size_t FirstBad(std::string_view s, bool no_controls) {
   for (size_t i = 0; i < s.size();) {
     size_t n = Utf8Length(s.substr(i));
-    if (n == 0 || (no_controls && n == 1 && IsControl(static_cast<unsigned char>(s[i])))) return i;
+    if (n == 0 || (no_controls && IsControlSequence(s.substr(i), n))) return i;
     i += n;
   }
   return std::string_view::npos;
@@ -52,9 +60,16 @@ std::string EscapeText(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     size_t n = Utf8Length(s.substr(i));
     auto c = static_cast<unsigned char>(s[i]);
-    if (n > 1 || (n == 1 && !IsControl(c))) {
+    if (n != 0 && !IsControlSequence(s.substr(i), n)) {
       out.append(s.substr(i, n));
       i += n;
+      continue;
+    }
+    if (n == 2) {  // C1: shown by its code point
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\u%04x", (c & 0x1f) << 6 | (static_cast<unsigned char>(s[i + 1]) & 0x3f));
+      out += buf;
+      i += 2;
       continue;
     }
     if (c == '\n') out += "\\n";
@@ -80,7 +95,7 @@ Status CheckText(std::string_view what, std::string_view text) {
 Status CheckEntryPath(std::string_view path) {
   size_t bad = FirstBad(path, true);
   if (bad == std::string_view::npos) return Status::Ok();
-  bool control = Utf8Length(path.substr(bad)) == 1;
+  bool control = Utf8Length(path.substr(bad)) != 0;
   return Status::Invalid("file name " + Quote(path) +
                          (control ? " contains a control character"
                                   : " is not valid UTF-8") +

@@ -26,11 +26,12 @@ Status CheckMetaKey(std::string_view key);
 // Control characters are allowed: a description may span lines.
 Status CheckText(std::string_view what, std::string_view text);
 // A path of a file or directory inside a version ("conf/params.json"): valid
-// UTF-8 without control characters (U+0000-U+001F, U+007F), so that a
-// listing is one line per file. Invalid names the path, escaped.
+// UTF-8 without control characters (U+0000-U+001F, U+007F-U+009F), so that
+// a listing is one line per file. Invalid names the path, escaped.
 Status CheckEntryPath(std::string_view path);
 // `text` as it can be printed on one line: control characters as \n, \t,
-// \r or \xNN, bytes that are not UTF-8 as \xNN; the rest unchanged.
+// \r, \xNN (C0, DEL) or \uNNNN (C1), bytes that are not UTF-8 as \xNN;
+// the rest unchanged. Backslashes are not doubled: the form is for people.
 std::string EscapeText(std::string_view text);
 // A version directory name "v<N>", N ≥ 1 without leading zeros; 0 if not one.
 uint32_t ParseVersionDir(std::string_view name);

@@ -29,7 +29,8 @@ TEST_CASE("CheckText accepts UTF-8 and refuses everything else", "[names]") {
 TEST_CASE("paths in a version are UTF-8 without control characters", "[names]") {
   CHECK(CheckEntryPath("model.onnx").ok());
   CHECK(CheckEntryPath("conf/caf\xc3\xa9 1.json").ok());
-  for (std::string bad : {"x\xff\xfe", "dir/x\xff", "a\nb", "tab\there", "del\x7f", "nul"}) {
+  for (std::string bad : {"x\xff\xfe", "dir/x\xff", "a\nb", "tab\there", "del\x7f", "csi\xc2\x9b",
+                          "nul"}) {
     if (bad == "nul") bad = std::string("a\0b", 3);
     INFO(EscapeText(bad));
     Status st = CheckEntryPath(bad);
@@ -46,5 +47,6 @@ TEST_CASE("EscapeText keeps UTF-8 and escapes controls and stray bytes", "[names
   CHECK(EscapeText("x\xff\xfe") == "x\\xff\\xfe");
   CHECK(EscapeText(std::string("\x1b[31m\0", 6)) == "\\x1b[31m\\x00");
   CHECK(EscapeText("\x7f") == "\\x7f");
+  CHECK(EscapeText("\xc2\x9b" "2J \xc2\xa0") == "\\u009b2J \xc2\xa0");  // C1 escaped, NBSP kept
   CHECK(EscapeText("caf\xc3") == "caf\\xc3");  // a sequence cut short
 }
