@@ -67,7 +67,8 @@ std::string EscapeText(std::string_view s) {
     }
     if (n == 2) {  // C1: shown by its code point
       char buf[8];
-      snprintf(buf, sizeof buf, "\\u%04x", (c & 0x1f) << 6 | (static_cast<unsigned char>(s[i + 1]) & 0x3f));
+      unsigned cp = (c & 0x1fu) << 6 | (static_cast<unsigned char>(s[i + 1]) & 0x3fu);
+      snprintf(buf, sizeof buf, "\\u%04x", cp);
       out += buf;
       i += 2;
       continue;
@@ -88,7 +89,10 @@ std::string EscapeText(std::string_view s) {
 Status CheckText(std::string_view what, std::string_view text) {
   size_t bad = FirstBad(text, false);
   if (bad == std::string_view::npos) return Status::Ok();
-  return Status::Invalid(std::string(what) + " " + Quote(text) + " is not valid UTF-8 (byte " +
+  // A value may be 4096 bytes: the message shows its start.
+  constexpr size_t kShown = 64;
+  std::string shown = text.size() > kShown ? Quote(text.substr(0, kShown)) + "..." : Quote(text);
+  return Status::Invalid(std::string(what) + " " + shown + " is not valid UTF-8 (byte " +
                          std::to_string(bad + 1) + ")");
 }
 

@@ -24,6 +24,10 @@ TEST_CASE("CheckText accepts UTF-8 and refuses everything else", "[names]") {
   Status st = CheckText("value", "x\xff\xfe");
   CHECK(st.message().find("\"x\\xff\\xfe\"") != std::string::npos);
   CHECK(st.message().find('\xff') == std::string::npos);
+  // A long value is shown by its start.
+  st = CheckText("value", std::string(4000, 'a') + "\xff");
+  CHECK(st.message().size() < 200);
+  CHECK(st.message().find("(byte 4001)") != std::string::npos);
 }
 
 TEST_CASE("paths in a version are UTF-8 without control characters", "[names]") {
