@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/render.h"
 #include "cli/session.h"
 #include "fs/mount.h"
 
@@ -46,9 +47,10 @@ int RunGc(const GcArgs& a) {
     if (!rep.ok()) return rep.status();
     if (a.json) {
       json j = {{"dry_run", a.dry_run}, {"removed", rep->removed}, {"bytes", rep->bytes}};
-      std::cout << j.dump(2) << "\n";
+      std::cout << DumpJson(j) << "\n";
     } else {
-      for (const auto& r : rep->removed) std::cout << (a.dry_run ? "would remove " : "removed ") << r << "\n";
+      for (const auto& r : rep->removed)
+        std::cout << (a.dry_run ? "would remove " : "removed ") << EscapeText(r) << "\n";
       std::cout << (a.dry_run ? "would free " : "freed ") << rep->bytes << " bytes\n";
     }
     return Status::Ok();
@@ -69,11 +71,11 @@ int RunFsck(const FsckArgs& a) {
     if (!rep.ok()) return rep.status();
     if (a.json) {
       json j = {{"problems", rep->problems}, {"garbage", rep->garbage}, {"repaired", rep->repaired}};
-      std::cout << j.dump(2) << "\n";
+      std::cout << DumpJson(j) << "\n";
     } else {
-      for (const auto& p : rep->problems) std::cout << "problem: " << p << "\n";
-      for (const auto& g : rep->garbage) std::cout << "garbage: " << g << "\n";
-      for (const auto& r : rep->repaired) std::cout << "repaired: " << r << "\n";
+      for (const auto& p : rep->problems) std::cout << "problem: " << EscapeText(p) << "\n";
+      for (const auto& g : rep->garbage) std::cout << "garbage: " << EscapeText(g) << "\n";
+      for (const auto& r : rep->repaired) std::cout << "repaired: " << EscapeText(r) << "\n";
       std::cout << (rep->problems.empty() ? "index consistent" : "index INCONSISTENT") << ", "
                 << rep->garbage.size() << " garbage item(s)\n";
     }

@@ -35,7 +35,7 @@ int RunShow(const ShowArgs& a) {
     if (!v.ok()) return v.status();
     auto j = VersionJson(*snap, *v);
     if (!j.ok()) return j.status();
-    if (a.json) std::cout << j->dump(2) << "\n";
+    if (a.json) std::cout << DumpJson(*j) << "\n";
     else std::cout << VersionText(*j);
     return Status::Ok();
   });
@@ -56,10 +56,11 @@ class RecordPrinter {
   explicit RecordPrinter(bool as_json) : json_(as_json) {}
   bool as_json() const { return json_; }
   void Json(const nlohmann::json& j) {
-    std::cout << (first_ ? "[\n" : ",\n") << j.dump(2);
+    std::cout << (first_ ? "[\n" : ",\n") << DumpJson(j);
     first_ = false;
   }
-  void Line(const std::string& text) { std::cout << text << "\n"; }
+  // One line, whatever `text` holds (see EscapeText).
+  void Line(const std::string& text) { std::cout << EscapeText(text) << "\n"; }
   // Closes the JSON list (an empty one if nothing was printed).
   void Finish() {
     if (json_) std::cout << (first_ ? "[]\n" : "\n]\n");
@@ -83,12 +84,12 @@ Status ListModels(Session& s, const Snapshot& snap, bool as_json) {
     }
     std::vector<std::string> al;
     for (auto it = j["aliases"].begin(); it != j["aliases"].end(); ++it)
-      al.push_back(it.key() + "->v" + it.value().dump());
+      al.push_back(it.key() + "->v" + DumpJson(it.value(), -1));
     std::string aliases = JoinList(al);
     char line[512];
     std::snprintf(line, sizeof line, "%-32s %8llu %7s  %s", m.name.c_str(),
                   static_cast<unsigned long long>(j["versions"].get<uint64_t>()),
-                  j["latest"].is_null() ? "-" : ("v" + j["latest"].dump()).c_str(),
+                  j["latest"].is_null() ? "-" : ("v" + DumpJson(j["latest"], -1)).c_str(),
                   aliases.c_str());
     out.Line(line);
     return true;

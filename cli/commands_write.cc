@@ -132,7 +132,7 @@ int RunPush(const PushArgs& a) {
       auto j = snap2.ok() ? VersionJson(*snap2, *v) : Result<nlohmann::json>(snap2.status());
       if (!j.ok())
         return Status::IO(v->ref() + " is pushed, but cannot be shown: " + j.status().message());
-      std::cout << j->dump(2) << "\n";
+      std::cout << DumpJson(*j) << "\n";
     } else {
       std::cout << v->ref() << "\n";
     }

@@ -3,9 +3,15 @@
 
 #include <sstream>
 
+#include "index/names.h"
+
 namespace modelfs::cli {
 
 using nlohmann::json;
+
+std::string DumpJson(const json& j, int indent) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
 
 std::string ModeString(uint32_t mode) {
   char buf[8];
@@ -94,7 +100,10 @@ json AuditJson(const AuditRecord& r) {
 
 namespace {
 
-std::string Str(const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
+// A value as one line of text: strings escaped, anything else as JSON.
+std::string Str(const json& j) {
+  return j.is_string() ? EscapeText(j.get_ref<const std::string&>()) : DumpJson(j, -1);
+}
 
 std::string Join(const json& arr) {
   std::string out;
@@ -129,7 +138,7 @@ std::string VersionText(const json& v) {
     if (v[fam].empty()) continue;
     o << "  " << fam << ":\n";
     for (auto it = v[fam].begin(); it != v[fam].end(); ++it)
-      o << "    " << it.key() << " = " << Str(it.value()) << "\n";
+      o << "    " << EscapeText(it.key()) << " = " << Str(it.value()) << "\n";
   }
   const json& l = v["lineage"];
   if (!l["parents"].empty() || !l["datasets"].empty() || !Str(l["code"]).empty() ||
@@ -152,7 +161,7 @@ std::string AuditText(const AuditRecord& r) {
                   (r.allowed ? "" : "DENIED ") + r.action + " " + r.object;
   if (!r.before.empty() || !r.after.empty()) s += "  " + r.before + " -> " + r.after;
   if (!r.reason.empty()) s += "  (" + r.reason + ")";
-  return s;
+  return EscapeText(s);
 }
 
 }  // namespace modelfs::cli

@@ -18,6 +18,13 @@ Result<nlohmann::json> VersionJson(const Snapshot& s, const Version& v);
 nlohmann::json ModelJson(const Snapshot& s, const Model& m, Status* error);
 nlohmann::json AuditJson(const AuditRecord& r);
 
+// `j` as JSON text, indented by `indent`. Text in records written before
+// the registry refused what is not UTF-8 may still hold such bytes: they are
+// printed as U+FFFD rather than aborting the output (nlohmann's default).
+std::string DumpJson(const nlohmann::json& j, int indent = 2);
+
+// The text forms below print every string through EscapeText: a name with a
+// newline stays on its line, and no stray byte reaches the terminal.
 // The text form of `show`.
 std::string VersionText(const nlohmann::json& v);
 std::string AuditText(const AuditRecord& r);

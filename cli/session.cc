@@ -3,17 +3,20 @@
 
 #include <iostream>
 
+#include "index/names.h"
+
 namespace modelfs::cli {
 
 // Only the code decides. A refusal's message already says "denied: ..."
-// (see Check and AuditGates), so it is printed as it is.
+// (see Check and AuditGates), so it is printed as it is, escaped
+// (EscapeText): one line each, no stray bytes.
 int Fail(const Status& s) {
-  std::cerr << "modelfs: " << s.message() << "\n";
+  std::cerr << "modelfs: " << EscapeText(s.message()) << "\n";
   return s.code() == Code::kDenied ? kExitDenied : kExitFail;
 }
 
 int UsageError(const Status& s) {
-  std::cerr << "modelfs: " << s.message() << "\n";
+  std::cerr << "modelfs: " << EscapeText(s.message()) << "\n";
   return kExitUsage;
 }
 

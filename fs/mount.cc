@@ -31,6 +31,7 @@
 #include <thread>
 
 #include "fs/server.h"
+#include "index/names.h"
 
 namespace modelfs::fs {
 
@@ -46,7 +47,9 @@ void Log(const std::string& line) {
   gmtime_r(&now, &tm);
   char stamp[32];
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string out = std::string(stamp) + " modelfs[" + std::to_string(getpid()) + "]: " + line + "\n";
+  // Escaped: a name with a newline or stray bytes stays on its own line.
+  std::string out = std::string(stamp) + " modelfs[" + std::to_string(getpid()) + "]: " +
+                    EscapeText(line) + "\n";
   std::lock_guard<std::mutex> g(g_log_mu);
   // One write(2): lines from several threads never interleave.
   ssize_t r = write(STDERR_FILENO, out.data(), out.size());

@@ -5,6 +5,7 @@
 // point).
 #include <algorithm>
 
+#include "index/names.h"
 #include "index/registry.h"
 #include "index/write_txn.h"
 
@@ -149,6 +150,7 @@ Status Registry::DeleteAlias(std::string_view model, std::string_view alias, con
 
 Status Registry::Approve(std::string_view model, uint32_t number, bool approve,
                          std::string_view comment, const Actor& who) {
+  MODELFS_RETURN_IF_ERROR(CheckText("approval comment", comment));
   auto tx = WriteTxn::Begin(this);
   if (!tx.ok()) return tx.status();
   WriteTxn& t = **tx;

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "index/dir_names.h"
+#include "index/names.h"
 #include "index/write_txn.h"
 
 namespace modelfs {
@@ -43,6 +44,8 @@ Status LockTree(const std::string& dir, const std::string& rel, Locked* out) {
   for (const auto& n : *names) {
     std::string p = dir + "/" + n;
     std::string r = rel.empty() ? n : rel + "/" + n;
+    // The names a version keeps are UTF-8 text (see CheckEntryPath).
+    MODELFS_RETURN_IF_ERROR(CheckEntryPath(r));
     struct stat st;
     if (lstat(p.c_str(), &st) != 0) return Status::FromErrno("draft file " + r, errno);
     if (S_ISDIR(st.st_mode)) {

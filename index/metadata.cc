@@ -134,14 +134,14 @@ Result<MetaKey> ParseMetaKey(std::string_view key) {
         k[i.name.size()] == '.') {
       std::string_view sub = k.substr(i.name.size() + 1);
       Status bad = CheckMetaKey(sub);
-      if (!bad.ok()) return Status::Invalid(std::string(key) + ": " + bad.message());
+      if (!bad.ok()) return Status::Invalid(EscapeText(key) + ": " + bad.message());
       return MetaKey{i.field, std::string(sub)};
     }
   }
   std::string_view bare = k.substr(0, 9) == "registry." ? k.substr(9) : k;
   for (auto ro : kReadOnly)
     if (bare == ro) return Status::Invalid(std::string(key) + " cannot be set this way");
-  return Status::Invalid("unknown metadata key " + std::string(key) + " (settable: " +
+  return Status::Invalid("unknown metadata key " + EscapeText(key) + " (settable: " +
                          SettableNames(false) + ")");
 }
 
@@ -183,6 +183,8 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
   if (c.value && c.value->size() > kMaxMetaValue)
     return Status::TooBig("value of " + c.key + " is longer than " +
                           std::to_string(kMaxMetaValue) + " bytes");
+  // Every record must print as JSON: text that is not UTF-8 stays out.
+  if (c.value) MODELFS_RETURN_IF_ERROR(CheckText("value of " + key->name(), *c.value));
   std::optional<std::string> old = GetMeta(*v, *key);
   if (old && c.expect == MetaExpect::kAbsent)
     return Status::Exists(key->name() + " is already set on " + v->ref());

@@ -10,21 +10,101 @@ namespace {
 
 bool IsLowerDigit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      char buf[8];
-      snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+// Whether the UTF-8 sequence of `n` bytes at the start of `s` is a control
+// character: C0 and DEL, or C1 (U+0080-U+009F, which terminals may obey too).
+bool IsControlSequence(std::string_view s, size_t n) {
+  auto c = static_cast<unsigned char>(s[0]);
+  if (n == 1) return IsControl(c);
+  return n == 2 && c == 0xc2 && static_cast<unsigned char>(s[1]) < 0xa0;
 }
 
+// The length of the UTF-8 sequence at the start of `s`, or 0 when it is not
+// one (RFC 3629: shortest form only, no surrogates, at most U+10FFFF).
+size_t Utf8Length(std::string_view s) {
+  auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n == 0 || s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i)
+    if ((b(i) & 0xc0) != 0x80) return 0;
+  // The second byte's range rules out overlong forms, surrogates and
+  // code points past U+10FFFF.
+  if (c == 0xe0 && b(1) < 0xa0) return 0;
+  if (c == 0xed && b(1) > 0x9f) return 0;
+  if (c == 0xf0 && b(1) < 0x90) return 0;
+  if (c == 0xf4 && b(1) > 0x8f) return 0;
+  return n;
+}
+
+// Where `s` stops being UTF-8 (npos if it never does); with `no_controls`,
+// a control character stops it too.
+size_t FirstBad(std::string_view s, bool no_controls) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8Length(s.substr(i));
+    if (n == 0 || (no_controls && IsControlSequence(s.substr(i), n))) return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
+std::string Quote(std::string_view s) { return "\"" + EscapeText(s) + "\""; }
+
 }  // namespace
+
+std::string EscapeText(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8Length(s.substr(i));
+    auto c = static_cast<unsigned char>(s[i]);
+    if (n != 0 && !IsControlSequence(s.substr(i), n)) {
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
+    if (n == 2) {  // C1: shown by its code point
+      char buf[8];
+      unsigned cp = (c & 0x1fu) << 6 | (static_cast<unsigned char>(s[i + 1]) & 0x3fu);
+      snprintf(buf, sizeof buf, "\\u%04x", cp);
+      out += buf;
+      i += 2;
+      continue;
+    }
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+    ++i;
+  }
+  return out;
+}
+
+Status CheckText(std::string_view what, std::string_view text) {
+  size_t bad = FirstBad(text, false);
+  if (bad == std::string_view::npos) return Status::Ok();
+  // A value may be 4096 bytes: the message shows its start.
+  constexpr size_t kShown = 64;
+  std::string shown = text.size() > kShown ? Quote(text.substr(0, kShown)) + "..." : Quote(text);
+  return Status::Invalid(std::string(what) + " " + shown + " is not valid UTF-8 (byte " +
+                         std::to_string(bad + 1) + ")");
+}
+
+Status CheckEntryPath(std::string_view path) {
+  size_t bad = FirstBad(path, true);
+  if (bad == std::string_view::npos) return Status::Ok();
+  bool control = Utf8Length(path.substr(bad)) != 0;
+  return Status::Invalid("file name " + Quote(path) +
+                         (control ? " contains a control character"
+                                  : " is not valid UTF-8") +
+                         ": names in a version must be UTF-8 text without control characters");
+}
 
 Status CheckModelName(std::string_view name) {
   if (name.empty()) return Status::Invalid("model name is empty");

@@ -19,6 +19,20 @@ Status CheckModelName(std::string_view name);
 Status CheckAliasName(std::string_view name);
 // Keys <k> of user.metrics.<k> etc.: ^[A-Za-z0-9_.-]{1,128}$
 Status CheckMetaKey(std::string_view key);
+
+// Text stored in the registry is UTF-8, so that every record can be shown
+// as JSON. CheckText: Invalid, naming `what`, when `text` is not valid UTF-8
+// (overlong forms, surrogates and code points above U+10FFFF included).
+// Control characters are allowed: a description may span lines.
+Status CheckText(std::string_view what, std::string_view text);
+// A path of a file or directory inside a version ("conf/params.json"): valid
+// UTF-8 without control characters (U+0000-U+001F, U+007F-U+009F), so that
+// a listing is one line per file. Invalid names the path, escaped.
+Status CheckEntryPath(std::string_view path);
+// `text` as it can be printed on one line: control characters as \n, \t,
+// \r, \xNN (C0, DEL) or \uNNNN (C1), bytes that are not UTF-8 as \xNN;
+// the rest unchanged. Backslashes are not doubled: the form is for people.
+std::string EscapeText(std::string_view text);
 // A version directory name "v<N>", N ≥ 1 without leading zeros; 0 if not one.
 uint32_t ParseVersionDir(std::string_view name);
 // A finite decimal number such as 0.913 or -2e-3; rejects "nan", "inf", "",

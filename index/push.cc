@@ -11,6 +11,7 @@
 #include <set>
 
 #include "index/dir_names.h"
+#include "index/names.h"
 #include "index/write_txn.h"
 
 namespace modelfs {
@@ -34,6 +35,11 @@ std::string BaseName(std::string p) {
 // a regular file or directory.
 Status Walk(const std::string& src, const std::string& rel, std::vector<Item>* out, int depth) {
   if (depth > 64) return Status::Invalid(src + ": directories nested too deeply (or a symlink loop)");
+  // Refused before a byte is copied: a version's names are UTF-8 text.
+  if (!rel.empty()) {
+    Status name = CheckEntryPath(rel);
+    if (!name.ok()) return Status::Invalid("cannot push " + EscapeText(src) + ": " + name.message());
+  }
   struct stat st;
   if (stat(src.c_str(), &st) != 0) return Status::FromErrno("cannot read " + src, errno);
   if (S_ISREG(st.st_mode)) {

@@ -6,6 +6,11 @@
 // of ROOT runs: LMDB serializes writers across processes.
 //
 //   damage_record ROOT TABLE RECORD FIELD JSON   set one field to JSON
+//   damage_record ROOT TABLE RECORD FIELD --text TEXT
+//                                                set one field to the string
+//                                                TEXT, byte for byte (not
+//                                                UTF-8, as a modelfs that did
+//                                                not check may have stored)
 //   damage_record ROOT TABLE RECORD --bytes TEXT the whole value becomes TEXT
 //
 // TABLE RECORD: models MODEL | versions MODEL@N | aliases MODEL/ALIAS |
@@ -22,7 +27,7 @@ using namespace modelfs;
 namespace {
 
 int Usage() {
-  std::cerr << "usage: damage_record ROOT TABLE RECORD (FIELD JSON | --bytes TEXT)\n"
+  std::cerr << "usage: damage_record ROOT TABLE RECORD (FIELD JSON | FIELD --text TEXT | --bytes TEXT)\n"
                "  TABLE RECORD: models MODEL | versions MODEL@N | aliases MODEL/ALIAS |\n"
                "                entries MODEL@N/PATH | audit SEQ\n";
   return 2;
@@ -70,15 +75,20 @@ Result<std::string> KeyOf(const std::string& root, const std::string& table,
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) return Usage();
-  std::string root = argv[1], table = argv[2], record = argv[3], field = argv[4], arg = argv[5];
+  bool text = argc == 7 && std::string(argv[5]) == "--text";
+  if (argc != 6 && !text) return Usage();
+  std::string root = argv[1], table = argv[2], record = argv[3], field = argv[4],
+              arg = argv[text ? 6 : 5];
   auto key = KeyOf(root, table, record);  // the registry is closed again here
   if (!key.ok()) {
     std::cerr << "damage_record: " << key.status().message() << "\n";
     return 1;
   }
   std::string err;
-  if (field == "--bytes") {
+  if (text) {
+    // nlohmann keeps a string's bytes as they are; only dump() checks them.
+    err = testing::SetRecordField(root, table.c_str(), *key, field, nlohmann::json(arg));
+  } else if (field == "--bytes") {
     err = testing::EditRawRecord(root, table.c_str(), *key, [&](std::string* v) { *v = arg; });
   } else {
     auto value = nlohmann::json::parse(arg, nullptr, false);

@@ -219,3 +219,23 @@ TEST_CASE("aliases: create-only, replace-only, and targets checked in the transa
   CHECK(st.message() == "gate: churn@1");
   CHECK(f.reg->Read()->GetAlias(f.reg->Read()->GetModel("churn")->id, "staging")->version == 2);
 }
+
+TEST_CASE("seal refuses a draft with a file name that is not UTF-8 text", "[drafts]") {
+  for (std::string name : {std::string("x\xff\xfe"), std::string("a\nb"), std::string("d\xc3/ok")}) {
+    INFO(EscapeText(name));
+    Fixture f;
+    f.Push("churn");
+    auto d = f.reg->CreateDraft("churn", 2, Alice());
+    REQUIRE(d.ok());
+    WriteFile(f.reg->DraftDir(*d) + "/model.onnx", "w");
+    WriteFile(f.reg->DraftDir(*d) + "/" + name, "w");
+    auto sealed = f.reg->Seal("churn", 2, Alice());
+    CHECK(sealed.status().code() == Code::kInvalid);
+    CHECK(sealed.status().message().find("file name") != std::string::npos);
+    CHECK(f.reg->Read()->GetVersion("churn", 2)->state == State::kDraft);
+    // Renamed, the draft seals.
+    std::string top = name.substr(0, name.find('/'));
+    stdfs::rename(f.reg->DraftDir(*d) + "/" + top, f.reg->DraftDir(*d) + "/renamed");
+    CHECK(f.reg->Seal("churn", 2, Alice()).ok());
+  }
+}

@@ -900,3 +900,27 @@ TEST_CASE("audit records written before version and alias were fields still deco
   CHECK(back.alias.empty());
   CHECK(back.object == "churn/production");
 }
+
+TEST_CASE("push refuses file names that are not UTF-8 text, before copying", "[registry]") {
+  for (std::string name : {std::string("x\xff\xfe"), std::string("two\nlines")}) {
+    INFO(EscapeText(name));
+    Fixture f;
+    WriteFile(f.src + "/sub/" + name, "bytes");
+    PushRequest req;
+    req.model = "churn";
+    req.paths = {f.src};
+    auto v = f.reg->Push(req, Alice());
+    CHECK(v.status().code() == Code::kInvalid);
+    CHECK(v.status().message().find("sub/" + EscapeText(name)) != std::string::npos);
+    CHECK(v.status().message().find(name) == std::string::npos);  // never raw
+    CHECK(f.reg->Read()->GetModel("churn").status().code() == Code::kNotFound);
+    // Nothing was stored: the refusal came before the first blob.
+    size_t blobs = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(f.root + "/blobs"))
+      blobs += e.is_regular_file();
+    CHECK(blobs == 0);
+    // Given by name, the path is checked as well.
+    req.paths = {f.src + "/sub/" + name};
+    CHECK(f.reg->Push(req, Alice()).status().code() == Code::kInvalid);
+  }
+}

@@ -143,3 +143,40 @@ TEST_CASE("xattrs and show --json come from the same table", "[metadata]") {
     CHECK(GetMeta(v, *k) == text);
   }
 }
+
+TEST_CASE("values and keys that are not UTF-8 are refused, changing nothing", "[metadata]") {
+  Fixture f;
+  f.Push("churn");
+  uint64_t seq = f.reg->Read()->LastAuditSeq();
+  for (const char* key : {"tags.x", "params.lr", "description", "lineage.code", "lineage.run",
+                          "lineage.datasets"}) {
+    INFO(key);
+    Status st = f.reg->SetMeta("churn", 1, {MetaChange{key, "x\xff\xfe"}}, Alice());
+    CHECK(st.code() == Code::kInvalid);
+    CHECK(st.message().find("not valid UTF-8") != std::string::npos);
+    CHECK(st.message().find("x\\xff\\xfe") != std::string::npos);  // escaped, not raw
+  }
+  CHECK(f.reg->SetMeta("churn", 1, {MetaChange{"tags.x\xff", "1"}}, Alice()).code() ==
+        Code::kInvalid);
+  CHECK(f.reg->Approve("churn", 1, true, "ok\xff", Alice()).code() == Code::kInvalid);
+  CHECK(f.reg->Read()->LastAuditSeq() == seq);
+  auto v = f.reg->Read()->GetVersion("churn", 1);
+  CHECK(v->tags.empty());
+  CHECK(v->description.empty());
+  CHECK(v->approval.by.empty());
+  // UTF-8 text, control characters included, is kept as given.
+  CHECK(f.reg->SetMeta("churn", 1, {MetaChange{"description", "caf\xc3\xa9\nline 2"}}, Alice())
+            .ok());
+  CHECK(f.reg->Read()->GetVersion("churn", 1)->description == "caf\xc3\xa9\nline 2");
+}
+
+TEST_CASE("push refuses metadata that is not UTF-8 before it copies anything", "[metadata]") {
+  Fixture f;
+  PushRequest req;
+  req.model = "churn";
+  req.paths = {f.src};
+  req.meta = {MetaChange{"tags.team", "gr\xffowth"}};
+  auto v = f.reg->Push(req, Alice());
+  CHECK(v.status().code() == Code::kInvalid);
+  CHECK(f.reg->Read()->GetModel("churn").status().code() == Code::kNotFound);
+}
