@@ -75,4 +75,5 @@ assert_eq "$N" "$((missing + summarized))" "denials recorded or summarized"
 ok mf log "$R"
 case "$OUT" in *"denied-summary"*"suppressed in the last"*) ;;
   *) die "modelfs log does not show the summary: $(echo "$OUT" | tail -3)" ;; esac
+assert_clean_log
 pass
