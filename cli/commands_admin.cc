@@ -43,6 +43,8 @@ int RunGc(const GcArgs& a) {
     opt.dry_run = a.dry_run;
     opt.keep_last = s.retention().keep_last;
     opt.draft_ttl_s = s.retention().draft_ttl_seconds;
+    opt.audit_keep = s.retention().audit_keep;
+    opt.audit_ttl_s = s.retention().audit_ttl_seconds;
     auto rep = s.reg().Gc(opt, s.actor());
     if (!rep.ok()) return rep.status();
     if (a.json) {

@@ -161,7 +161,7 @@ Status CheckMountpoint(const std::string& mp, std::string* real) {
 // ---------------------------------------------------------------- freshness
 
 // Tells the kernel about changes other processes (the CLI, another mount)
-// commit to the index: every ~200 ms it reads the audit records added since
+// commit to the index (and writes the Enforcer's due denial summaries): every ~200 ms it reads the audit records added since
 // the last look and, for each model they name, drops the kernel's cached
 // names and attributes at the model level. It runs on its own thread because
 // an invalidation waits for the kernel's directory locks, which a request
@@ -187,6 +187,9 @@ class Freshness {
     std::unique_lock<std::mutex> lk(mu_);
     while (!cv_.wait_for(lk, kPollInterval, [this] { return stop_; })) {
       lk.unlock();
+      // Denial summaries that are due, so a caller that stops still has
+      // its count in the trail; Poll then announces them like any record.
+      srv_->enforcer->Flush();
       Poll();
       lk.lock();
     }

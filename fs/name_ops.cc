@@ -46,7 +46,14 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
-  if (!Allowed(req, policy::Operation::kRead, dir.kind == NodeKind::kRoot ? name : dir.model)) return;
+  // The name asked for is the object: a denial's record says what was
+  // looked for (the Enforcer bounds how many such records one caller gets).
+  if (dir.kind == NodeKind::kRoot) {
+    if (!Allowed(req, policy::Operation::kRead, name)) return;
+  } else {
+    std::string object = dir.model + (dir.kind == NodeKind::kModel ? "/" : "/.../") + name;
+    if (!Allowed(req, policy::Operation::kRead, dir.model, object)) return;
+  }
 
   Child c;
   if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {

@@ -131,6 +131,12 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
   auto lock = GcLock::Take(root_, true);
   if (!lock.ok()) return lock.status();
   GcReport rep;
+  uint64_t audit_upto = 0;  // the trail as it was before gc wrote to it
+  {
+    auto snap = Read();
+    if (!snap.ok()) return snap.status();
+    audit_upto = snap->LastAuditSeq();
+  }
   std::set<ObjectId> dropped;  // versions removed (or, dry, to be removed)
   // A damaged record may name blobs, be a draft or be what an alias points
   // at: with one in the way, gc cannot tell what is garbage.
@@ -227,7 +233,65 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
                                                    std::to_string(blob_bytes) + " bytes freed")));
     MODELFS_RETURN_IF_ERROR((*tx)->Commit());
   }
+
+  // 4. Audit records past [retention] audit_keep / audit_ttl.
+  MODELFS_RETURN_IF_ERROR(TrimAudit(opt, audit_upto, who, &rep));
   return rep;
+}
+
+Status Registry::TrimAudit(const GcOptions& opt, uint64_t upto, const Actor& who,
+                           GcReport* rep) {
+  if (!opt.audit_keep && !opt.audit_ttl_s) return Status::Ok();
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  // The records up to `upto`, oldest first (keys are big-endian sequence
+  // numbers). A key of the wrong size is fsck's to report; it stays.
+  std::vector<uint64_t> seqs;
+  std::vector<int64_t> at;  // their times; -1 for a record that does not decode
+  {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(t.txn_, dbi_audit_, &cur);
+    if (rc != 0) return lmdb::Error("reading the audit trail", rc);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (k.mv_size != 8) continue;
+      uint64_t seq = lmdb::GetBE(lmdb::View(k), 0, 8);
+      if (seq > upto) break;
+      AuditRecord r;
+      seqs.push_back(seq);
+      at.push_back(Decode(lmdb::View(v), &r).ok() ? r.at_ns : -1);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::Error("reading the audit trail", rc);
+  }
+  // Both rules remove a prefix: the oldest beyond audit_keep, and every
+  // record up to the newest one older than audit_ttl (sequence follows
+  // time, so a damaged record before an expired one is older still).
+  size_t cut = 0;
+  if (opt.audit_keep && seqs.size() > *opt.audit_keep) cut = seqs.size() - *opt.audit_keep;
+  if (opt.audit_ttl_s) {
+    int64_t oldest_kept = NowNs() - *opt.audit_ttl_s * 1000000000LL;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      if (at[i] < 0) continue;
+      if (at[i] >= oldest_kept) break;
+      cut = std::max(cut, i + 1);
+    }
+  }
+  if (cut == 0) return Status::Ok();
+  std::string range = std::to_string(cut) + " record" + (cut == 1 ? "" : "s") + " #" +
+                      std::to_string(seqs.front()) + "-#" + std::to_string(seqs[cut - 1]);
+  rep->removed.push_back("audit " + range);
+  if (opt.dry_run) return Status::Ok();
+  for (size_t i = 0; i < cut; ++i) {
+    std::string key = lmdb::Key64(seqs[i]);
+    MDB_val k = lmdb::Val(key);
+    int rc = mdb_del(t.txn_, dbi_audit_, &k, nullptr);
+    if (rc != 0) return lmdb::Error("removing audit record #" + std::to_string(seqs[i]), rc);
+  }
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "gc", "", 0, "", "audit trail", range, "removed")));
+  return t.Commit();
 }
 
 Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {

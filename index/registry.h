@@ -144,6 +144,11 @@ struct GcOptions {
   std::optional<uint64_t> keep_last;   // ready versions per model without alias
   std::optional<int64_t> draft_ttl_s;  // drop drafts older than this
   bool drop_archived = true;           // archived versions are kept until gc
+  // The audit trail as it was when gc began: the newest audit_keep records
+  // are kept and none older than audit_ttl_s; what gc itself writes is
+  // never removed by it. Sequence numbers are never reused.
+  std::optional<uint64_t> audit_keep;
+  std::optional<int64_t> audit_ttl_s;
 };
 
 struct GcReport {
@@ -262,6 +267,10 @@ class Registry {
   // `repair`, rebuilds them (next_id only when no record is damaged, for
   // a damaged record's ids are unknown).
   Status CheckCounters(bool repair, bool records_damaged, const Actor& who, FsckReport* rep);
+  // Gc's last step: removes the audit records that opt's audit_keep and
+  // audit_ttl_s let go, among those up to sequence number `upto`, and
+  // audits that it did (unless dry).
+  Status TrimAudit(const GcOptions& opt, uint64_t upto, const Actor& who, GcReport* rep);
   MDB_txn* TakeReadTxn() const;
   void GiveBackReadTxn(MDB_txn* txn) const;
 

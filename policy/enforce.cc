@@ -1,6 +1,7 @@
 // The Enforcer: the action table, decisions, and the trail a denial leaves.
 #include "policy/enforce.h"
 
+#include <algorithm>
 #include <initializer_list>
 
 namespace modelfs::policy {
@@ -62,7 +63,39 @@ VersionFacts FactsOf(const Version& v) {
 }
 
 Enforcer::Enforcer(Registry* reg, PolicySource policy, LogFn log)
-    : reg_(reg), policy_(std::move(policy)), log_(std::move(log)) {}
+    : Enforcer(reg, std::move(policy), std::move(log), Limits{}) {}
+
+Enforcer::Enforcer(Registry* reg, PolicySource policy, LogFn log, Limits limits, Clock clock)
+    : reg_(reg),
+      policy_(std::move(policy)),
+      log_(std::move(log)),
+      limits_(limits),
+      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })) {
+  // A budget that never refills or a summary never due would lose counts.
+  if (limits_.burst < 1 || limits_.refill.count() <= 0 || limits_.summary_window.count() <= 0 ||
+      limits_.max_callers < 1)
+    abort();
+}
+
+Enforcer::~Enforcer() {
+  std::vector<Summary> sums;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    TakeSummaries(clock_(), /*all=*/true, &sums);
+  }
+  WriteSummaries(sums);
+}
+
+void Enforcer::Flush() {
+  auto now = clock_();
+  std::vector<Summary> sums;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (now < next_due_) return;
+    TakeSummaries(now, /*all=*/false, &sums);
+  }
+  WriteSummaries(sums);
+}
 
 Status Enforcer::Check(const Identity& who, Operation op, std::string_view model,
                        std::string_view object) {
@@ -101,21 +134,91 @@ Status Enforcer::WithGates(const Identity& who, std::string_view model, std::str
 
 void Enforcer::Deny(const Identity& who, Action action, std::string_view model,
                     std::string_view object, const std::string& reason, bool always) {
-  if (!always) {
-    auto now = std::chrono::steady_clock::now();
+  auto now = clock_();
+  std::vector<Summary> due;
+  bool record = true;
+  {
     std::lock_guard<std::mutex> g(mu_);
-    auto key = std::make_tuple(who.uid, static_cast<int>(action), std::string(object));
-    auto it = echoed_.find(key);
-    if (it != echoed_.end() && now - it->second <= std::chrono::seconds(kDenialEchoSeconds))
-      return;
-    if (echoed_.size() > 4096) echoed_.clear();  // bounds memory
-    echoed_[key] = now;
+    if (now >= next_due_) TakeSummaries(now, /*all=*/false, &due);
+    if (!always) {
+      auto key = std::make_tuple(who.uid, static_cast<int>(action), std::string(object));
+      auto it = echoed_.find(key);
+      if (it != echoed_.end() && now - it->second <= std::chrono::seconds(kDenialEchoSeconds)) {
+        record = false;  // an echo: neither recorded nor counted
+      } else {
+        if (echoed_.size() >= limits_.max_echoes) {
+          std::erase_if(echoed_, [&](const auto& e) {
+            return now - e.second > std::chrono::seconds(kDenialEchoSeconds);
+          });
+          // Forgetting an echo costs at most one more record, which the
+          // caller's budget still pays for.
+          if (echoed_.size() >= limits_.max_echoes) echoed_.clear();
+        }
+        echoed_[key] = now;
+      }
+    }
+    if (record) {
+      if (budgets_.size() >= limits_.max_callers && !budgets_.count(who.uid)) {
+        TakeSummaries(now, /*all=*/true, &due);  // no count is lost with the budgets
+        budgets_.clear();
+      }
+      auto [it, fresh] = budgets_.try_emplace(who.uid);
+      Budget& b = it->second;
+      if (fresh) {
+        b.tokens = limits_.burst;
+      } else {
+        double earned = std::chrono::duration<double>(now - b.refilled) /
+                        std::chrono::duration<double>(limits_.refill);
+        b.tokens = std::min<double>(limits_.burst, b.tokens + std::max(0.0, earned));
+      }
+      b.refilled = now;
+      b.user = who.user;
+      if (b.tokens >= 1) {
+        b.tokens -= 1;
+      } else {
+        record = false;
+        if (b.suppressed++ == 0) {
+          b.since = now;
+          next_due_ = std::min(next_due_, now + limits_.summary_window);
+        }
+      }
+    }
   }
+  WriteSummaries(due);
+  if (!record) return;
   if (log_)
     log_("denied: " + who.Describe() + " " + std::string(ActionName(action)) + " " +
          std::string(object) + ": " + reason);
   Status st = reg_->AuditDenied(ActorOf(who), ActionName(action), model, object, reason);
   if (!st.ok() && log_) log_("error: cannot audit a denial: " + st.message());
+}
+
+void Enforcer::TakeSummaries(TimePoint now, bool all, std::vector<Summary>* out) {
+  next_due_ = TimePoint::max();
+  for (auto& [uid, b] : budgets_) {
+    if (b.suppressed == 0) continue;
+    TimePoint due_at = b.since + limits_.summary_window;
+    if (!all && now < due_at) {
+      next_due_ = std::min(next_due_, due_at);
+      continue;
+    }
+    // Whole seconds, rounded up: "in the last 60 s" covers them all.
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - b.since).count();
+    out->push_back(Summary{Actor{uid, b.user}, b.suppressed, std::max<int64_t>(1, (ms + 999) / 1000)});
+    b.suppressed = 0;
+  }
+}
+
+void Enforcer::WriteSummaries(const std::vector<Summary>& sums) {
+  for (const Summary& s : sums) {
+    std::string object = "uid " + std::to_string(s.who.uid);
+    std::string reason = std::to_string(s.count) + " further denial" + (s.count == 1 ? "" : "s") +
+                         " of uid " + std::to_string(s.who.uid) + " (" + s.who.name +
+                         ") suppressed in the last " + std::to_string(s.seconds) + " s";
+    if (log_) log_("denied-summary: " + reason);
+    Status st = reg_->AuditDenied(s.who, kDenialSummaryAction, "", object, reason);
+    if (!st.ok() && log_) log_("error: cannot audit a summary of denials: " + st.message());
+  }
 }
 
 }  // namespace modelfs::policy

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "index/registry.h"
 #include "policy/identity.h"
@@ -51,15 +52,59 @@ class Enforcer {
   using PolicySource = std::function<std::shared_ptr<const Policy>()>;
   using LogFn = std::function<void(const std::string&)>;
 
-  // `reg` receives the audit records of denials; `policy` gives the policy
-  // in force at each call; `log` (optional) receives a line per denial.
+  // The trail of denials. A denial is logged and audited unless
+  //  - the same caller, action and object was within kDenialEchoSeconds
+  //    (`ls -l` of a forbidden directory repeats each name): dropped
+  //    silently, it says nothing new; or
+  //  - the caller (by uid) has used up its budget of records, a token
+  //    bucket of `burst` records refilled at one per `refill`: then it is
+  //    counted, and once per `summary_window` (from the first one counted)
+  //    one "denied-summary" record and log line per caller says how many
+  //    were not recorded individually. So one caller stating distinct
+  //    missing names cannot fill the disk, and cannot use up anyone else's
+  //    budget.
+  // Summaries that are due are written by the next denial of anyone, by
+  // Flush() (the mount calls it every ~200 ms) and by the destructor.
+  struct Limits {
+    // 20 records cover what a person does by hand before giving up (a few
+    // commands, a listing's worth of distinct names) in full detail.
+    int burst = 20;
+    // Past the burst, one record per 10 s per caller: at most 8,640 a day
+    // (a few MB) from a caller that never stops, enough to see what it
+    // keeps trying, and [retention] audit_keep/audit_ttl bounds the total.
+    std::chrono::milliseconds refill{10'000};
+    // One summary per minute per flooding caller: 1,440 a day at most.
+    std::chrono::milliseconds summary_window{60'000};
+    // Callers whose budgets are tracked; past it, due or not, every
+    // pending summary is written and the budgets start afresh (uids are
+    // the host's users: this is only reached by hosts with many of them).
+    size_t max_callers = 1024;
+    // (caller, action, object) pairs remembered for the echo rule.
+    size_t max_echoes = 4096;
+  };
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  // `reg` receives the audit records of denials and must outlive the
+  // Enforcer; `policy` gives the policy in force at each call; `log`
+  // (optional) receives a line per recorded denial and per summary.
+  // `clock` is for tests (default: steady_clock::now).
   Enforcer(Registry* reg, PolicySource policy, LogFn log = {});
+  Enforcer(Registry* reg, PolicySource policy, LogFn log, Limits limits, Clock clock = {});
+  // Writes every pending summary, due or not.
+  ~Enforcer();
+  Enforcer(const Enforcer&) = delete;
+  Enforcer& operator=(const Enforcer&) = delete;
+
+  // Writes the summaries that are due (their window has passed), so a
+  // caller that stops still leaves its count in the trail. Thread-safe;
+  // cheap when none is due.
+  void Flush();
 
   // Ok when `who` may perform `op` on `model` ("" for the registry itself);
   // otherwise Status::Denied with the reason naming the rule, after logging
-  // it and recording it in the audit trail (at most once per caller,
-  // action and object every kDenialEchoSeconds, so `ls -l` of a forbidden
-  // directory floods neither). `object` names what was asked for.
+  // it and recording it in the audit trail (see "The trail of denials"
+  // below for how often). `object` names what was asked for. The caller
+  // always gets the denial; only its record is rate-limited.
   Status Check(const Identity& who, Operation op, std::string_view model,
                std::string_view object);
 
@@ -80,16 +125,43 @@ class Enforcer {
   static Actor ActorOf(const Identity& who) { return Actor{who.uid, who.user}; }
 
   static constexpr int kDenialEchoSeconds = 10;
+  // The audit action of a summary; its object is "uid U", its reason
+  // "N further denials of uid U (USER) suppressed in the last S s".
+  static constexpr std::string_view kDenialSummaryAction = "denied-summary";
 
  private:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  // One caller's budget of denial records.
+  struct Budget {
+    double tokens = 0;       // records it may write now (up to limits_.burst)
+    TimePoint refilled;      // when `tokens` was last brought up to date
+    uint64_t suppressed = 0;  // denials counted, not recorded, since `since`
+    TimePoint since;         // the first of them
+    std::string user;        // for the summary's record
+  };
+  struct Summary {
+    Actor who;
+    uint64_t count = 0;
+    int64_t seconds = 0;
+  };
+
   void Deny(const Identity& who, Action action, std::string_view model, std::string_view object,
             const std::string& reason, bool always);
+  // Moves the summaries due at `now` (every pending one with `all`) out of
+  // the budgets. Requires mu_.
+  void TakeSummaries(TimePoint now, bool all, std::vector<Summary>* out);
+  // Logs and audits them. Called without mu_.
+  void WriteSummaries(const std::vector<Summary>& sums);
 
   Registry* reg_;
   PolicySource policy_;
   LogFn log_;
-  std::mutex mu_;  // guards echoed_; a leaf lock
-  std::map<std::tuple<uint32_t, int, std::string>, std::chrono::steady_clock::time_point> echoed_;
+  const Limits limits_;
+  const Clock clock_;
+  std::mutex mu_;  // guards the members below; a leaf lock (audits are written without it)
+  std::map<std::tuple<uint32_t, int, std::string>, TimePoint> echoed_;
+  std::map<uint32_t, Budget> budgets_;  // by uid
+  TimePoint next_due_ = TimePoint::max();  // the earliest summary due; max when none
 };
 
 }  // namespace modelfs::policy

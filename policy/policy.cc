@@ -483,22 +483,38 @@ class Parser {
         } else {
           policy_->retention_.keep_last = static_cast<uint64_t>(i->get());
         }
-      } else if (k == "draft_ttl") {
+      } else if (k == "audit_keep") {
+        // At least 1: a trail emptied by every gc would be no trail.
+        const auto* i = value.as_integer();
+        if (i == nullptr) {
+          Fail(value.source(), "[retention].audit_keep must be an integer, not " +
+                                   std::string(TypeName(value.type())));
+        } else if (i->get() < 1) {
+          Fail(value.source(), "[retention].audit_keep must be 1 or more, not " +
+                                   std::to_string(i->get()));
+        } else {
+          policy_->retention_.audit_keep = static_cast<uint64_t>(i->get());
+        }
+      } else if (k == "draft_ttl" || k == "audit_ttl") {
+        const std::string where = "[retention]." + std::string(k);
         const auto* s = value.as_string();
         if (s == nullptr) {
-          Fail(value.source(), "[retention].draft_ttl must be a duration string such as "
+          Fail(value.source(), where + " must be a duration string such as "
                                "\"7d\", not " + std::string(TypeName(value.type())));
           continue;
         }
         auto d = ParseDuration(s->get());
         if (!d.ok()) {
-          Fail(value.source(), "[retention].draft_ttl: " + d.status().message());
-        } else {
+          Fail(value.source(), where + ": " + d.status().message());
+        } else if (k == "draft_ttl") {
           policy_->retention_.draft_ttl_seconds = *d;
+        } else {
+          policy_->retention_.audit_ttl_seconds = *d;
         }
       } else {
         Fail(key.source(), "unknown key " + Quote(k) +
-                               " in [retention]; expected keep_last or draft_ttl");
+                               " in [retention]; expected keep_last, draft_ttl, audit_keep or "
+                               "audit_ttl");
       }
     }
   }
@@ -657,6 +673,8 @@ admin   = ["user:root"]        # archive, gc, everything
 # [retention]
 # keep_last = 10                 # ready versions per model without an alias
 # draft_ttl = "7d"               # s, m, h, d or w
+# audit_keep = 1000000           # gc keeps the newest audit records, at most this many
+# audit_ttl = "52w"              # and none older than this (s, m, h, d or w)
 )";
   return kText;
 }

@@ -36,6 +36,10 @@ std::optional<Action> ActionFromName(std::string_view name);
 struct Retention {
   std::optional<uint64_t> keep_last;         // ready versions without an alias
   std::optional<int64_t> draft_ttl_seconds;  // > 0
+  // The audit trail: gc keeps the newest audit_keep records (>= 1) and
+  // none older than audit_ttl_seconds (> 0), besides the ones it writes.
+  std::optional<uint64_t> audit_keep;
+  std::optional<int64_t> audit_ttl_seconds;
 };
 
 // "30s", "15m", "12h", "7d", "2w" → seconds (> 0). Invalid otherwise.
@@ -45,7 +49,7 @@ class Policy {
  public:
   // Parses policy.toml text. Any mistake (TOML syntax, unknown key or table,
   // wrong type, bad principal, gate expression, duration or glob, negative
-  // keep_last) yields Status::Invalid with the message
+  // keep_last, audit_keep below 1) yields Status::Invalid with the message
   // "FILENAME:LINE:COL: message", pointing at the offending key or element;
   // when there are several, the first in the file is reported.
   // Omitted parts take the permissive defaults: read, create, write, promote

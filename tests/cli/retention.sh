@@ -7,7 +7,7 @@
 # ones stay; fsck is clean afterwards; version numbers are never reused.
 # draft_ttl: drafts only come from the mount, so here we only check that a
 # policy with draft_ttl parses and gc runs with it (the index unit tests
-# cover draft expiry).
+# cover draft expiry). audit_keep trims the audit trail.
 . "$TESTS_DIR/cli/common.sh"
 
 ROOT=$WORK/root
@@ -205,5 +205,26 @@ printf '[retention]\nkeep_last = -1\n' >"$WORK/bad.toml"
 run mf policy check "$WORK/bad.toml"
 assert_eq 1 "$RC" "policy check of a negative keep_last"
 printf '%s\n' "$ERR$OUT" | grep -Eq "^$WORK/bad\.toml:2:[0-9]+: " || die "negative keep_last not reported as FILE:2:COL: [$ERR$OUT]"
+
+check "audit_keep = 5: gc keeps the newest 5 audit records, adds its own, numbers go on"
+printf '\naudit_keep = 5\naudit_ttl = "52w"\n' >>"$ROOT/policy.toml"
+ok mf policy check "$ROOT/policy.toml"
+before=$(audit_count)
+[ "$before" -gt 6 ] || die "too few audit records to trim: $before"
+last=$(mf log "$ROOT" --json | jpy 'j[-1]["seq"]')
+ok mf gc "$ROOT" --dry-run
+assert_contains "$OUT" "would remove audit $((before - 5)) records" "gc --dry-run"
+assert_eq "$before" "$(audit_count)" "audit records after gc --dry-run"
+ok mf gc "$ROOT"
+assert_contains "$OUT" "removed audit $((before - 5)) records" "gc"
+mf log "$ROOT" --json >"$WORK/trail.json" || die "log failed"
+assert_eq 6 "$(jpy 'len(j)' "$WORK/trail.json")" "audit records after gc"
+assert_eq "$((last + 1))" "$(jpy 'j[-1]["seq"]' "$WORK/trail.json")" "the gc record's number"
+assert_eq "gc audit trail removed" "$(jpy 'j[-1]["action"] + " " + j[-1]["object"] + " " + j[-1]["after"]' "$WORK/trail.json")" "the gc record"
+printf '[retention]\naudit_keep = 0\n' >"$WORK/bad.toml"
+run mf policy check "$WORK/bad.toml"
+assert_eq 1 "$RC" "policy check of audit_keep = 0"
+printf '%s\n' "$ERR$OUT" | grep -Eq "^$WORK/bad\.toml:2:14: \[retention\]\.audit_keep must be 1 or more" ||
+  die "audit_keep = 0 not reported as FILE:2:14: [$ERR$OUT]"
 
 pass

@@ -10,6 +10,7 @@ using namespace modelfs::testing;
 using policy::Enforcer;
 using policy::Identity;
 using policy::Operation;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -164,4 +165,135 @@ TEST_CASE("alias gates run at commit time; their denials are audited", "[enforce
   });
   CHECK(other.code() == Code::kInvalid);
   CHECK(f.Denials().size() == 1);
+}
+
+namespace {
+
+// An Enforcer with the default limits on a clock the test moves.
+struct FloodFixture : EnforcerFixture {
+  std::chrono::steady_clock::time_point now{std::chrono::hours(1)};
+  Enforcer::Limits limits;
+  std::unique_ptr<Enforcer> flood;
+  FloodFixture() {
+    flood = std::make_unique<Enforcer>(
+        reg.get(), [this] { return pol; }, [this](const std::string& l) { log.push_back(l); },
+        limits, [this] { return now; });
+  }
+  std::vector<AuditRecord> Summaries() {
+    std::vector<AuditRecord> out;
+    for (const auto& r : Denials())
+      if (r.action == Enforcer::kDenialSummaryAction) out.push_back(r);
+    return out;
+  }
+  size_t Individual(uint32_t uid) {
+    size_t n = 0;
+    for (const auto& r : Denials())
+      if (r.uid == uid && r.action != Enforcer::kDenialSummaryAction) ++n;
+    return n;
+  }
+  // N of "N further denials of uid U (USER) suppressed in the last S s".
+  static uint64_t Count(const AuditRecord& r) { return std::stoull(r.reason); }
+};
+
+}  // namespace
+
+TEST_CASE("one caller's distinct denials are recorded up to its budget, then summarized",
+          "[enforce][flood]") {
+  FloodFixture f;
+  Identity nobody = Id("nobody", 2004);
+  for (int i = 0; i < 10000; ++i)
+    REQUIRE(f.flood->Check(nobody, Operation::kRead, "secret-x", "secret-x/m" + std::to_string(i))
+                .code() == Code::kDenied);
+  // All within an instant: the burst is recorded, nothing else yet.
+  const size_t burst = static_cast<size_t>(f.limits.burst);
+  CHECK(f.Individual(2004) == burst);
+  CHECK(f.Summaries().empty());
+  CHECK(f.log.size() == burst);  // the daemon's log is spared too
+  f.flood->Flush();              // not due before the window has passed
+  CHECK(f.Summaries().empty());
+
+  f.now += f.limits.summary_window;
+  f.flood->Flush();
+  auto sums = f.Summaries();
+  REQUIRE(sums.size() == 1);
+  CHECK(sums[0].uid == 2004);
+  CHECK(sums[0].user == "nobody");
+  CHECK(sums[0].object == "uid 2004");
+  CHECK(sums[0].model.empty());
+  CHECK(sums[0].reason == std::to_string(10000 - burst) +
+                              " further denials of uid 2004 (nobody) suppressed in the last 60 s");
+  CHECK(f.log.back() == "denied-summary: " + sums[0].reason);
+  CHECK(f.Denials().size() == burst + 1);
+  f.flood->Flush();  // written once
+  CHECK(f.Denials().size() == burst + 1);
+}
+
+TEST_CASE("a flood over time: records bounded by the rate, every denial accounted for",
+          "[enforce][flood]") {
+  FloodFixture f;
+  Identity nobody = Id("nobody", 2004);
+  // 10,000 distinct denials over 100 s, with the mount's periodic Flush.
+  for (int i = 0; i < 10000; ++i) {
+    f.now += std::chrono::milliseconds(10);
+    CHECK(f.flood->Check(nobody, Operation::kPush, "churn", "churn/f" + std::to_string(i)).code() ==
+          Code::kDenied);
+    if (i % 20 == 0) f.flood->Flush();
+  }
+  const auto secs = 100s / std::chrono::duration_cast<std::chrono::seconds>(f.limits.refill);
+  size_t individual = f.Individual(2004);
+  CHECK(individual <= static_cast<size_t>(f.limits.burst + secs + 1));
+  CHECK(individual >= static_cast<size_t>(f.limits.burst + secs - 1));
+  // One summary a minute while it lasts, and the rest when the Enforcer goes.
+  CHECK(f.Summaries().size() == 1);
+  f.flood.reset();
+  auto sums = f.Summaries();
+  REQUIRE(sums.size() == 2);
+  uint64_t summarized = 0;
+  for (const auto& s : sums) summarized += FloodFixture::Count(s);
+  CHECK(individual + summarized == 10000);
+}
+
+TEST_CASE("a flooding caller does not starve another; echoes are not counted", "[enforce][flood]") {
+  FloodFixture f;
+  Identity nobody = Id("nobody", 2004), writer = Id("writer", 2001);
+  // Fewer distinct names than the echo rule remembers (max_echoes).
+  for (int i = 0; i < 3000; ++i)
+    (void)f.flood->Check(nobody, Operation::kPush, "churn", "churn/f" + std::to_string(i));
+  // Repeating a name already denied (recorded or counted) counts nothing.
+  for (int i = 0; i < 100; ++i) (void)f.flood->Check(nobody, Operation::kPush, "churn", "churn/f1");
+  for (int i = 0; i < 100; ++i)
+    (void)f.flood->Check(nobody, Operation::kPush, "churn", "churn/f2999");
+  // The other caller has its own, untouched budget.
+  for (int i = 0; i < f.limits.burst; ++i)
+    CHECK(f.flood->Check(writer, Operation::kReadAudit, "", "log " + std::to_string(i)).code() ==
+          Code::kDenied);
+  CHECK(f.Individual(2001) == static_cast<size_t>(f.limits.burst));
+  CHECK(f.Individual(2004) == static_cast<size_t>(f.limits.burst));
+  // A summary that is due is written by the next denial of anyone.
+  f.now += f.limits.summary_window + 1s;
+  (void)f.flood->Check(writer, Operation::kReadAudit, "", "log again");
+  auto sums = f.Summaries();
+  REQUIRE(sums.size() == 1);
+  CHECK(sums[0].uid == 2004);
+  CHECK(FloodFixture::Count(sums[0]) == 3000 - static_cast<uint64_t>(f.limits.burst));
+  CHECK(sums[0].reason.find("in the last 61 s") != std::string::npos);
+  CHECK(f.Individual(2001) == static_cast<size_t>(f.limits.burst) + 1);  // refilled meanwhile
+}
+
+TEST_CASE("budgets are capped in number without losing a count", "[enforce][flood]") {
+  FloodFixture f;
+  f.limits.max_callers = 4;
+  f.limits.burst = 1;
+  f.flood = std::make_unique<Enforcer>(
+      f.reg.get(), [&] { return f.pol; }, Enforcer::LogFn{}, f.limits, [&] { return f.now; });
+  uint64_t denials = 0;
+  for (uint32_t uid = 3000; uid < 3010; ++uid)
+    for (int i = 0; i < 3; ++i, ++denials)
+      (void)f.flood->Check(Id("u" + std::to_string(uid), uid), Operation::kPush, "churn",
+                           "churn/" + std::to_string(i));
+  f.flood.reset();
+  uint64_t accounted = 0;
+  for (const auto& r : f.Denials())
+    accounted += r.action == Enforcer::kDenialSummaryAction ? FloodFixture::Count(r) : 1;
+  CHECK(accounted == denials);
 }

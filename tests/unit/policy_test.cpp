@@ -248,7 +248,11 @@ TEST_CASE("parse errors say FILE:LINE:COL: what", "[policy]") {
        "require_approval, forbid_self_approval, require_metrics, require_lineage or "
        "require_previous"},
       {"[retention]\nkeep = 3\n",
-       "p.toml:2:1: unknown key \"keep\" in [retention]; expected keep_last or draft_ttl"},
+       "p.toml:2:1: unknown key \"keep\" in [retention]; expected keep_last, draft_ttl, "
+       "audit_keep or audit_ttl"},
+      {"[retention]\nkeep_last = 2\n  audit_kept = 3\n",
+       "p.toml:3:3: unknown key \"audit_kept\" in [retention]; expected keep_last, draft_ttl, "
+       "audit_keep or audit_ttl"},
       // Wrong types, at the value.
       {"defaults = 3\n", "p.toml:1:12: [defaults] must be a table, not an integer"},
       {"[defaults]\nread = \"*\"\n",
@@ -271,6 +275,11 @@ TEST_CASE("parse errors say FILE:LINE:COL: what", "[policy]") {
        "p.toml:2:13: [retention].keep_last must be an integer, not a float"},
       {"[retention]\ndraft_ttl = 7\n",
        "p.toml:2:13: [retention].draft_ttl must be a duration string such as \"7d\", not an "
+       "integer"},
+      {"[retention]\naudit_keep = \"1000\"\n",
+       "p.toml:2:14: [retention].audit_keep must be an integer, not a string"},
+      {"[retention]\naudit_ttl = 30\n",
+       "p.toml:2:13: [retention].audit_ttl must be a duration string such as \"7d\", not an "
        "integer"},
       // Bad principals, at the element.
       {"[defaults]\nwrite = [\"*\", \"usr:bob\"]\n",
@@ -341,6 +350,15 @@ TEST_CASE("parse errors say FILE:LINE:COL: what", "[policy]") {
        "and a unit s, m, h, d or w, e.g. \"7d\""},
       {"[retention]\ndraft_ttl = \"0s\"\n",
        "p.toml:2:13: [retention].draft_ttl: bad duration \"0s\": must be more than zero"},
+      {"[retention]\naudit_keep = 0\n",
+       "p.toml:2:14: [retention].audit_keep must be 1 or more, not 0"},
+      {"[retention]\naudit_keep = -5\n",
+       "p.toml:2:14: [retention].audit_keep must be 1 or more, not -5"},
+      {"[retention]\ndraft_ttl = \"1d\"\naudit_ttl = \"90x\"\n",
+       "p.toml:3:13: [retention].audit_ttl: bad duration \"90x\": expected a whole number "
+       "and a unit s, m, h, d or w, e.g. \"7d\""},
+      {"[retention]\naudit_ttl = \"0d\"\n",
+       "p.toml:2:13: [retention].audit_ttl: bad duration \"0d\": must be more than zero"},
       // Several mistakes: the first in the file is reported, though toml++
       // visits [aliases] before [retention].
       {"[retention]\nkeep_last = -1\n[aliases.production]\nrequire_approval = 1\n",
@@ -388,6 +406,17 @@ TEST_CASE("durations", "[policy]") {
   auto only_keep = MustParse("[retention]\nkeep_last = 10\n");
   CHECK(*only_keep->retention().keep_last == 10);
   CHECK_FALSE(only_keep->retention().draft_ttl_seconds.has_value());
+  CHECK_FALSE(only_keep->retention().audit_keep.has_value());
+  CHECK_FALSE(only_keep->retention().audit_ttl_seconds.has_value());
+  auto audit = MustParse("[retention]\naudit_keep = 1\naudit_ttl = \"90d\"\n");
+  REQUIRE(audit->retention().audit_keep.has_value());
+  CHECK(*audit->retention().audit_keep == 1);
+  REQUIRE(audit->retention().audit_ttl_seconds.has_value());
+  CHECK(*audit->retention().audit_ttl_seconds == 90 * 86400);
+  CHECK_FALSE(audit->retention().keep_last.has_value());
+  auto only_ttl = MustParse("[retention]\naudit_ttl = \"2w\"\n");
+  CHECK(*only_ttl->retention().audit_ttl_seconds == 14 * 86400);
+  CHECK_FALSE(only_ttl->retention().audit_keep.has_value());
 }
 
 TEST_CASE("metric requirements", "[policy][gates]") {
@@ -565,6 +594,8 @@ TEST_CASE("the default policy text parses and is permissive", "[policy]") {
   CHECK(spec->gates("production")->require_previous == std::optional<std::string>("staging"));
   CHECK(*spec->retention().keep_last == 10);
   CHECK(*spec->retention().draft_ttl_seconds == 7 * 86400);
+  CHECK(*spec->retention().audit_keep == 1000000);
+  CHECK(*spec->retention().audit_ttl_seconds == 52 * 7 * 86400);
   CHECK(spec->Decide(Id("bob", 1002, {}), Action::kPromote, "churn").reason ==
         R"(allowed by [defaults].promote "group:ml-leads")");
   CHECK_FALSE(spec->Decide(Id("alice", 1001, {"ml"}), Action::kRead, "fraud-x").allowed);
