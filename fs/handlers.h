@@ -61,6 +61,10 @@ Actor ActorOf(fuse_req_t req);
 bool Allowed(fuse_req_t req, policy::Operation op, const std::string& model,
              std::string_view object = {});
 
+// Allowed() for reading node `n`: the registry root is kReadRoot, anything
+// else kRead of its model.
+bool AllowedToRead(fuse_req_t req, const Node& n);
+
 // The node the kernel names by `ino`; replies ESTALE and returns false when
 // there is none (a stale NFS handle).
 bool GetNode(fuse_req_t req, fuse_ino_t ino, Node* out);

@@ -138,7 +138,7 @@ void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
-  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  if (!AllowedToRead(req, n)) return;
   bool stable = false;
   struct stat st;
   if (int err = StatOf(S(req), n, &st, &stable)) {
@@ -151,7 +151,7 @@ void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 void ReadLink(fuse_req_t req, fuse_ino_t ino) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
-  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  if (!AllowedToRead(req, n)) return;
   if (n.kind == NodeKind::kPending) {
     auto l = S(req).pending.Get(n.model_id, n.name);
     if (!l || l->ino != n.ino) {
@@ -167,7 +167,7 @@ void ReadLink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void StatFs(fuse_req_t req, fuse_ino_t) {
-  if (!Allowed(req, policy::Operation::kRead, "")) return;
+  if (!Allowed(req, policy::Operation::kReadRoot, "")) return;
   // Capacity is that of the blob store, where the bytes live.
   struct statvfs sv {};
   if (statvfs(S(req).reg->blobs().blobs_dir().c_str(), &sv) != 0) {
@@ -221,7 +221,7 @@ void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
-  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  if (!AllowedToRead(req, n)) return;
   auto* h = new DirHandle;
   fi->fh = reinterpret_cast<uint64_t>(h);
   if (n.kind == NodeKind::kVersion || n.kind == NodeKind::kDir) {
@@ -258,7 +258,7 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   if (!GetNode(req, ino, &dir)) return;
   // Checked on every batch, not only at opendir: a policy reloaded while a
   // directory is open applies to it too (the decision costs ~100 ns).
-  if (!Allowed(req, policy::Operation::kRead, dir.model)) return;
+  if (!AllowedToRead(req, dir)) return;
   auto* h = reinterpret_cast<DirHandle*>(fi->fh);
   std::vector<char> buf(size);
   size_t used = 0;

@@ -16,6 +16,10 @@ struct OperationInfo {
 // write, promote, approve, admin).
 const OperationInfo kOperations[] = {
     {Operation::kRead, "read", {Action::kRead}},
+    // Anyone who reaches the mount: the listing itself leaves out what the
+    // caller may not read, as `modelfs list` does, so the root tells nobody
+    // more than their readable models.
+    {Operation::kReadRoot, "read root", {}},
     {Operation::kCreateModel, "create model", {Action::kCreate}},
     {Operation::kPush, "push", {Action::kWrite}},
     {Operation::kPushNewModel, "push new model", {Action::kCreate, Action::kWrite}},

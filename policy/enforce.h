@@ -24,6 +24,8 @@ namespace modelfs::policy {
 // What a caller asks of the registry, through the mount or the CLI.
 enum class Operation : uint8_t {
   kRead,              // look up, list, stat, read files and metadata, show, log MODEL
+  kReadRoot,          // stat, list and statfs the registry root: its listing shows
+                      // only the models the caller may read
   kCreateModel,       // mkdir MODEL
   kPush,              // push a version into an existing model
   kPushNewModel,      // push that creates its model

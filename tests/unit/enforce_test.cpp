@@ -44,8 +44,8 @@ struct EnforcerFixture : Fixture {
   std::shared_ptr<const policy::Policy> pol;
   std::vector<std::string> log;
   std::unique_ptr<Enforcer> enforcer;
-  EnforcerFixture() {
-    auto p = policy::Policy::Parse(kPolicy, "policy.toml");
+  explicit EnforcerFixture(const char* text = kPolicy) {
+    auto p = policy::Policy::Parse(text, "policy.toml");
     REQUIRE(p.ok());
     pol = *p;
     enforcer = std::make_unique<Enforcer>(
@@ -73,6 +73,7 @@ TEST_CASE("each operation needs the actions of its row", "[enforce]") {
   };
   const std::vector<Row> table = {
       {Operation::kRead, {&writer, &creator, &lead, &root, &nobody}},
+      {Operation::kReadRoot, {&writer, &creator, &lead, &root, &nobody}},
       {Operation::kCreateModel, {&creator}},
       {Operation::kPush, {&writer, &creator}},
       {Operation::kPushNewModel, {&creator}},  // create and write
@@ -108,6 +109,29 @@ TEST_CASE("each operation needs the actions of its row", "[enforce]") {
         Code::kDenied);
   CHECK(f.enforcer->MayRead(Id("lead", 2003), "secret-x"));
   CHECK_FALSE(f.enforcer->MayRead(writer, "secret-x"));
+}
+
+TEST_CASE("the registry root is readable by anyone; its listing shows what they may read",
+          "[enforce]") {
+  // carol may read one model only: `ls` of the root must work for her, as
+  // `modelfs list` does, and show churn alone.
+  EnforcerFixture f(R"(
+[defaults]
+read  = ["user:root"]
+admin = ["user:root"]
+[[models]]
+match = "churn"
+read = ["user:carol"]
+)");
+  Identity carol = Id("carol", 2005), nobody = Id("nobody", 2004);
+  for (const Identity* who : {&carol, &nobody}) {
+    INFO(who->user);
+    CHECK(f.enforcer->Check(*who, Operation::kReadRoot, "", "/").ok());
+    CHECK(f.enforcer->Check(*who, Operation::kRead, "fraud", "fraud").code() == Code::kDenied);
+    CHECK_FALSE(f.enforcer->MayRead(*who, "fraud"));
+  }
+  CHECK(f.enforcer->MayRead(carol, "churn"));
+  CHECK_FALSE(f.enforcer->MayRead(nobody, "churn"));
 }
 
 TEST_CASE("a denial is logged and audited, once per caller and object for a while",
