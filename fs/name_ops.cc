@@ -46,10 +46,25 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
-  if (!Allowed(req, policy::Operation::kRead, dir.kind == NodeKind::kRoot ? name : dir.model)) return;
+  bool dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+  if (dir.kind == NodeKind::kRoot && !dot) {
+    // A model: mkdir looks it up first, and one who may create it but not
+    // read it must learn that it is absent (the Enforcer decides).
+    Status st = srv.enforcer->CheckRootLookup(CallerOf(req), name, [&]() -> Result<bool> {
+      bool absent_stable = false;
+      auto r = srv.tree->Lookup(dir, name, &absent_stable);
+      if (r.ok()) return true;
+      // Not a model name: absent too, and mkdir says why it cannot be one.
+      if (r.status().code() == Code::kNotFound || r.status().code() == Code::kInvalid) return false;
+      return r.status();
+    });
+    if (!st.ok()) return ReplyStatus(req, st);
+  } else if (!AllowedToRead(req, dir)) {
+    return;
+  }
 
   Child c;
-  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+  if (dot) {
     // With export support the kernel asks for these to reconnect NFS
     // handles; we can answer for the inodes it still holds.
     auto n = srv.nodes.Get(name[1] ? dir.parent : dir.ino);

@@ -80,6 +80,25 @@ Status Enforcer::Check(const Identity& who, Operation op, std::string_view model
   return Status::Ok();
 }
 
+bool Enforcer::Permits(const Policy& pol, const Identity& who, Operation op,
+                       std::string_view model) {
+  for (Action a : Info(op).needs)
+    if (!pol.Decide(who, a, model).allowed) return false;
+  return true;
+}
+
+Status Enforcer::CheckRootLookup(const Identity& who, std::string_view model,
+                                 const std::function<Result<bool>()>& exists) {
+  std::shared_ptr<const Policy> pol = policy_();
+  if (!Permits(*pol, who, Operation::kRead, model) &&
+      Permits(*pol, who, Operation::kCreateModel, model)) {
+    auto e = exists();
+    if (!e.ok()) return e.status();
+    if (!*e) return Status::NotFound("no model " + std::string(model));
+  }
+  return Check(who, Operation::kRead, model, model);
+}
+
 bool Enforcer::MayRead(const Identity& who, std::string_view model) const {
   return policy_()->Decide(who, Action::kRead, model).allowed;
 }

@@ -65,6 +65,16 @@ class Enforcer {
   Status Check(const Identity& who, Operation op, std::string_view model,
                std::string_view object);
 
+  // A lookup of `model` in the registry root, which the kernel makes before
+  // mkdir too: Ok when `who` may read it; NotFound when `who` may create it
+  // and `exists` says it does not exist, so mkdir goes on to create it (it
+  // would tell them as much anyway); otherwise the read's denial, logged and
+  // audited, whether or not the model exists: a model the caller may not
+  // read stays hidden. `exists` is asked only in the second case; its error
+  // is returned.
+  Status CheckRootLookup(const Identity& who, std::string_view model,
+                         const std::function<Result<bool>()>& exists);
+
   // Whether `who` may read `model`: for listings, which leave out what the
   // caller may not see instead of refusing (nothing is audited).
   bool MayRead(const Identity& who, std::string_view model) const;
@@ -84,6 +94,9 @@ class Enforcer {
   static constexpr int kDenialEchoSeconds = 10;
 
  private:
+  // Whether `pol` lets `who` do `op` on `model`, quietly.
+  static bool Permits(const Policy& pol, const Identity& who, Operation op,
+                      std::string_view model);
   void Deny(const Identity& who, Action action, std::string_view model, std::string_view object,
             const std::string& reason, bool always);
 

@@ -92,6 +92,7 @@ check "the root is readable by anyone: ls shows exactly the models each may read
 cat >"$R/policy.toml.new" <<TOML
 [defaults]
 read = ["user:root", "user:mf-carol"]
+create = ["user:mf-svc"]
 admin = ["user:root"]
 
 [[models]]
@@ -117,6 +118,27 @@ for cmd in "stat $M" "df $M" "getfattr -d $M"; do
 done
 run as mf-svc ls "$M/churn"
 case "$ERR" in *"Permission denied"*) ;; *) die "mf-svc: ls churn: expected EACCES, got: $ERR" ;; esac
+
+check "mkdir of a model by a user who may create but not read: made; an existing one stays hidden"
+run as mf-svc stat "$M/svc-model"
+case "$ERR" in *"No such file"*) ;; *) die "mf-svc: stat of an absent model: expected ENOENT, got: $ERR" ;; esac
+run as mf-svc mkdir "$M/svc-model"
+[ "$RC" = 0 ] || die "mf-svc (create, not read): mkdir svc-model: $ERR"
+ok mf list "$R"
+assert_contains "$OUT" "svc-model" "models after mf-svc's mkdir"
+ok mf log "$R" svc-model --json
+assert_eq "mf-svc" "$(jpy '[r["user"] for r in j if r["action"] == "create"][0]' <<<"$OUT")" "creator of svc-model"
+for m in churn fraud-eu svc-model; do  # exist, unreadable to mf-svc: not EEXIST
+  run as mf-svc mkdir "$M/$m"
+  case "$ERR" in *"Permission denied"*) ;; *) die "mf-svc: mkdir of existing $m: expected EACCES, got: $ERR" ;; esac
+done
+# Who may neither read nor create learns nothing: absent and present alike.
+for m in dave-model fraud-eu; do
+  run as mf-dave stat "$M/$m"
+  case "$ERR" in *"Permission denied"*) ;; *) die "mf-dave: stat $m: expected EACCES, got: $ERR" ;; esac
+  run as mf-dave mkdir "$M/$m"
+  case "$ERR" in *"Permission denied"*) ;; *) die "mf-dave: mkdir $m: expected EACCES, got: $ERR" ;; esac
+done
 write_policy
 
 check "a user with no access to ROOT itself still reads through the mount"

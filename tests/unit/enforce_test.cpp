@@ -134,6 +134,37 @@ read = ["user:carol"]
   CHECK_FALSE(f.enforcer->MayRead(nobody, "churn"));
 }
 
+TEST_CASE("looking up a model: absent to one who may create it, hidden from the others",
+          "[enforce]") {
+  // maker may create models but read none: mkdir's lookup must answer
+  // ENOENT for a new name, so that mkdir reaches create. For anyone else
+  // who may not read, absent and present names are denied alike.
+  EnforcerFixture f(R"(
+[defaults]
+read   = ["user:root", "user:reader"]
+create = ["user:maker"]
+admin  = ["user:root"]
+)");
+  Identity maker = Id("maker", 2006), nobody = Id("nobody", 2004), reader = Id("reader", 2007);
+  int asked = 0;
+  auto absent = [&]() -> Result<bool> { return ++asked, false; };
+  auto present = [&]() -> Result<bool> { return ++asked, true; };
+  CHECK(f.enforcer->CheckRootLookup(maker, "new-model", absent).code() == Code::kNotFound);
+  CHECK(f.Denials().empty());
+  CHECK(f.enforcer->CheckRootLookup(maker, "churn", present).code() == Code::kDenied);
+  CHECK(asked == 2);
+  CHECK(f.enforcer->CheckRootLookup(nobody, "new-model", absent).code() == Code::kDenied);
+  CHECK(f.enforcer->CheckRootLookup(nobody, "churn", present).code() == Code::kDenied);
+  CHECK(f.enforcer->CheckRootLookup(reader, "churn", present).ok());
+  CHECK(asked == 2);  // only a creator who may not read learns whether it exists
+  auto denials = f.Denials();
+  REQUIRE(denials.size() == 3);
+  for (const auto& d : denials) CHECK(d.action == "read");
+  // An index error while finding out is returned as it is.
+  auto broken = []() -> Result<bool> { return Status::Corrupt("models record is damaged"); };
+  CHECK(f.enforcer->CheckRootLookup(maker, "x", broken).code() == Code::kCorrupt);
+}
+
 TEST_CASE("a denial is logged and audited, once per caller and object for a while",
           "[enforce]") {
   EnforcerFixture f;
