@@ -156,6 +156,10 @@ void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newn
 // write.
 bool DraftParent(fuse_req_t req, const Node& dir, Version* v, std::shared_ptr<const PathFd>* pf,
                  std::optional<DraftLock>* change);
+// Before a name is made in draft `v` in its staging directory `dirfd`:
+// replies ENAMETOOLONG and returns false when the draft could not be sealed
+// with it (Registry::CheckDraftPath).
+bool DraftPathFits(fuse_req_t req, const Version& v, int dirfd, const char* name);
 // alias_ops.cc: aliases as symlinks, and ln -sfn's temporaries.
 Child PendingChild(Server& srv, const Node& model_dir, const std::string& name,
                    const PendingLinks::Link& l);
