@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "fs/handlers.h"
@@ -120,6 +121,26 @@ bool DraftParent(fuse_req_t req, const Node& dir, Version* v, std::shared_ptr<co
   return true;
 }
 
+bool DraftPathFits(fuse_req_t req, const Version& v, int dirfd, const char* name) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink(FdPath(dirfd).c_str(), buf, sizeof buf);
+  if (n < 0 || static_cast<size_t>(n) >= sizeof buf) {
+    Err(req, n < 0 ? errno : ENAMETOOLONG);
+    return false;
+  }
+  std::string at(buf, static_cast<size_t>(n));
+  std::string top = S(req).reg->DraftDir(v);  // under ROOT, which the mount resolved
+  std::string rel;
+  if (at == top) rel = name;
+  else if (at.size() > top.size() && at.compare(0, top.size() + 1, top + "/") == 0)
+    rel = at.substr(top.size() + 1) + "/" + name;
+  else return true;  // moved away (removed): making the name fails by itself
+  Status st = S(req).reg->CheckDraftPath(v, rel);
+  if (st.ok()) return true;
+  ReplyStatus(req, st);
+  return false;
+}
+
 void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
   Server& srv = S(req);
   Node n;
@@ -176,6 +197,7 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
   // A version holds regular files and directories only.
   if (!S_ISREG(mode)) return Err(req, EPERM);
+  if (!DraftPathFits(req, v, pf->fd(), name)) return;
   Child c;
   int err = mknodat(pf->fd(), name, S_IFREG | ((mode & 0111) ? 0755 : 0644), 0) == 0 ? 0 : errno;
   if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
@@ -209,6 +231,7 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
   std::shared_ptr<const PathFd> pf;
   std::optional<DraftLock> change;
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
+  if (!DraftPathFits(req, v, pf->fd(), name)) return;
   Child c;
   int err = mkdirat(pf->fd(), name, 0755) == 0 ? 0 : errno;
   if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
@@ -277,6 +300,8 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   if (err) return Err(req, err == EINVAL ? EROFS : err);
   if (to.kind == NodeKind::kDraftFile) return Err(req, ENOTDIR);
   if (v1.id != v2.id) return Err(req, EXDEV);  // mv copies across drafts
+  // The name itself; what a directory holds is checked again by seal.
+  if (!DraftPathFits(req, v2, p2->fd(), newname)) return;
   struct stat moved;
   bool known = fstatat(p1->fd(), name, &moved, AT_SYMLINK_NOFOLLOW) == 0;
   int moved_err = renameat2(p1->fd(), name, p2->fd(), newname, flags) == 0 ? 0 : errno;

@@ -208,6 +208,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   std::shared_ptr<const PathFd> pf;
   std::optional<DraftLock> change;
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
+  if (!DraftPathFits(req, v, pf->fd(), name)) return;
   int flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (fi->flags & (O_EXCL | O_APPEND));
   mode_t fmode = (mode & 0111) ? 0755 : 0644;
   auto w = srv.reg->OpenDraftWriter(

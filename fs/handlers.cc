@@ -71,6 +71,12 @@ bool Allowed(fuse_req_t req, policy::Operation op, const std::string& model,
   return false;
 }
 
+bool AllowedToRead(fuse_req_t req, const Node& n) {
+  return Allowed(req, n.kind == NodeKind::kRoot ? policy::Operation::kReadRoot
+                                                : policy::Operation::kRead,
+                 n.model);
+}
+
 bool GetNode(fuse_req_t req, fuse_ino_t ino, Node* out) {
   // The kernel only uses inodes we gave it (and have not been told to
   // forget), so a miss means a stale NFS handle.

@@ -61,6 +61,10 @@ Actor ActorOf(fuse_req_t req);
 bool Allowed(fuse_req_t req, policy::Operation op, const std::string& model,
              std::string_view object = {});
 
+// Allowed() for reading node `n`: the registry root is kReadRoot, anything
+// else kRead of its model.
+bool AllowedToRead(fuse_req_t req, const Node& n);
+
 // The node the kernel names by `ino`; replies ESTALE and returns false when
 // there is none (a stale NFS handle).
 bool GetNode(fuse_req_t req, fuse_ino_t ino, Node* out);
@@ -152,6 +156,10 @@ void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newn
 // write.
 bool DraftParent(fuse_req_t req, const Node& dir, Version* v, std::shared_ptr<const PathFd>* pf,
                  std::optional<DraftLock>* change);
+// Before a name is made in draft `v` in its staging directory `dirfd`:
+// replies ENAMETOOLONG and returns false when the draft could not be sealed
+// with it (Registry::CheckDraftPath).
+bool DraftPathFits(fuse_req_t req, const Version& v, int dirfd, const char* name);
 // alias_ops.cc: aliases as symlinks, and ln -sfn's temporaries.
 Child PendingChild(Server& srv, const Node& model_dir, const std::string& name,
                    const PendingLinks::Link& l);

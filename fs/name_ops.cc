@@ -46,17 +46,30 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
-  // The name asked for is the object: a denial's record says what was
-  // looked for (the Enforcer bounds how many such records one caller gets).
-  if (dir.kind == NodeKind::kRoot) {
-    if (!Allowed(req, policy::Operation::kRead, name)) return;
+  bool dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+  if (dir.kind == NodeKind::kRoot && !dot) {
+    // A model: mkdir looks it up first, and one who may create it but not
+    // read it must learn that it is absent (the Enforcer decides).
+    Status st = srv.enforcer->CheckRootLookup(CallerOf(req), name, [&]() -> Result<bool> {
+      bool absent_stable = false;
+      auto r = srv.tree->Lookup(dir, name, &absent_stable);
+      if (r.ok()) return true;
+      // Not a model name: absent too, and mkdir says why it cannot be one.
+      if (r.status().code() == Code::kNotFound || r.status().code() == Code::kInvalid) return false;
+      return r.status();
+    });
+    if (!st.ok()) return ReplyStatus(req, st);
+  } else if (dir.kind == NodeKind::kRoot) {
+    if (!AllowedToRead(req, dir)) return;
   } else {
+    // The name asked for is the object: a denial's record says what was
+    // looked for (the Enforcer bounds how many such records one caller gets).
     std::string object = dir.model + (dir.kind == NodeKind::kModel ? "/" : "/.../") + name;
     if (!Allowed(req, policy::Operation::kRead, dir.model, object)) return;
   }
 
   Child c;
-  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+  if (dot) {
     // With export support the kernel asks for these to reconnect NFS
     // handles; we can answer for the inodes it still holds.
     auto n = srv.nodes.Get(name[1] ? dir.parent : dir.ino);
@@ -145,7 +158,7 @@ void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
-  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  if (!AllowedToRead(req, n)) return;
   bool stable = false;
   struct stat st;
   if (int err = StatOf(S(req), n, &st, &stable)) {
@@ -158,7 +171,7 @@ void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 void ReadLink(fuse_req_t req, fuse_ino_t ino) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
-  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  if (!AllowedToRead(req, n)) return;
   if (n.kind == NodeKind::kPending) {
     auto l = S(req).pending.Get(n.model_id, n.name);
     if (!l || l->ino != n.ino) {
@@ -174,7 +187,7 @@ void ReadLink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void StatFs(fuse_req_t req, fuse_ino_t) {
-  if (!Allowed(req, policy::Operation::kRead, "")) return;
+  if (!Allowed(req, policy::Operation::kReadRoot, "")) return;
   // Capacity is that of the blob store, where the bytes live.
   struct statvfs sv {};
   if (statvfs(S(req).reg->blobs().blobs_dir().c_str(), &sv) != 0) {
@@ -228,7 +241,7 @@ void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
-  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  if (!AllowedToRead(req, n)) return;
   auto* h = new DirHandle;
   fi->fh = reinterpret_cast<uint64_t>(h);
   if (n.kind == NodeKind::kVersion || n.kind == NodeKind::kDir) {
@@ -265,7 +278,7 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   if (!GetNode(req, ino, &dir)) return;
   // Checked on every batch, not only at opendir: a policy reloaded while a
   // directory is open applies to it too (the decision costs ~100 ns).
-  if (!Allowed(req, policy::Operation::kRead, dir.model)) return;
+  if (!AllowedToRead(req, dir)) return;
   auto* h = reinterpret_cast<DirHandle*>(fi->fh);
   std::vector<char> buf(size);
   size_t used = 0;

@@ -27,7 +27,7 @@ void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   }
   Node n;
   if (!GetNode(req, ino, &n)) return;
-  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  if (!AllowedToRead(req, n)) return;
   auto xs = S(req).tree->GetXattrs(n);
   if (!xs.ok()) return ReplyStatus(req, xs.status());
   for (const auto& [k, v] : **xs)
@@ -38,7 +38,7 @@ void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
 void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
-  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  if (!AllowedToRead(req, n)) return;
   auto xs = S(req).tree->GetXattrs(n);
   if (!xs.ok()) return ReplyStatus(req, xs.status());
   std::string names;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -36,21 +37,40 @@ struct Locked {
   }
 };
 
+// The longest path inside `draft` whose staging path, `draft_dir`/PATH,
+// fits PATH_MAX (with its NUL): seal opens every file by that path.
+size_t MaxDraftPath(const std::string& draft_dir) {
+  size_t prefix = draft_dir.size() + 1;
+  return prefix < PATH_MAX - 1 ? PATH_MAX - 1 - prefix : 0;
+}
+
+Status DraftPathTooLong(const std::string& ref, std::string_view rel, size_t max) {
+  std::string shown = rel.size() > 60 ? std::string(rel.substr(0, 60)) + "..." : std::string(rel);
+  return Status::FromErrno(ref + ": path " + shown + " is " + std::to_string(rel.size()) +
+                               " bytes, more than the " + std::to_string(max) +
+                               " a path in this draft may take (its staging path must fit "
+                               "PATH_MAX, " + std::to_string(PATH_MAX) + " bytes)",
+                           ENAMETOOLONG);
+}
+
 // Walks the draft directory, locking every file exclusively: a file that a
-// writer holds (LOCK_SH) makes the seal fail with Busy.
-Status LockTree(const std::string& dir, const std::string& rel, Locked* out) {
+// writer holds (LOCK_SH) makes the seal fail with Busy. A path too long to
+// open (one renamed deeper) fails naming the limit, not as an I/O error.
+Status LockTree(const std::string& ref, const std::string& dir, const std::string& rel,
+                size_t max, Locked* out) {
   auto names = DirNames(dir);
   if (!names.ok()) return names.status();
   for (const auto& n : *names) {
     std::string p = dir + "/" + n;
     std::string r = rel.empty() ? n : rel + "/" + n;
+    if (r.size() > max) return DraftPathTooLong(ref, r, max);
     // The names a version keeps are UTF-8 text (see CheckEntryPath).
     MODELFS_RETURN_IF_ERROR(CheckEntryPath(r));
     struct stat st;
     if (lstat(p.c_str(), &st) != 0) return Status::FromErrno("draft file " + r, errno);
     if (S_ISDIR(st.st_mode)) {
       out->files.push_back({r, -1, true, 040555u});
-      MODELFS_RETURN_IF_ERROR(LockTree(p, r, out));
+      MODELFS_RETURN_IF_ERROR(LockTree(ref, p, r, max, out));
       continue;
     }
     if (!S_ISREG(st.st_mode)) return Status::Invalid("draft file " + r + " is not a regular file");
@@ -78,6 +98,12 @@ Result<Version> CurrentVersion(const Registry& reg, std::string_view model, uint
 
 std::string Registry::DraftDir(const Version& v) const {
   return blobs_.staging_dir() + "/draft-" + std::to_string(v.id);
+}
+
+Status Registry::CheckDraftPath(const Version& draft, std::string_view rel) const {
+  size_t max = MaxDraftPath(DraftDir(draft));
+  if (rel.size() > max) return DraftPathTooLong(draft.ref(), rel, max);
+  return Status::Ok();
 }
 
 Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, const Actor& who) {
@@ -135,7 +161,7 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
       DraftDir(v), true, v.ref() + " is being changed (a file is being created, renamed or removed)");
   if (!dir_lock.ok()) return dir_lock.status();
   Locked files;
-  MODELFS_RETURN_IF_ERROR(LockTree(DraftDir(v), "", &files));
+  MODELFS_RETURN_IF_ERROR(LockTree(v.ref(), DraftDir(v), "", MaxDraftPath(DraftDir(v)), &files));
   if (std::none_of(files.files.begin(), files.files.end(), [](auto& f) { return !f.dir; }))
     return Status::Invalid(v.ref() + " has no files: nothing to seal");
   std::map<std::string, BlobStore::Stored> stored;

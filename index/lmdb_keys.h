@@ -6,6 +6,7 @@
 
 #include <lmdb.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,9 +49,16 @@ inline std::string_view View(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
 }
 
+// An LMDB return code (its own MDB_* codes, or an errno from the OS) as a
+// Status. Running out of room, whether the map (MODELFS_MAP_SIZE) or the
+// disk under it, is NoSpace and says so first: the CLI prints it, the mount
+// replies ENOSPC. LMDB aborts the transaction, so nothing is half-committed.
 inline Status Error(const std::string& what, int rc) {
   std::string m = what + ": " + mdb_strerror(rc);
-  if (rc == MDB_MAP_FULL) return Status::NoSpace(m + " (the index is full)");
+  if (rc == MDB_MAP_FULL)
+    return Status::NoSpace("the index is full: " + what +
+                           ": its map size is reached (set MODELFS_MAP_SIZE higher)");
+  if (rc == ENOSPC || rc == EDQUOT) return Status::NoSpace("the index is full: " + m);
   if (rc == MDB_NOTFOUND) return Status::NotFound(m);
   if (rc == EACCES) return Status::NoAccess(m);
   return Status::IO(m);

@@ -100,6 +100,24 @@ void AddRegistryAttribute(Attributes* out, std::string_view name, std::string va
   out->emplace_back("user.registry." + std::string(name), std::move(value));
 }
 
+// The bytes listxattr(2) needs for v's names: each metadata name set, and
+// every user.registry.* name a version may show (a bound: their number is
+// fixed), each with its NUL.
+size_t XattrListSize(const Version& v) {
+  size_t n = 0;
+  for (auto ro : kReadOnly) n += std::string_view("user.registry.").size() + ro.size() + 1;
+  for (const auto& i : kFields) {
+    if (i.field == MetaField::kMetric) {
+      for (const auto& [k, x] : v.metrics) n += i.xattr.size() + k.size() + 1;
+    } else if (i.family) {
+      for (const auto& [k, x] : *TextFamily(&v, i.field)) n += i.xattr.size() + k.size() + 1;
+    } else {
+      n += i.xattr.size() + 1;  // a bound again: counted whether set or not
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
 std::string SettableNames(bool xattrs) {
@@ -194,6 +212,9 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
                     (!c.value && Info(key->field).family);
   if (!old && must_exist) return Status::NoData(key->name() + " is not set on " + v->ref());
   *before = old.value_or("");
+  // Only a new family key adds a name: what shrinks the list or keeps it
+  // is always allowed, even on a version that is over the limit already.
+  bool adds_name = c.value && !old && Info(key->field).family;
 
   const std::string& sub = key->sub;
   if (key->field == MetaField::kMetric) {
@@ -219,6 +240,14 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
     *TextField(v, key->field) = c.value.value_or("");
   }
   *after = GetMeta(*v, *key).value_or("");
+  if (adds_name) {
+    size_t names = XattrListSize(*v);
+    if (names > kMaxXattrList)
+      return Status::TooBig("cannot add " + key->name() + ": a version's metadata names may take " +
+                            std::to_string(kMaxXattrList) +
+                            " bytes in all (XATTR_LIST_MAX, what getfattr -d can list), and "
+                            "this would make them " + std::to_string(names));
+  }
   return Status::Ok();
 }
 

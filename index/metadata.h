@@ -65,8 +65,16 @@ struct MetaChange {
 // joined by commas); nullopt when unset (an empty list or text is unset).
 std::optional<std::string> GetMeta(const Version& v, const MetaKey& key);
 
+// listxattr(2) returns at most XATTR_LIST_MAX bytes of names (NULs
+// included), or fails with E2BIG: getfattr -d of a version whose names did
+// not fit would fail for all of them.
+inline constexpr size_t kMaxXattrList = 65536;
+
 // Applies `c` to `v` after validating it against `s` (parents must exist);
-// sets the old and new values as text for the audit trail.
+// sets the old and new values as text for the audit trail. TooBig when a
+// value is over kMaxMetaValue, or when `c` would make the names of v's
+// xattrs (the user.registry.* ones counted as if all were shown) take more
+// than kMaxXattrList bytes; on any error `v` is to be dropped.
 Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string* before,
                  std::string* after);
 

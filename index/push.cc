@@ -79,17 +79,104 @@ Status Plan(const std::vector<std::string>& paths, std::vector<Item>* items) {
   return Status::Ok();
 }
 
+// Stores the files of `items` (adding to `fresh` each blob it wrote that was
+// not there before) and commits the version in one write transaction.
+Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Actor& who,
+                               const BlobStore::Progress& progress, const Guard& alias_guard,
+                               std::vector<Item>* items, std::set<Digest>* fresh) {
+  std::map<std::string, Digest> digests;
+  uint64_t done = 0;
+  for (auto& it : *items) {
+    if (it.dir) continue;
+    uint64_t base = done;
+    auto stored = reg->blobs().PutFile(it.src, [&](uint64_t n) {
+      if (progress) progress(base + n);
+    });
+    if (!stored.ok()) return stored.status();
+    if (!stored->existed) fresh->insert(stored->digest);
+    done += stored->size;
+    digests[it.rel] = stored->digest;
+    it.size = stored->size;  // the file may have changed since it was planned
+  }
+
+  auto tx = WriteTxn::Begin(reg);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  Model m;
+  auto mr = t.view().GetModel(req.model);
+  bool new_model = !mr.ok();
+  if (new_model) {
+    if (mr.status().code() != Code::kNotFound) return mr.status();
+    auto made = NewModel(t, req.model, who);
+    if (!made.ok()) return made.status();
+    m = std::move(*made);
+  } else {
+    m = *mr;
+  }
+  auto nv = NewVersion(t, &m, State::kReady, who);
+  if (!nv.ok()) return nv.status();
+  Version v = std::move(*nv);
+  for (const auto& c : req.meta) {
+    std::string b, a;
+    MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &b, &a));
+  }
+  std::vector<TreeItem> tree;
+  for (const auto& it : *items)
+    tree.push_back({it.rel, it.dir, it.mode, it.size, it.dir ? Digest{} : digests.at(it.rel)});
+  MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
+  MODELFS_RETURN_IF_ERROR(t.PutModel(m));
+  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+  if (new_model)
+    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "push", m.name, v.number, "", v.ref(), "",
+                                            "ready " + v.digest.hex())));
+  if (!req.alias.empty()) {
+    std::string note;
+    if (alias_guard) MODELFS_RETURN_IF_ERROR(alias_guard(t.view(), v, &note));
+    MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &v, req.alias, who, note));
+  }
+  MODELFS_RETURN_IF_ERROR(t.Commit());
+  return v;
+}
+
+// Removes the blobs in `fresh`, written by a push that did not commit, so a
+// failed push leaves nothing for gc. Only with ROOT/gc.lock exclusive (no
+// push or seal in flight: the index is final) and only the blobs no version
+// names, for a push that ran alongside may have found one stored and
+// committed it. When another process holds the lock, gc removes them later.
+void DropFreshBlobs(Registry& reg, std::set<Digest> fresh) {
+  auto lock = GcLock::Take(reg.root(), true, false);
+  if (!lock.ok()) return;
+  auto snap = reg.Read();
+  if (!snap.ok()) return;
+  Status err;
+  Status st = snap->ForEachModel("", [&](const Model& m) {
+    err = snap->ForEachVersion(m.id, 0, [&](const Version& v) {
+      err = snap->ForEachPath(v, [&](const std::string&, const Entry& e) {
+        if (!e.is_dir()) fresh.erase(e.digest);
+        return !fresh.empty();
+      });
+      return err.ok() && !fresh.empty();
+    });
+    return err.ok() && !fresh.empty();
+  });
+  if (!st.ok() || !err.ok()) return;  // unsure what is named: keep them all
+  for (const auto& d : fresh) unlink(reg.blobs().PathOf(d).c_str());
+}
+
 }  // namespace
 
-Result<std::unique_ptr<GcLock>> GcLock::Take(const std::string& root, bool exclusive) {
+Result<std::unique_ptr<GcLock>> GcLock::Take(const std::string& root, bool exclusive,
+                                             bool wait) {
   // Read-only suffices for flock, so any account that can reach ROOT can
   // take the lock, whoever created the file.
   std::string path = root + "/gc.lock";
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0660);
   if (fd < 0) return Status::FromErrno("cannot open " + path, errno);
-  while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+  while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB)) != 0) {
     if (errno == EINTR) continue;  // signal handlers without SA_RESTART
-    Status st = Status::FromErrno("cannot lock " + path, errno);
+    Status st = errno == EWOULDBLOCK ? Status::Busy(path + " is held by another process")
+                                     : Status::FromErrno("cannot lock " + path, errno);
     close(fd);
     return st;
   }
@@ -133,57 +220,12 @@ Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
 
   auto lock = GcLock::Take(root_, false);
   if (!lock.ok()) return lock.status();
-  std::map<std::string, Digest> digests;
-  uint64_t done = 0;
-  for (auto& it : items) {
-    if (it.dir) continue;
-    uint64_t base = done;
-    auto stored = blobs_.PutFile(it.src, [&](uint64_t n) {
-      if (progress) progress(base + n);
-    });
-    if (!stored.ok()) return stored.status();
-    done += stored->size;
-    digests[it.rel] = stored->digest;
-    it.size = stored->size;  // the file may have changed since it was planned
+  std::set<Digest> fresh;  // blobs this push wrote that were not there before
+  auto v = StoreAndCommit(this, req, who, progress, alias_guard, &items, &fresh);
+  if (!v.ok() && !fresh.empty()) {
+    lock->reset();  // our shared hold would keep us from the exclusive one
+    DropFreshBlobs(*this, fresh);
   }
-
-  auto tx = WriteTxn::Begin(this);
-  if (!tx.ok()) return tx.status();
-  WriteTxn& t = **tx;
-  Model m;
-  auto mr = t.view().GetModel(req.model);
-  bool new_model = !mr.ok();
-  if (new_model) {
-    if (mr.status().code() != Code::kNotFound) return mr.status();
-    auto made = NewModel(t, req.model, who);
-    if (!made.ok()) return made.status();
-    m = std::move(*made);
-  } else {
-    m = *mr;
-  }
-  auto nv = NewVersion(t, &m, State::kReady, who);
-  if (!nv.ok()) return nv.status();
-  Version v = std::move(*nv);
-  for (const auto& c : req.meta) {
-    std::string b, a;
-    MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &b, &a));
-  }
-  std::vector<TreeItem> tree;
-  for (const auto& it : items)
-    tree.push_back({it.rel, it.dir, it.mode, it.size, it.dir ? Digest{} : digests.at(it.rel)});
-  MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
-  MODELFS_RETURN_IF_ERROR(t.PutModel(m));
-  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  if (new_model)
-    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "push", m.name, v.number, "", v.ref(), "",
-                                            "ready " + v.digest.hex())));
-  if (!req.alias.empty()) {
-    std::string note;
-    if (alias_guard) MODELFS_RETURN_IF_ERROR(alias_guard(t.view(), v, &note));
-    MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &v, req.alias, who, note));
-  }
-  MODELFS_RETURN_IF_ERROR(t.Commit());
   return v;
 }
 

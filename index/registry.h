@@ -204,6 +204,11 @@ class Registry {
   // next_version; numbers of discarded drafts are never reused.
   Result<Version> CreateDraft(std::string_view model, uint32_t number, const Actor& who);
   std::string DraftDir(const Version& v) const;
+  // Ok when a file or directory of `draft` at `rel` (its path inside the
+  // version) can be sealed: its staging path, DraftDir()/rel, fits PATH_MAX.
+  // Otherwise an error with errno ENAMETOOLONG naming the limit, which the
+  // mount checks when a name is made and seal checks again.
+  Status CheckDraftPath(const Version& draft, std::string_view rel) const;
   // Busy while any file of the draft is open for writing or its names are
   // being changed (see draft_writers.h); Corrupt naming a file a crashed
   // writer left torn. Sealing a version that is ready already does nothing

@@ -71,7 +71,9 @@ Status MoveAlias(WriteTxn& t, const Model& m, Version* v, std::string_view alias
 // committed. Released when destroyed.
 class GcLock {
  public:
-  static Result<std::unique_ptr<GcLock>> Take(const std::string& root, bool exclusive);
+  // Waits for the lock; with `wait` false, Busy when another holds it.
+  static Result<std::unique_ptr<GcLock>> Take(const std::string& root, bool exclusive,
+                                              bool wait = true);
   ~GcLock();
   GcLock(const GcLock&) = delete;
   GcLock& operator=(const GcLock&) = delete;

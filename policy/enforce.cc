@@ -17,6 +17,10 @@ struct OperationInfo {
 // write, promote, approve, admin).
 const OperationInfo kOperations[] = {
     {Operation::kRead, "read", {Action::kRead}},
+    // Anyone who reaches the mount: the listing itself leaves out what the
+    // caller may not read, as `modelfs list` does, so the root tells nobody
+    // more than their readable models.
+    {Operation::kReadRoot, "read root", {}},
     {Operation::kCreateModel, "create model", {Action::kCreate}},
     {Operation::kPush, "push", {Action::kWrite}},
     {Operation::kPushNewModel, "push new model", {Action::kCreate, Action::kWrite}},
@@ -107,6 +111,25 @@ Status Enforcer::Check(const Identity& who, Operation op, std::string_view model
     return Status::Denied(d.reason);
   }
   return Status::Ok();
+}
+
+bool Enforcer::Permits(const Policy& pol, const Identity& who, Operation op,
+                       std::string_view model) {
+  for (Action a : Info(op).needs)
+    if (!pol.Decide(who, a, model).allowed) return false;
+  return true;
+}
+
+Status Enforcer::CheckRootLookup(const Identity& who, std::string_view model,
+                                 const std::function<Result<bool>()>& exists) {
+  std::shared_ptr<const Policy> pol = policy_();
+  if (!Permits(*pol, who, Operation::kRead, model) &&
+      Permits(*pol, who, Operation::kCreateModel, model)) {
+    auto e = exists();
+    if (!e.ok()) return e.status();
+    if (!*e) return Status::NotFound("no model " + std::string(model));
+  }
+  return Check(who, Operation::kRead, model, model);
 }
 
 bool Enforcer::MayRead(const Identity& who, std::string_view model) const {

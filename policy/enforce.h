@@ -25,6 +25,8 @@ namespace modelfs::policy {
 // What a caller asks of the registry, through the mount or the CLI.
 enum class Operation : uint8_t {
   kRead,              // look up, list, stat, read files and metadata, show, log MODEL
+  kReadRoot,          // stat, list and statfs the registry root: its listing shows
+                      // only the models the caller may read
   kCreateModel,       // mkdir MODEL
   kPush,              // push a version into an existing model
   kPushNewModel,      // push that creates its model
@@ -108,6 +110,16 @@ class Enforcer {
   Status Check(const Identity& who, Operation op, std::string_view model,
                std::string_view object);
 
+  // A lookup of `model` in the registry root, which the kernel makes before
+  // mkdir too: Ok when `who` may read it; NotFound when `who` may create it
+  // and `exists` says it does not exist, so mkdir goes on to create it (it
+  // would tell them as much anyway); otherwise the read's denial, logged and
+  // audited, whether or not the model exists: a model the caller may not
+  // read stays hidden. `exists` is asked only in the second case; its error
+  // is returned.
+  Status CheckRootLookup(const Identity& who, std::string_view model,
+                         const std::function<Result<bool>()>& exists);
+
   // Whether `who` may read `model`: for listings, which leave out what the
   // caller may not see instead of refusing (nothing is audited).
   bool MayRead(const Identity& who, std::string_view model) const;
@@ -145,6 +157,9 @@ class Enforcer {
     int64_t seconds = 0;
   };
 
+  // Whether `pol` lets `who` do `op` on `model`, quietly.
+  static bool Permits(const Policy& pol, const Identity& who, Operation op,
+                      std::string_view model);
   void Deny(const Identity& who, Action action, std::string_view model, std::string_view object,
             const std::string& reason, bool always);
   // Moves the summaries due at `now` (every pending one with `all`) out of

@@ -87,6 +87,60 @@ check "root, the admin, reads everything"
 run cat "$M/fraud-eu/v1/fraud.bin"
 assert_eq "fraud weights" "$OUT"
 
+check "the root is readable by anyone: ls shows exactly the models each may read"
+# mf-dave may read churn alone, mf-svc nothing: neither is in [defaults].read.
+cat >"$R/policy.toml.new" <<TOML
+[defaults]
+read = ["user:root", "user:mf-carol"]
+create = ["user:mf-svc"]
+admin = ["user:root"]
+
+[[models]]
+match = "churn"
+read = ["user:root", "user:mf-dave"]
+TOML
+mv "$R/policy.toml.new" "$R/policy.toml"
+wait_until 3 eval "! as mf-carol cat '$M/churn/v1/churn.bin' >/dev/null 2>&1" ||
+  die "the policy reading churn to mf-dave only did not take effect within 3 s"
+run as mf-dave ls "$M"
+[ "$RC" = 0 ] || die "mf-dave: ls of the root: $ERR"
+assert_eq "churn" "$OUT" "ls of the root by mf-dave"
+run as mf-dave ls -a "$M/churn"
+[ "$RC" = 0 ] || die "mf-dave: ls of churn: $ERR"
+run as mf-svc ls -la "$M"
+[ "$RC" = 0 ] || die "mf-svc: ls -la of the root: $ERR"
+assert_not_contains "$OUT" "churn" "ls of the root by mf-svc"
+assert_not_contains "$OUT" "fraud" "ls of the root by mf-svc"
+for cmd in "stat $M" "df $M" "getfattr -d $M"; do
+  # shellcheck disable=SC2086
+  run as mf-svc $cmd
+  [ "$RC" = 0 ] || die "mf-svc: '$cmd' on the root: $ERR"
+done
+run as mf-svc ls "$M/churn"
+case "$ERR" in *"Permission denied"*) ;; *) die "mf-svc: ls churn: expected EACCES, got: $ERR" ;; esac
+
+check "mkdir of a model by a user who may create but not read: made; an existing one stays hidden"
+run as mf-svc stat "$M/svc-model"
+case "$ERR" in *"No such file"*) ;; *) die "mf-svc: stat of an absent model: expected ENOENT, got: $ERR" ;; esac
+run as mf-svc mkdir "$M/svc-model"
+[ "$RC" = 0 ] || die "mf-svc (create, not read): mkdir svc-model: $ERR"
+ok mf list "$R"
+assert_contains "$OUT" "svc-model" "models after mf-svc's mkdir"
+ok mf log "$R" svc-model --json
+assert_eq "mf-svc" "$(jpy '[r["user"] for r in j if r["action"] == "create"][0]' <<<"$OUT")" "creator of svc-model"
+for m in churn fraud-eu svc-model; do  # exist, unreadable to mf-svc: not EEXIST
+  run as mf-svc mkdir "$M/$m"
+  case "$ERR" in *"Permission denied"*) ;; *) die "mf-svc: mkdir of existing $m: expected EACCES, got: $ERR" ;; esac
+done
+# Who may neither read nor create learns nothing: absent and present alike.
+for m in dave-model fraud-eu; do
+  run as mf-dave stat "$M/$m"
+  case "$ERR" in *"Permission denied"*) ;; *) die "mf-dave: stat $m: expected EACCES, got: $ERR" ;; esac
+  run as mf-dave mkdir "$M/$m"
+  case "$ERR" in *"Permission denied"*) ;; *) die "mf-dave: mkdir $m: expected EACCES, got: $ERR" ;; esac
+done
+write_policy
+
 check "a user with no access to ROOT itself still reads through the mount"
 run as mf-dave cat "$R/policy.toml"
 [ "$RC" -ne 0 ] || die "mf-dave can read ROOT directly (it should be private)"

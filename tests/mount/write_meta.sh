@@ -75,6 +75,30 @@ assert_contains "$ERR" "Argument list too long"
 ok setfattr -n user.tags.big -v "${big:1}" "$V"
 assert_eq 4096 "$(val user.tags.big "$V" | wc -c)" "a 4096-byte value"
 
+check "names that would not fit one listxattr (64 KiB) are E2BIG; getfattr -d still lists them all"
+ok mf push "$R" tagged "$WORK/m.bin"
+long=$(head -c 120 /dev/zero | tr '\0' k)
+args=()
+for i in $(seq 1000 1399); do args+=("tags.$long$i=v"); done
+ok mf set "$R" tagged@1 "${args[@]}"  # 400 names of 135 bytes: 54 KB
+T=$M/tagged/v1
+refused=
+for i in $(seq 1400 1600); do
+  run setfattr -n "user.tags.$long$i" -v v "$T"
+  if [ "$RC" -ne 0 ]; then refused=$i; break; fi
+done
+[ -n "$refused" ] || die "200 more long tag names were accepted: no limit on the name list"
+assert_contains "$ERR" "Argument list too long"
+run mf set "$R" tagged@1 "tags.$long$refused=v"
+assert_contains "$ERR" "65536"
+[ "$RC" = 1 ] || die "modelfs set over the limit: exit $RC, want 1"
+run getfattr -d "$T"
+[ "$RC" = 0 ] || die "getfattr -d of a version with the most names: $ERR"
+assert_eq "$((refused - 1000))" "$(grep -c "^user.tags.$long" <<<"$OUT")" "tags listed by getfattr -d"
+run getfattr -d -m - "$T"
+[ "$RC" = 0 ] || die "getfattr -d -m - of a version with the most names: $ERR"
+assert_contains "$OUT" "user.registry.state" "getfattr -d -m -"
+
 check "XATTR_CREATE on an existing name is EEXIST; XATTR_REPLACE on an absent one ENODATA"
 cat >"$WORK/flags.py" <<'PY'
 import os, sys, errno

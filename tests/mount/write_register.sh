@@ -186,6 +186,70 @@ run setfattr -n user.registry.state -v draft "$M/churn/v5"
 assert_contains "$ERR" "Invalid argument"
 ok rmdir "$M/churn/v5"
 
+check "a draft path too long to seal is ENAMETOOLONG when made, and seal names the limit"
+N=$(getfattr --only-values -n user.registry.next_version "$M/churn")
+ok mkdir "$M/churn/v$N"
+cat >"$WORK/deep.py" <<'PY'
+# Makes 250-byte directories one inside the other (by descriptor: the
+# mount's own path would pass PATH_MAX first) until one is refused.
+import errno, os, sys
+top = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+with open(os.path.join(sys.argv[1], "a.txt"), "w") as f:
+    f.write("a")
+fd, depth, name = os.dup(top), 0, "d" * 250
+while True:
+    try:
+        os.mkdir(name, dir_fd=fd)
+    except OSError as e:
+        print("mkdir", errno.errorcode[e.errno])
+        break
+    nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+    os.close(fd)
+    fd, depth = nfd, depth + 1
+    if depth > 40:
+        sys.exit("40 levels of 250-byte names were accepted")
+try:
+    os.close(os.open("f" * 250, os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    print("create ok")
+except OSError as e:
+    print("create", errno.errorcode[e.errno])
+# A short name still fits where the long one did not; then a directory
+# with deep contents is moved in, which only seal can see.
+os.mkdir("x", dir_fd=top)
+x = os.open("x", os.O_RDONLY | os.O_DIRECTORY, dir_fd=top)
+os.mkdir("e" * 250, dir_fd=x)
+os.rename("x", "x", src_dir_fd=top, dst_dir_fd=fd)
+print("depth", depth)
+PY
+run "$PY" "$WORK/deep.py" "$M/churn/v$N"
+[ "$RC" = 0 ] || die "deep.py: $ERR"
+assert_contains "$OUT" "mkdir ENAMETOOLONG"
+assert_contains "$OUT" "create ENAMETOOLONG"
+run setfattr -n user.registry.state -v ready "$M/churn/v$N"
+assert_contains "$ERR" "File name too long"
+run mf seal "$R" "churn@$N"
+assert_contains "$ERR" "PATH_MAX"
+assert_not_contains "$ERR" "Input/output error"
+[ "$RC" = 1 ] || die "modelfs seal of a too deep draft: exit $RC, want 1"
+assert_eq draft "$(getfattr --only-values -n user.registry.state "$M/churn/v$N")" "state after the refused seal"
+cat >"$WORK/undeep.py" <<'PY'
+import os, sys
+top = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fd = os.dup(top)
+while True:
+    try:
+        nfd = os.open("d" * 250, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+    except FileNotFoundError:
+        break
+    os.close(fd)
+    fd = nfd
+os.rename("x", "x", src_dir_fd=fd, dst_dir_fd=top)
+PY
+ok "$PY" "$WORK/undeep.py" "$M/churn/v$N"
+ok setfattr -n user.registry.state -v ready "$M/churn/v$N"
+ok mf show "$R" "churn@$N" --json
+assert_eq "a.txt" "$(jpy '" ".join(f["path"] for f in j["files"])' <<<"$OUT")" "files of the sealed deep draft"
+
 check "ls -l of the model after all that; fsck is clean"
 ok ls -l "$M/churn"
 ok mf fsck "$R"

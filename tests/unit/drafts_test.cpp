@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 
 #include <atomic>
+#include <climits>
 #include <thread>
 
 #include "tests/unit/fixture.h"
@@ -238,4 +239,35 @@ TEST_CASE("seal refuses a draft with a file name that is not UTF-8 text", "[draf
     stdfs::rename(f.reg->DraftDir(*d) + "/" + top, f.reg->DraftDir(*d) + "/renamed");
     CHECK(f.reg->Seal("churn", 2, Alice()).ok());
   }
+}
+
+TEST_CASE("a draft path seal could not open is refused naming the limit, not EIO", "[drafts]") {
+  Fixture f;
+  f.Push("churn");
+  auto d = f.reg->CreateDraft("churn", 2, Alice());
+  REQUIRE(d.ok());
+  std::string dir = f.reg->DraftDir(*d);
+  size_t max = PATH_MAX - 1 - (dir.size() + 1);  // DraftDir()/PATH fits PATH_MAX
+  CHECK(f.reg->CheckDraftPath(*d, std::string(max, 'a')).ok());
+  Status st = f.reg->CheckDraftPath(*d, std::string(max + 1, 'a'));
+  CHECK(st.sys_errno() == ENAMETOOLONG);
+  CHECK(st.message().find(std::to_string(max)) != std::string::npos);
+  CHECK(st.message().find("PATH_MAX") != std::string::npos);
+  // A tree made deeper than that behind the check's back (by descriptor,
+  // as a rename into a deep directory would): seal says the same.
+  WriteFile(dir + "/model.onnx", "w");
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  std::string name(250, 'd');
+  for (size_t depth = 0; depth * (name.size() + 1) <= max + 1; ++depth) {
+    REQUIRE(mkdirat(fd, name.c_str(), 0755) == 0);
+    int next = openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(next >= 0);
+    close(fd);
+    fd = next;
+  }
+  close(fd);
+  auto sealed = f.reg->Seal("churn", 2, Alice());
+  CHECK(sealed.status().sys_errno() == ENAMETOOLONG);
+  CHECK(sealed.status().message().find("PATH_MAX") != std::string::npos);
+  CHECK(f.reg->Read()->GetVersion("churn", 2)->state == State::kDraft);
 }

@@ -45,8 +45,8 @@ struct EnforcerFixture : Fixture {
   std::shared_ptr<const policy::Policy> pol;
   std::vector<std::string> log;
   std::unique_ptr<Enforcer> enforcer;
-  EnforcerFixture() {
-    auto p = policy::Policy::Parse(kPolicy, "policy.toml");
+  explicit EnforcerFixture(const char* text = kPolicy) {
+    auto p = policy::Policy::Parse(text, "policy.toml");
     REQUIRE(p.ok());
     pol = *p;
     enforcer = std::make_unique<Enforcer>(
@@ -74,6 +74,7 @@ TEST_CASE("each operation needs the actions of its row", "[enforce]") {
   };
   const std::vector<Row> table = {
       {Operation::kRead, {&writer, &creator, &lead, &root, &nobody}},
+      {Operation::kReadRoot, {&writer, &creator, &lead, &root, &nobody}},
       {Operation::kCreateModel, {&creator}},
       {Operation::kPush, {&writer, &creator}},
       {Operation::kPushNewModel, {&creator}},  // create and write
@@ -109,6 +110,60 @@ TEST_CASE("each operation needs the actions of its row", "[enforce]") {
         Code::kDenied);
   CHECK(f.enforcer->MayRead(Id("lead", 2003), "secret-x"));
   CHECK_FALSE(f.enforcer->MayRead(writer, "secret-x"));
+}
+
+TEST_CASE("the registry root is readable by anyone; its listing shows what they may read",
+          "[enforce]") {
+  // carol may read one model only: `ls` of the root must work for her, as
+  // `modelfs list` does, and show churn alone.
+  EnforcerFixture f(R"(
+[defaults]
+read  = ["user:root"]
+admin = ["user:root"]
+[[models]]
+match = "churn"
+read = ["user:carol"]
+)");
+  Identity carol = Id("carol", 2005), nobody = Id("nobody", 2004);
+  for (const Identity* who : {&carol, &nobody}) {
+    INFO(who->user);
+    CHECK(f.enforcer->Check(*who, Operation::kReadRoot, "", "/").ok());
+    CHECK(f.enforcer->Check(*who, Operation::kRead, "fraud", "fraud").code() == Code::kDenied);
+    CHECK_FALSE(f.enforcer->MayRead(*who, "fraud"));
+  }
+  CHECK(f.enforcer->MayRead(carol, "churn"));
+  CHECK_FALSE(f.enforcer->MayRead(nobody, "churn"));
+}
+
+TEST_CASE("looking up a model: absent to one who may create it, hidden from the others",
+          "[enforce]") {
+  // maker may create models but read none: mkdir's lookup must answer
+  // ENOENT for a new name, so that mkdir reaches create. For anyone else
+  // who may not read, absent and present names are denied alike.
+  EnforcerFixture f(R"(
+[defaults]
+read   = ["user:root", "user:reader"]
+create = ["user:maker"]
+admin  = ["user:root"]
+)");
+  Identity maker = Id("maker", 2006), nobody = Id("nobody", 2004), reader = Id("reader", 2007);
+  int asked = 0;
+  auto absent = [&]() -> Result<bool> { return ++asked, false; };
+  auto present = [&]() -> Result<bool> { return ++asked, true; };
+  CHECK(f.enforcer->CheckRootLookup(maker, "new-model", absent).code() == Code::kNotFound);
+  CHECK(f.Denials().empty());
+  CHECK(f.enforcer->CheckRootLookup(maker, "churn", present).code() == Code::kDenied);
+  CHECK(asked == 2);
+  CHECK(f.enforcer->CheckRootLookup(nobody, "new-model", absent).code() == Code::kDenied);
+  CHECK(f.enforcer->CheckRootLookup(nobody, "churn", present).code() == Code::kDenied);
+  CHECK(f.enforcer->CheckRootLookup(reader, "churn", present).ok());
+  CHECK(asked == 2);  // only a creator who may not read learns whether it exists
+  auto denials = f.Denials();
+  REQUIRE(denials.size() == 3);
+  for (const auto& d : denials) CHECK(d.action == "read");
+  // An index error while finding out is returned as it is.
+  auto broken = []() -> Result<bool> { return Status::Corrupt("models record is damaged"); };
+  CHECK(f.enforcer->CheckRootLookup(maker, "x", broken).code() == Code::kCorrupt);
 }
 
 TEST_CASE("a denial is logged and audited, once per caller and object for a while",

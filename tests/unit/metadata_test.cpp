@@ -180,3 +180,49 @@ TEST_CASE("push refuses metadata that is not UTF-8 before it copies anything", "
   CHECK(v.status().code() == Code::kInvalid);
   CHECK(f.reg->Read()->GetModel("churn").status().code() == Code::kNotFound);
 }
+
+TEST_CASE("a version's xattr names fit one listxattr: a key that would not is TooBig",
+          "[metadata]") {
+  Fixture f;
+  f.Push("churn");
+  REQUIRE(f.reg->SetAlias("churn", "production", 1, Alice()).ok());
+  REQUIRE(f.reg->Approve("churn", 1, true, "ok", Alice()).ok());
+  REQUIRE(f.reg->SetMeta("churn", 1,
+                         {{"description", "d"}, {"lineage.code", "c"}, {"lineage.run", "r"},
+                          {"lineage.datasets", "s3://x"}},
+                         Alice())
+              .ok());
+  // Tags with the longest keys, one per write, until one is refused.
+  auto tag = [](int i) { return "tags." + std::string(120, 'k') + std::to_string(1000 + i); };
+  Status refused;
+  int added = 0;
+  for (; added < 1000; ++added) {
+    refused = f.reg->SetMeta("churn", 1, {{tag(added), "v"}}, Alice());
+    if (!refused.ok()) break;
+  }
+  CHECK(added > 400);  // 64 KiB of ~140-byte names
+  CHECK(refused.code() == Code::kTooBig);
+  CHECK(refused.message().find("65536") != std::string::npos);
+  auto snap = f.reg->Read();
+  auto v = snap->GetVersion("churn", 1);
+  REQUIRE(v.ok());
+  CHECK(v->tags.size() == static_cast<size_t>(added));
+  // What the mount lists fits the limit, every registry attribute included.
+  auto xs = VersionAttributes(*snap, *v);
+  REQUIRE(xs.ok());
+  size_t names = 0;
+  for (const auto& [k, x] : *xs) names += k.size() + 1;
+  CHECK(names <= kMaxXattrList);
+  CHECK(names > kMaxXattrList - 200);  // the bound is close: nearly all of it is usable
+  // Replacing and removing still work on a full version; once one name is
+  // gone, the refused one fits.
+  CHECK(f.reg->SetMeta("churn", 1, {{tag(0), "w"}}, Alice()).ok());
+  CHECK(f.reg->SetMeta("churn", 1, {{tag(0), std::nullopt}}, Alice()).ok());
+  CHECK(f.reg->SetMeta("churn", 1, {{tag(added), "v"}}, Alice()).ok());
+  // push checks the same before storing anything.
+  PushRequest req;
+  req.model = "churn";
+  req.paths = {f.src};
+  for (int i = 0; i < added + 1; ++i) req.meta.push_back({tag(i), "v"});
+  CHECK(f.reg->Push(req, Alice()).status().code() == Code::kTooBig);
+}
