@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <random>
 
@@ -94,33 +95,96 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> st(XXH3_createState(), XXH3_freeState);
   XXH3_128bits_reset(st.get());
   std::unique_ptr<char[]> buf(new char[kChunk]);
-  uint64_t total = 0, flushed = 0;
-  for (;;) {
-    ssize_t n = read(in, buf.get(), kChunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(Status::FromErrno("cannot read " + what, errno));
+  static const std::unique_ptr<char[]> zeros(new char[kChunk]());
+  uint64_t total = 0, written = 0, flushed = 0;
+
+  // Hashes `n` zero bytes (a hole) without reading or writing them.
+  auto hash_hole = [&](uint64_t n) {
+    while (n > 0) {
+      size_t k = static_cast<size_t>(std::min<uint64_t>(n, kChunk));
+      XXH3_128bits_update(st.get(), zeros.get(), k);
+      n -= k;
+      total += k;
+      if (progress) progress(total);
     }
-    if (n == 0) break;
-    XXH3_128bits_update(st.get(), buf.get(), static_cast<size_t>(n));
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = write(ofd, buf.get() + off, static_cast<size_t>(n - off));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return fail(Status::FromErrno("cannot write " + tmp, errno));
+  };
+  // Hashes and stores `n` bytes read at `total`; an all-zero chunk is left
+  // as a hole in the blob.
+  auto take = [&](const char* p, size_t n) -> Status {
+    XXH3_128bits_update(st.get(), p, n);
+    if (std::memcmp(p, zeros.get(), n) != 0) {
+      for (size_t off = 0; off < n;) {
+        ssize_t w = pwrite(ofd, p + off, n - off, static_cast<off_t>(total + off));
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          return Status::FromErrno("cannot write " + tmp, errno);
+        }
+        off += static_cast<size_t>(w);
       }
-      off += w;
+      written += n;
     }
-    total += static_cast<uint64_t>(n);
+    total += n;
     // Start writeback of what is written so far, so the disk works while
     // we copy and the final fsync has little left to wait for.
-    if (total - flushed >= kWritebackChunk) {
-      sync_file_range(ofd, static_cast<off_t>(flushed), static_cast<off_t>(total - flushed),
-                      SYNC_FILE_RANGE_WRITE);
-      flushed = total;
+    if (written - flushed >= kWritebackChunk) {
+      sync_file_range(ofd, 0, 0, SYNC_FILE_RANGE_WRITE);
+      flushed = written;
     }
     if (progress) progress(total);
+    return Status::Ok();
+  };
+
+  // A regular file is copied extent by extent (SEEK_DATA/SEEK_HOLE), so a
+  // sparse file's holes are neither read nor allocated in the blob: a
+  // `truncate -s 3G` costs a hash of zeros, not 3 GiB of disk. The digest is
+  // over the full logical content either way. Anything else (a pipe, a
+  // filesystem without SEEK_DATA) is read to EOF.
+  struct stat ist;
+  off_t start = lseek(in, 0, SEEK_CUR);
+  bool sparse = fstat(in, &ist) == 0 && S_ISREG(ist.st_mode) && start == 0 &&
+                lseek(in, 0, SEEK_DATA) >= 0;
+  if (!sparse && errno == ENXIO && start == 0 && S_ISREG(ist.st_mode)) sparse = true;  // all hole
+  if (sparse) {
+    uint64_t end = static_cast<uint64_t>(ist.st_size);
+    while (total < end) {
+      off_t data = lseek(in, static_cast<off_t>(total), SEEK_DATA);
+      if (data < 0 && errno != ENXIO) return fail(Status::FromErrno("cannot read " + what, errno));
+      uint64_t d = data < 0 ? end : std::min<uint64_t>(static_cast<uint64_t>(data), end);
+      hash_hole(d - total);
+      if (total >= end) break;
+      off_t hole = lseek(in, static_cast<off_t>(d), SEEK_HOLE);
+      if (hole < 0) return fail(Status::FromErrno("cannot read " + what, errno));
+      uint64_t h = std::min<uint64_t>(static_cast<uint64_t>(hole), end);
+      while (total < h) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(h - total, kChunk));
+        ssize_t n = pread(in, buf.get(), want, static_cast<off_t>(total));
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return fail(Status::FromErrno("cannot read " + what, errno));
+        }
+        if (n == 0) {  // shrunk while we copied: store what there was
+          end = total;
+          break;
+        }
+        Status ws = take(buf.get(), static_cast<size_t>(n));
+        if (!ws.ok()) return fail(ws);
+      }
+    }
+  } else {
+    for (;;) {
+      ssize_t n = read(in, buf.get(), kChunk);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return fail(Status::FromErrno("cannot read " + what, errno));
+      }
+      if (n == 0) break;
+      Status ws = take(buf.get(), static_cast<size_t>(n));
+      if (!ws.ok()) return fail(ws);
+    }
   }
+  // The holes (skipped zeros) at the end still count toward the size.
+  if (ftruncate(ofd, static_cast<off_t>(total)) != 0)
+    return fail(Status::FromErrno("cannot write " + tmp, errno));
   Stored s;
   s.digest = FromHash(XXH3_128bits_digest(st.get()));
   s.size = total;
