@@ -481,9 +481,11 @@ Result<std::shared_ptr<const Xattrs>> Tree::GetXattrs(const Node& n) const {
   }
   auto view = Read();
   if (!view.ok()) return view.status();
-  auto built = BuildXattrs(*view, n);
+  bool cacheable = true;
+  auto built = BuildXattrs(*view, n, &cacheable);
   if (!built.ok()) return built.status();
   auto list = std::make_shared<const Xattrs>(std::move(*built));
+  if (!cacheable) return list;
   std::lock_guard<std::mutex> g(xattr_mu_);
   if (xattrs_.size() >= kMaxCachedCounts) xattrs_.clear();
   // Stored under the epoch read before the snapshot: a change announced
@@ -492,7 +494,7 @@ Result<std::shared_ptr<const Xattrs>> Tree::GetXattrs(const Node& n) const {
   return list;
 }
 
-Result<Xattrs> Tree::BuildXattrs(const View& vw, const Node& n) const {
+Result<Xattrs> Tree::BuildXattrs(const View& vw, const Node& n, bool* cacheable) const {
   const Snapshot& s = vw.snap;
   if (n.kind == NodeKind::kModel) {
     auto m = s.GetModel(n.model);
@@ -505,6 +507,14 @@ Result<Xattrs> Tree::BuildXattrs(const View& vw, const Node& n) const {
     auto e = s.GetEntry(n.entry_parent, n.name);
     if (!e.ok()) return e.status();
     return FileAttributes(*e);
+  }
+  if (v->state == State::kDraft) {
+    // A draft's size is that of its staging files, which change with every
+    // write and announce no epoch: computed each time, never cached.
+    *cacheable = false;
+    Version draft = *v;
+    draft.size = reg_->DraftSize(draft);
+    return VersionAttributes(s, draft);
   }
   return VersionAttributes(s, *v);
 }

@@ -128,7 +128,7 @@ class Tree {
     uint32_t n;
   };
   mutable std::unordered_map<ObjectId, Count> counts_;
-  Result<Xattrs> BuildXattrs(const View& vw, const Node& n) const;
+  Result<Xattrs> BuildXattrs(const View& vw, const Node& n, bool* cacheable) const;
   mutable std::mutex xattr_mu_;  // leaf lock: guards xattrs_
   struct CachedXattrs {
     uint64_t epoch;

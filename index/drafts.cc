@@ -100,6 +100,20 @@ std::string Registry::DraftDir(const Version& v) const {
   return blobs_.staging_dir() + "/draft-" + std::to_string(v.id);
 }
 
+uint64_t Registry::DraftSize(const Version& draft) const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  uint64_t total = 0;
+  fs::recursive_directory_iterator it(DraftDir(draft), fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code fe;
+    if (!it->is_regular_file(fe) || it->is_symlink(fe)) continue;
+    uint64_t n = it->file_size(fe);
+    if (!fe) total += n;
+  }
+  return total;
+}
+
 Status Registry::CheckDraftPath(const Version& draft, std::string_view rel) const {
   size_t max = MaxDraftPath(DraftDir(draft));
   if (rel.size() > max) return DraftPathTooLong(draft.ref(), rel, max);

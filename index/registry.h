@@ -204,6 +204,10 @@ class Registry {
   // next_version; numbers of discarded drafts are never reused.
   Result<Version> CreateDraft(std::string_view model, uint32_t number, const Actor& who);
   std::string DraftDir(const Version& v) const;
+  // The bytes a draft holds so far: the sum of the sizes (st_size, holes
+  // included) of the regular files under DraftDir(). Files that vanish while
+  // it is counted are skipped; 0 when the directory is gone.
+  uint64_t DraftSize(const Version& draft) const;
   // Ok when a file or directory of `draft` at `rel` (its path inside the
   // version) can be sealed: its staging path, DraftDir()/rel, fits PATH_MAX.
   // Otherwise an error with errno ENAMETOOLONG naming the limit, which the

@@ -271,3 +271,30 @@ TEST_CASE("a draft path seal could not open is refused naming the limit, not EIO
   CHECK(sealed.status().message().find("PATH_MAX") != std::string::npos);
   CHECK(f.reg->Read()->GetVersion("churn", 2)->state == State::kDraft);
 }
+
+TEST_CASE("a draft's size is the size of its staging files", "[drafts][sparse]") {
+  Fixture f;
+  f.Push("churn");
+  auto d = f.reg->CreateDraft("churn", 2, Alice());
+  REQUIRE(d.ok());
+  CHECK(f.reg->DraftSize(*d) == 0);
+  std::string dir = f.reg->DraftDir(*d);
+  WriteFile(dir + "/model.onnx", std::string(5 << 20, 'w'));
+  WriteFile(dir + "/conf/params.json", "{}");
+  REQUIRE(truncate((WriteFile(dir + "/conf/big.bin", ""), dir + "/conf/big.bin").c_str(),
+                   off_t{2} << 30) == 0);  // a hole counts at its size
+  symlink("model.onnx", (dir + "/link").c_str());
+  CHECK(f.reg->DraftSize(*d) == (5u << 20) + 2 + (uint64_t{2} << 30));
+
+  // The attributes a draft lists show it (the mount passes this size in).
+  auto snap = f.reg->Read();
+  REQUIRE(snap.ok());
+  Version v = *d;
+  v.size = f.reg->DraftSize(*d);
+  auto xs = VersionAttributes(*snap, v);
+  REQUIRE(xs.ok());
+  bool found = false;
+  for (const auto& [k, x] : *xs)
+    if (k == "user.registry.size") found = (x == std::to_string(v.size));
+  CHECK(found);
+}
