@@ -116,7 +116,10 @@ int RunPush(const PushArgs& a) {
     std::string object = req->model + "/" + a.alias;
     if (!a.alias.empty()) MODELFS_RETURN_IF_ERROR(s.Check(Operation::kSetAlias, req->model, object));
     uint64_t bytes = 0, files = 0;
-    MODELFS_RETURN_IF_ERROR(Registry::PlanPush(req->paths, &bytes, &files));
+    auto pol = s.policy();
+    MODELFS_RETURN_IF_ERROR(Registry::PlanPush(
+        req->paths, &bytes, &files,
+        [&](const std::string& path, uint64_t size) { return pol->CheckFileSize(path, size); }));
     ProgressBar bar(bytes);
     Result<Version> v = Status::Invalid("not pushed");
     auto push = [&](const Guard& guard) {

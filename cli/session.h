@@ -53,6 +53,7 @@ class Session {
   Status WithGates(const std::string& model, const std::string& alias, bool force,
                    const std::string& object, const std::function<Status(const Guard&)>& act);
   const policy::Retention& retention() const { return enforcer_->policy()->retention(); }
+  std::shared_ptr<const policy::Policy> policy() const { return enforcer_->policy(); }
 
  private:
   std::unique_ptr<Registry> reg_;

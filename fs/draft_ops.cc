@@ -155,6 +155,9 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   auto* fh = fi ? reinterpret_cast<FileHandle*>(fi->fh) : nullptr;
   if ((to_set & FUSE_SET_ATTR_SIZE) && !file) return Err(req, EISDIR);
   if (to_set & FUSE_SET_ATTR_SIZE) {
+    Status limit = srv.enforcer->policy()->CheckFileSize(v.ref() + " " + n.name,
+                                                         static_cast<uint64_t>(attr->st_size));
+    if (!limit.ok()) return ReplyStatus(req, limit);
     if (fh && fh->writer) {
       if (ftruncate(fh->fd, attr->st_size) != 0) return Err(req, errno);
     } else {

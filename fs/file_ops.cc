@@ -161,6 +161,9 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi
 void WriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   if (!fh->writer) return Err(req, fh->draft ? EBADF : EROFS);
+  Status limit = S(req).enforcer->policy()->CheckFileSize(
+      fh->version.ref() + " " + fh->name, static_cast<uint64_t>(off) + fuse_buf_size(in));
+  if (!limit.ok()) return ReplyStatus(req, limit);
   fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
   out.buf[0].fd = fh->fd;

@@ -186,13 +186,14 @@ Result<std::unique_ptr<GcLock>> GcLock::Take(const std::string& root, bool exclu
 GcLock::~GcLock() { close(fd_); }
 
 Status Registry::PlanPush(const std::vector<std::string>& paths, uint64_t* bytes,
-                          uint64_t* files) {
+                          uint64_t* files, const FileCheck& each_file) {
   std::vector<Item> items;
   MODELFS_RETURN_IF_ERROR(Plan(paths, &items));
   *bytes = 0;
   *files = 0;
   for (const auto& i : items) {
     if (i.dir) continue;
+    if (each_file) MODELFS_RETURN_IF_ERROR(each_file(i.src, i.size));
     *bytes += i.size;
     ++*files;
   }

@@ -262,9 +262,12 @@ class Registry {
   Result<FsckReport> Fsck(bool repair, const Actor& who);
 
   // Total bytes and count of regular files a push of `paths` would store;
-  // Invalid/NotFound for paths push would reject.
+  // Invalid/NotFound for paths push would reject. `each_file`, when given,
+  // is called with every file's source path and size: its first error is
+  // returned (the policy's file size limit).
+  using FileCheck = std::function<Status(const std::string& path, uint64_t size)>;
   static Status PlanPush(const std::vector<std::string>& paths, uint64_t* bytes,
-                         uint64_t* files);
+                         uint64_t* files, const FileCheck& each_file = {});
 
  private:
   friend class Snapshot;

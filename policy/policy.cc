@@ -20,6 +20,51 @@
 
 namespace modelfs::policy {
 
+Result<uint64_t> ParseSize(std::string_view text) {
+  auto bad = [&] {
+    return Status::Invalid("bad size \"" + std::string(text) +
+                           "\": expected a whole number of bytes, optionally with a unit "
+                           "K, M, G or T (powers of 1024), e.g. \"64G\"");
+  };
+  if (text.empty()) return bad();
+  int shift = 0;
+  switch (text.back()) {
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    case 'T': shift = 40; break;
+    default: break;
+  }
+  std::string_view digits = shift ? text.substr(0, text.size() - 1) : text;
+  if (digits.empty()) return bad();
+  // The limit a file's size (an off_t) is compared with: 63 bits.
+  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  uint64_t n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return bad();
+    if (n > ((kMax >> shift) - static_cast<uint64_t>(c - '0')) / 10)
+      return Status::Invalid("bad size \"" + std::string(text) + "\": too large");
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (n == 0) return Status::Invalid("bad size \"" + std::string(text) + "\": must be more than zero");
+  return n << shift;
+}
+
+std::string FormatSize(uint64_t n) {
+  for (auto [shift, unit] : {std::pair{40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}}) {
+    if (n != 0 && n % (uint64_t{1} << shift) == 0) return std::to_string(n >> shift) + unit;
+  }
+  return std::to_string(n);
+}
+
+Status Policy::CheckFileSize(std::string_view what, uint64_t size) const {
+  if (size <= limits_.max_file_size) return Status::Ok();
+  return Status::FromErrno(std::string(what) + " would be " + std::to_string(size) +
+                               " bytes, over [limits].max_file_size = \"" +
+                               FormatSize(limits_.max_file_size) + "\" in " + filename_,
+                           EFBIG);
+}
+
 // ---------------------------------------------------------------------------
 // 1. Actions and durations
 
@@ -180,9 +225,12 @@ class Parser {
         ParseAliases(node);
       } else if (k == "retention") {
         ParseRetention(node);
+      } else if (k == "limits") {
+        ParseLimits(node);
       } else {
         Fail(key.source(), "unknown key " + Quote(k) +
-                               "; expected groups, defaults, models, aliases or retention");
+                               "; expected groups, defaults, models, aliases, retention or "
+                               "limits");
       }
     }
     if (failed_) return Error();
@@ -519,6 +567,27 @@ class Parser {
     }
   }
 
+  void ParseLimits(const toml::node& node) {
+    const toml::table* t = ExpectTable(node, "[limits]");
+    if (t == nullptr) return;
+    for (auto&& [key, value] : *t) {
+      const std::string_view k = key.str();
+      if (k == "max_file_size") {
+        const auto* s = value.as_string();
+        if (s == nullptr) {
+          Fail(value.source(), "[limits].max_file_size must be a size string such as \"64G\", "
+                               "not " + std::string(TypeName(value.type())));
+          continue;
+        }
+        auto n = ParseSize(s->get());
+        if (!n.ok()) Fail(value.source(), "[limits].max_file_size: " + n.status().message());
+        else policy_->limits_.max_file_size = *n;
+      } else {
+        Fail(key.source(), "unknown key " + Quote(k) + " in [limits]; expected max_file_size");
+      }
+    }
+  }
+
   const std::string file_;
   Policy* policy_ = nullptr;
   std::map<std::string, std::vector<std::string>> groups_;  // [groups], sorted members
@@ -675,6 +744,9 @@ admin   = ["user:root"]        # archive, gc, everything
 # draft_ttl = "7d"               # s, m, h, d or w
 # audit_keep = 1000000           # gc keeps the newest audit records, at most this many
 # audit_ttl = "52w"              # and none older than this (s, m, h, d or w)
+#
+# [limits]
+# max_file_size = "256G"         # no file of a version larger (K, M, G, T); the default
 )";
   return kText;
 }

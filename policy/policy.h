@@ -45,6 +45,20 @@ struct Retention {
 // "30s", "15m", "12h", "7d", "2w" → seconds (> 0). Invalid otherwise.
 Result<int64_t> ParseDuration(std::string_view text);
 
+// [limits]. max_file_size bounds every file of a version: a draft file may
+// not be truncated or written past it (EFBIG) and push refuses a larger
+// file. The default is generous (256 GiB) but keeps `truncate -s 1T` out.
+struct Limits {
+  static constexpr uint64_t kDefaultMaxFileSize = uint64_t{256} << 30;
+  uint64_t max_file_size = kDefaultMaxFileSize;
+};
+
+// "4096", "512K", "512M", "64G", "1T" (binary units: K = 1024) → bytes
+// (> 0). Invalid otherwise, or when it does not fit in 63 bits.
+Result<uint64_t> ParseSize(std::string_view text);
+// "64G" when n is a whole number of a unit, else the number of bytes.
+std::string FormatSize(uint64_t n);
+
 class Policy {
  public:
   // Parses policy.toml text. Any mistake (TOML syntax, unknown key or table,
@@ -82,6 +96,10 @@ class Policy {
   // The gates of an alias, or nullptr when it has none.
   const AliasGates* gates(std::string_view alias) const;
   const Retention& retention() const { return retention_; }
+  const Limits& limits() const { return limits_; }
+  // Ok when a file of `size` bytes is within [limits].max_file_size; else
+  // an error with errno EFBIG naming `what`, its size and the limit.
+  Status CheckFileSize(std::string_view what, uint64_t size) const;
   // The filename given to Parse/Load, as used in error messages.
   const std::string& filename() const { return filename_; }
 
@@ -115,6 +133,7 @@ class Policy {
   std::vector<Rule> models_;  // file order
   std::map<std::string, AliasGates, std::less<>> gates_;
   Retention retention_;
+  Limits limits_;
 };
 
 // The policy.toml that `modelfs init` writes: everything allowed to "*",

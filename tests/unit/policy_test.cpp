@@ -34,7 +34,9 @@ using modelfs::policy::ActionName;
 using modelfs::policy::DefaultPolicyText;
 using modelfs::policy::Identity;
 using modelfs::policy::IdentityResolver;
+using modelfs::Status;
 using modelfs::policy::ParseDuration;
+using modelfs::policy::ParseSize;
 using modelfs::policy::ParseMetricRequirement;
 using modelfs::policy::Policy;
 using modelfs::policy::PolicyFile;
@@ -235,8 +237,8 @@ TEST_CASE("parse errors say FILE:LINE:COL: what", "[policy]") {
        "p.toml:2:13: Error while parsing array: encountered end-of-file"},
       // Unknown keys and tables, at the key.
       {"[default]\nread = [\"*\"]\n",
-       "p.toml:1:2: unknown key \"default\"; expected groups, defaults, models, aliases or "
-       "retention"},
+       "p.toml:1:2: unknown key \"default\"; expected groups, defaults, models, aliases, "
+       "retention or limits"},
       {"[defaults]\nreed = [\"*\"]\n",
        "p.toml:2:1: unknown key \"reed\" in [defaults]; expected read, create, write, "
        "promote, approve or admin"},
@@ -359,6 +361,19 @@ TEST_CASE("parse errors say FILE:LINE:COL: what", "[policy]") {
        "and a unit s, m, h, d or w, e.g. \"7d\""},
       {"[retention]\naudit_ttl = \"0d\"\n",
        "p.toml:2:13: [retention].audit_ttl: bad duration \"0d\": must be more than zero"},
+      // Limits.
+      {"[limits]\nmax_file_size = \"64X\"\n",
+       "p.toml:2:17: [limits].max_file_size: bad size \"64X\": expected a whole number of "
+       "bytes, optionally with a unit K, M, G or T (powers of 1024), e.g. \"64G\""},
+      {"[limits]\nmax_file_size = 64\n",
+       "p.toml:2:17: [limits].max_file_size must be a size string such as \"64G\", not an "
+       "integer"},
+      {"[limits]\nmax_file_size = \"0M\"\n",
+       "p.toml:2:17: [limits].max_file_size: bad size \"0M\": must be more than zero"},
+      {"[limits]\nmax_file_size = \"9000000T\"\n",
+       "p.toml:2:17: [limits].max_file_size: bad size \"9000000T\": too large"},
+      {"[limits]\nmax_size = \"1G\"\n",
+       "p.toml:2:1: unknown key \"max_size\" in [limits]; expected max_file_size"},
       // Several mistakes: the first in the file is reported, though toml++
       // visits [aliases] before [retention].
       {"[retention]\nkeep_last = -1\n[aliases.production]\nrequire_approval = 1\n",
@@ -376,6 +391,39 @@ TEST_CASE("the filename given is the one errors name", "[policy]") {
   CHECK(r.status().message() ==
         "/srv/reg/policy.toml:2:8: [defaults].read must be an array of principals, not an "
         "integer");
+}
+
+TEST_CASE("sizes and the file size limit", "[policy][sparse]") {
+  const std::pair<const char*, uint64_t> good[] = {
+      {"1", 1}, {"4096", 4096}, {"512K", 512u << 10}, {"512M", 512u << 20},
+      {"64G", uint64_t{64} << 30}, {"1T", uint64_t{1} << 40}, {"8388607T", uint64_t{8388607} << 40}};
+  for (auto [text, bytes] : good) {
+    auto n = ParseSize(text);
+    INFO(text);
+    REQUIRE(n.ok());
+    CHECK(*n == bytes);
+  }
+  for (const char* bad : {"", "G", "0", "-1G", "1.5G", "1g", "1GB", " 1G", "1 G", "8388608T",
+                          "99999999999999999999"}) {
+    INFO(bad);
+    auto n = ParseSize(bad);
+    CHECK_FALSE(n.ok());
+    CHECK(n.status().code() == Code::kInvalid);
+  }
+
+  // The default: generous, but not a terabyte.
+  auto def = MustParse("# nothing\n");
+  CHECK(def->limits().max_file_size == uint64_t{256} << 30);
+  CHECK(def->CheckFileSize("w.bin", uint64_t{256} << 30).ok());
+  Status over = def->CheckFileSize("churn@2 w.bin", uint64_t{1} << 40);
+  CHECK(over.sys_errno() == EFBIG);
+  CHECK(over.message().find("churn@2 w.bin would be 1099511627776 bytes, over "
+                            "[limits].max_file_size = \"256G\" in p.toml") == 0);
+
+  auto small = MustParse("[limits]\nmax_file_size = \"5M\"\n");
+  CHECK(small->limits().max_file_size == 5u << 20);
+  CHECK(small->CheckFileSize("a", 5u << 20).ok());
+  CHECK(small->CheckFileSize("a", (5u << 20) + 1).sys_errno() == EFBIG);
 }
 
 TEST_CASE("durations", "[policy]") {
