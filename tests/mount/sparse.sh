@@ -1,7 +1,8 @@
 # Sparse files through the mount: `truncate -s 2G` in a draft then seal is
 # fast and stores a blob with its holes (little disk), which reads back as
 # zeros where the holes were, with the digest of the full content (fsck); and a
-# draft's user.registry.size shows the bytes it holds before it is sealed.
+# draft's user.registry.size shows the bytes it holds before it is sealed;
+# [limits].max_file_size refuses larger draft files (EFBIG) and pushes.
 . "$TESTS_DIR/lib.sh"
 
 R=$WORK/reg
@@ -48,5 +49,31 @@ zeros=$(dd if="$M/churn/v2/big.bin" bs=1M skip=1000 count=2 status=none | tr -d 
 assert_eq 0 "$zeros" "non-zero bytes in the middle"
 # Its digest is that of the full content: fsck hashes every byte.
 ok mf fsck "$R"
+check "a draft file past [limits].max_file_size (default 256G) is EFBIG"
+ok mkdir "$M/churn/v3"
+run truncate -s 1T "$M/churn/v3/huge.bin"
+[ "$RC" -ne 0 ] || die "truncate -s 1T in a draft succeeded"
+assert_contains "$ERR" "File too large"
+ok truncate -s 256G "$M/churn/v3/huge.bin"
+run truncate -s 257G "$M/churn/v3/huge.bin"
+assert_contains "$ERR" "File too large"
+run dd if=/dev/zero of="$M/churn/v3/huge.bin" bs=4096 count=1 seek=$((64 * 1024 * 1024)) conv=notrunc status=none
+[ "$RC" -ne 0 ] || die "a write past the limit succeeded"
+assert_contains "$ERR" "File too large"
+assert_eq 274877906944 "$(stat -c %s "$M/churn/v3/huge.bin")" "size after the refusals"
+grep -q 'over \[limits\].max_file_size = "256G"' "$MOUNT_LOG" || die "the limit is not named in the log: $(mount_log)"
+ok rm "$M/churn/v3/huge.bin"
+
+check "push of a file over the limit fails naming it (exit 1), and nothing is stored"
+printf '\n[limits]\nmax_file_size = "1M"\n' >>"$R/policy.toml"
+head -c 2000000 /dev/urandom >"$WORK/big.bin"
+assert_fails 1 'max_file_size = "1M"' mf push "$R" big "$WORK/big.bin"
+run mf show "$R" big
+[ "$RC" -ne 0 ] || die "a refused push made a model"
+head -c 1048576 /dev/urandom >"$WORK/ok.bin"
+ok mf push "$R" big "$WORK/ok.bin"
+# The mount reloads the policy: a draft file may no longer grow past 1M.
+wait_until 5 eval "! truncate -s 2M '$M/churn/v3/x.bin' 2>/dev/null" ||
+  die "the mount did not take up the new limit"
 assert_clean_log
 pass
