@@ -140,10 +140,11 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
   // over the full logical content either way. Anything else (a pipe, a
   // filesystem without SEEK_DATA) is read to EOF.
   struct stat ist;
-  off_t start = lseek(in, 0, SEEK_CUR);
-  bool sparse = fstat(in, &ist) == 0 && S_ISREG(ist.st_mode) && start == 0 &&
-                lseek(in, 0, SEEK_DATA) >= 0;
-  if (!sparse && errno == ENXIO && start == 0 && S_ISREG(ist.st_mode)) sparse = true;  // all hole
+  bool sparse = false;
+  if (fstat(in, &ist) == 0 && S_ISREG(ist.st_mode) && lseek(in, 0, SEEK_CUR) == 0) {
+    // ENXIO: no data at all, the whole file is one hole.
+    sparse = lseek(in, 0, SEEK_DATA) >= 0 || errno == ENXIO;
+  }
   if (sparse) {
     uint64_t end = static_cast<uint64_t>(ist.st_size);
     while (total < end) {
