@@ -204,48 +204,54 @@ BIG=$WORK/bigsrc
 mkdir -p "$BIG"
 head -c $((200 * 1024 * 1024)) /dev/urandom >"$BIG/weights.bin"
 printf 'big' >"$BIG/config.json"
-# The page cache would make the push quick: drop it for the source file
-# when we can, so the push runs long enough to read alongside.
-sync
-"$PY" -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$BIG/weights.bin" 2>/dev/null || true
 STOP2=$WORK/stop2
-timeout -k 5 300 "$MODELFS" push "$R" big "$BIG" >"$WORK/big.out" 2>"$WORK/big.err" &
-BIGPID=$!
-BG_PIDS+=("$BIGPID")
 for r in 1 2; do
   reader "$WORK/r2-$r" conc "$STOP2" 2 &
   BG_PIDS+=($!)
 done
 # Also read the model being pushed: until the commit it does not exist,
-# and then it has both files.
+# and then it has both files. A push of 200 MiB can be over in a few
+# tenths of a second: push again (big@2, ...) until at least 3 reads have
+# overlapped a push, so the claim is checked rather than assumed.
 reads_during=0
 fails_during=""
 slow=0
-while kill -0 "$BIGPID" 2>/dev/null; do
-  t0=$(date +%s%N)
+attempt=0
+while [ "$reads_during" -lt 3 ] && [ "$attempt" -lt 8 ]; do
+  attempt=$((attempt + 1))
+  # The page cache would make the push quicker still: drop it for the
+  # source file when we can.
+  sync
+  "$PY" -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$BIG/weights.bin" 2>/dev/null || true
+  timeout -k 5 300 "$MODELFS" push "$R" big "$BIG" >"$WORK/big.out" 2>"$WORK/big.err" &
+  BIGPID=$!
+  BG_PIDS+=("$BIGPID")
+  while kill -0 "$BIGPID" 2>/dev/null; do
+    t0=$(date +%s%N)
+    rc=0
+    timeout -k 2 30 "$MODELFS" list "$R" --json >"$WORK/lb.json" 2>"$WORK/lb.err" || rc=$?
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    [ $rc -eq 0 ] || fails_during="$fails_during; list exit $rc: $(cat "$WORK/lb.err")"
+    [ "$ms" -lt "$slow" ] || slow=$ms
+    if [ $rc -eq 0 ] && kill -0 "$BIGPID" 2>/dev/null; then
+      reads_during=$((reads_during + 1))
+    fi
+    sleep 0.02
+  done
   rc=0
-  timeout -k 2 30 "$MODELFS" list "$R" --json >"$WORK/lb.json" 2>"$WORK/lb.err" || rc=$?
-  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  [ $rc -eq 0 ] || fails_during="$fails_during; list exit $rc: $(cat "$WORK/lb.err")"
-  [ "$ms" -lt "$slow" ] || slow=$ms
-  if [ $rc -eq 0 ] && kill -0 "$BIGPID" 2>/dev/null; then
-    reads_during=$((reads_during + 1))
-  fi
-  sleep 0.02
+  wait "$BIGPID" || rc=$?
+  [ $rc -eq 0 ] || die "the 200 MiB push failed, exit $rc: $(cat "$WORK/big.err")"
+  assert_eq "big@$attempt" "$(cat "$WORK/big.out")" "200 MiB push"
 done
-rc=0
-wait "$BIGPID" || rc=$?
 touch "$STOP2"
-for p in "${BG_PIDS[@]}"; do [ "$p" = "$BIGPID" ] || wait "$p"; done
+for p in "${BG_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && wait "$p"; done
 BG_PIDS=()
-[ $rc -eq 0 ] || die "the 200 MiB push failed, exit $rc: $(cat "$WORK/big.err")"
-assert_eq "big@1" "$(cat "$WORK/big.out")" "200 MiB push"
 [ -z "$fails_during" ] || die "list failed during the big push$fails_during"
-echo "    $reads_during list reads finished while the big push was running, slowest ${slow} ms"
-[ "$reads_during" -ge 3 ] || die "only $reads_during reads overlapped the 200 MiB push: cannot tell whether readers wait"
+echo "    $reads_during list reads finished while $attempt big push(es) were running, slowest ${slow} ms"
+[ "$reads_during" -ge 3 ] || die "only $reads_during reads overlapped $attempt pushes of 200 MiB: cannot tell whether readers wait"
 [ "$slow" -lt "$READ_LIMIT_MS" ] || die "a list took ${slow} ms during the big push"
 check_readers "$WORK/r2-1" "$WORK/r2-2"
-verify_version "$R" big@1 "$BIG"
+verify_version "$R" "big@$attempt" "$BIG"
 rm -rf "$BIG"
 
 # ------------------------------------------------------------------ part 3
