@@ -1,6 +1,7 @@
 // Unit tests of policy::Enforcer: the action table of every operation,
 // denials decided, logged and audited in one place, and the alias gates
 // run in the transaction with their denials audited.
+#include "tests/unit/identities.h"
 #include "policy/enforce.h"
 
 #include "tests/unit/fixture.h"
@@ -33,13 +34,7 @@ read = ["user:lead"]
 require_approval = true
 )";
 
-Identity Id(const std::string& user, uint32_t uid, std::vector<std::string> groups = {}) {
-  Identity id;
-  id.uid = id.gid = uid;
-  id.user = user;
-  id.groups = std::move(groups);
-  return id;
-}
+using modelfs::testing::Id;
 
 struct EnforcerFixture : Fixture {
   std::shared_ptr<const policy::Policy> pol;

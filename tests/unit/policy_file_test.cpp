@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "index/status.h"
+#include "tests/unit/identities.h"
 #include "policy/policy.h"
 
 using modelfs::Code;
@@ -31,14 +32,7 @@ using modelfs::policy::Identity;
 
 namespace {
 
-Identity Id(std::string user, uint32_t uid, std::vector<std::string> groups) {
-  Identity id;
-  id.uid = uid;
-  id.gid = uid;
-  id.user = std::move(user);
-  id.groups = std::move(groups);
-  return id;
-}
+using modelfs::testing::Id;
 
 // A scratch directory under $TMPDIR, removed at the end of the test.
 struct TempDir {

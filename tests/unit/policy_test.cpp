@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "index/status.h"
+#include "tests/unit/identities.h"
 #include "policy/policy.h"
 
 namespace {
@@ -41,14 +42,7 @@ using modelfs::policy::Policy;
 using modelfs::policy::PolicyFile;
 using modelfs::policy::VersionFacts;
 
-Identity Id(std::string user, uint32_t uid, std::vector<std::string> groups) {
-  Identity id;
-  id.uid = uid;
-  id.gid = uid;
-  id.user = std::move(user);
-  id.groups = std::move(groups);
-  return id;
-}
+using modelfs::testing::Id;
 
 std::shared_ptr<const Policy> MustParse(std::string_view text) {
   auto r = Policy::Parse(text, "p.toml");
