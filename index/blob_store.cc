@@ -14,6 +14,8 @@
 #include <memory>
 #include <random>
 
+#include "index/sys.h"
+
 namespace modelfs {
 namespace {
 
@@ -47,9 +49,9 @@ std::string TempName() {
 }
 
 Status FsyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = sys::Open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("open " + dir, errno);
-  int rc = fsync(fd);
+  int rc = sys::Fsync(fd);
   int err = errno;
   close(fd);
   if (rc != 0) return Status::FromErrno("fsync " + dir, err);
@@ -71,7 +73,7 @@ bool BlobStore::Exists(const Digest& d) const {
 }
 
 Result<BlobStore::Stored> BlobStore::PutFile(const std::string& path, const Progress& progress) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("cannot read " + path, errno);
   Fd in(fd);
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -81,14 +83,14 @@ Result<BlobStore::Stored> BlobStore::PutFile(const std::string& path, const Prog
 Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
                                            const Progress& progress) {
   std::string tmp = staging_ + "/" + TempName();
-  int ofd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  int ofd = sys::Open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (ofd < 0) return Status::FromErrno("cannot create " + tmp, errno);
   Fd out(ofd);
   // Held until the file is renamed or removed: gc removes only staging
   // files it can lock, i.e. those whose writer died.
   flock(ofd, LOCK_EX);
   auto fail = [&](Status s) {
-    unlink(tmp.c_str());
+    sys::Unlink(tmp.c_str());
     return s;
   };
 
@@ -114,7 +116,7 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
     XXH3_128bits_update(st.get(), p, n);
     if (std::memcmp(p, zeros.get(), n) != 0) {
       for (size_t off = 0; off < n;) {
-        ssize_t w = pwrite(ofd, p + off, n - off, static_cast<off_t>(total + off));
+        ssize_t w = sys::Pwrite(ofd, p + off, n - off, static_cast<off_t>(total + off));
         if (w < 0) {
           if (errno == EINTR) continue;
           return Status::FromErrno("cannot write " + tmp, errno);
@@ -158,7 +160,7 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
       uint64_t h = std::min<uint64_t>(static_cast<uint64_t>(hole), end);
       while (total < h) {
         size_t want = static_cast<size_t>(std::min<uint64_t>(h - total, kChunk));
-        ssize_t n = pread(in, buf.get(), want, static_cast<off_t>(total));
+        ssize_t n = sys::Pread(in, buf.get(), want, static_cast<off_t>(total));
         if (n < 0) {
           if (errno == EINTR) continue;
           return fail(Status::FromErrno("cannot read " + what, errno));
@@ -173,7 +175,7 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
     }
   } else {
     for (;;) {
-      ssize_t n = read(in, buf.get(), kChunk);
+      ssize_t n = sys::Read(in, buf.get(), kChunk);
       if (n < 0) {
         if (errno == EINTR) continue;
         return fail(Status::FromErrno("cannot read " + what, errno));
@@ -184,7 +186,7 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
     }
   }
   // The holes (skipped zeros) at the end still count toward the size.
-  if (ftruncate(ofd, static_cast<off_t>(total)) != 0)
+  if (sys::Ftruncate(ofd, static_cast<off_t>(total)) != 0)
     return fail(Status::FromErrno("cannot write " + tmp, errno));
   Stored s;
   s.digest = FromHash(XXH3_128bits_digest(st.get()));
@@ -196,9 +198,9 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
     // Another writer may have renamed it in and not yet synced: make it
     // durable before a version that we commit names it.
     s.existed = true;
-    unlink(tmp.c_str());
-    int bfd = open(dst.c_str(), O_RDONLY | O_CLOEXEC);
-    if (bfd < 0 || fsync(bfd) != 0) {
+    sys::Unlink(tmp.c_str());
+    int bfd = sys::Open(dst.c_str(), O_RDONLY | O_CLOEXEC);
+    if (bfd < 0 || sys::Fsync(bfd) != 0) {
       Status st = Status::FromErrno("fsync " + dst, errno);
       if (bfd >= 0) close(bfd);
       return st;
@@ -209,8 +211,8 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
   }
   // A blob of the wrong size is damage (fsck reports it): replace it with
   // the bytes we have, which match the name.
-  if (fsync(ofd) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
-  if (mkdir(dir.c_str(), 0700) == 0) {
+  if (sys::Fsync(ofd) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
+  if (sys::Mkdir(dir.c_str(), 0700) == 0) {
     // Same mode as blobs/ itself, whatever this user's umask: when the owner
     // shares ROOT with a group, every member can add blobs here too.
     struct stat bs;
@@ -219,7 +221,7 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
   } else if (errno != EEXIST) {
     return fail(Status::FromErrno("mkdir " + dir, errno));
   }
-  if (rename(tmp.c_str(), dst.c_str()) != 0)
+  if (sys::Rename(tmp.c_str(), dst.c_str()) != 0)
     return fail(Status::FromErrno("rename " + tmp + " to " + dst, errno));
   MODELFS_RETURN_IF_ERROR(FsyncDir(dir));
   return s;
@@ -231,7 +233,7 @@ Result<Digest> BlobStore::HashFd(int fd, uint64_t* size) {
   std::unique_ptr<char[]> buf(new char[kChunk]);
   uint64_t off = 0;
   for (;;) {
-    ssize_t n = pread(fd, buf.get(), kChunk, static_cast<off_t>(off));
+    ssize_t n = sys::Pread(fd, buf.get(), kChunk, static_cast<off_t>(off));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno("read", errno);
@@ -260,7 +262,7 @@ Result<int> BlobStore::OpenToServe(const Digest& d, bool verify) {
     }
   }
   std::string path = PathOf(d);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     Status st = Status::FromErrno("cannot open blob " + path, errno);
     return Status::IO(st.message());  // a blob the index names is missing: EIO, not ENOENT
@@ -270,7 +272,7 @@ Result<int> BlobStore::OpenToServe(const Digest& d, bool verify) {
 
 Status BlobStore::Verify(const Digest& d) const {
   std::string p = PathOf(d);
-  int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = sys::Open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("blob " + d.hex() + " missing (" + p + ")", errno);
   Fd f(fd);
   auto got = HashFd(fd, nullptr);

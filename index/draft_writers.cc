@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "index/registry.h"
+#include "index/sys.h"
 
 namespace modelfs {
 
@@ -45,7 +46,7 @@ DraftLock::~DraftLock() {
 
 Result<DraftLock> DraftLock::Take(const std::string& draft_dir, bool exclusive,
                                   const std::string& busy) {
-  int fd = open(draft_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = sys::Open(draft_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("draft directory " + draft_dir, errno);
   DraftLock held(fd);
   if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
@@ -76,7 +77,7 @@ Result<DraftWriter> DraftWriters::Open(uint64_t version_id, const std::function<
     }
     std::lock_guard<std::mutex> g(mu_);
     int& n = writers_[sb.st_ino];
-    if (n == 0 && fsetxattr(fd, Registry::kWritingXattr, "1", 1, 0) != 0) {
+    if (n == 0 && sys::Fsetxattr(fd, Registry::kWritingXattr, "1", 1, 0) != 0) {
       int err = errno;
       writers_.erase(sb.st_ino);
       return Status::FromErrno(std::string("cannot mark a draft file with ") +
@@ -89,7 +90,7 @@ Result<DraftWriter> DraftWriters::Open(uint64_t version_id, const std::function<
     w.ino_ = sb.st_ino;
   }
   MODELFS_RETURN_IF_ERROR(still_draft());
-  if (truncate && ftruncate(w.fd(), 0) != 0) return Status::FromErrno("truncate of a draft file", errno);
+  if (truncate && sys::Ftruncate(w.fd(), 0) != 0) return Status::FromErrno("truncate of a draft file", errno);
   return w;
 }
 

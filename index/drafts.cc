@@ -18,6 +18,7 @@
 #include "index/dir_names.h"
 #include "index/names.h"
 #include "index/write_txn.h"
+#include "index/sys.h"
 
 namespace modelfs {
 namespace {
@@ -74,7 +75,7 @@ Status LockTree(const std::string& ref, const std::string& dir, const std::strin
       continue;
     }
     if (!S_ISREG(st.st_mode)) return Status::Invalid("draft file " + r + " is not a regular file");
-    int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = sys::Open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return Status::FromErrno("draft file " + r, errno);
     out->files.push_back({r, fd, false, (st.st_mode & 0111) ? 0100555u : 0100444u});
     if (flock(fd, LOCK_EX | LOCK_NB) != 0)
@@ -138,7 +139,7 @@ Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, c
   if (!nv.ok()) return nv.status();
   Version v = std::move(*nv);
   std::string dir = DraftDir(v);
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+  if (sys::Mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Status::FromErrno("cannot create draft directory " + dir, errno);
   MODELFS_RETURN_IF_ERROR(t.PutModel(mm));
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
@@ -146,7 +147,7 @@ Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, c
       t.Audit(MakeAudit(who, "draft", mm.name, v.number, "", v.ref(), "", "draft")));
   Status st = t.Commit();
   if (!st.ok()) {
-    rmdir(dir.c_str());
+    sys::Rmdir(dir.c_str());
     return st;
   }
   return v;
@@ -207,7 +208,7 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
       MakeAudit(who, "seal", v.model, v.number, "", v.ref(), "draft", "ready " + v.digest.hex())));
   MODELFS_RETURN_IF_ERROR(t.Commit());
   std::error_code ec;
-  std::filesystem::remove_all(DraftDir(v), ec);  // leftovers are gc's
+  sys::RemoveAll(DraftDir(v), ec);  // leftovers are gc's
   return v;
 }
 
@@ -250,7 +251,7 @@ Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Act
       t.Audit(MakeAudit(who, "discard", cur->model, cur->number, "", cur->ref(), "draft", "")));
   MODELFS_RETURN_IF_ERROR(t.Commit());
   std::error_code ec;
-  std::filesystem::remove_all(DraftDir(*cur), ec);  // leftovers are gc's
+  sys::RemoveAll(DraftDir(*cur), ec);  // leftovers are gc's
   return Status::Ok();
 }
 
@@ -301,7 +302,7 @@ Result<std::vector<std::string>> Registry::TornDraftFiles(bool remove) {
       std::error_code gone;  // a file removed meanwhile is simply not torn
       if (it->is_symlink(gone) || !it->is_regular_file(gone)) continue;
       std::string path = it->path();
-      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
       if (fd < 0) {
         if (errno == ENOENT) continue;  // removed by its writer meanwhile
         return Status::FromErrno(v.ref() + ": cannot check draft file " + path, errno);
@@ -313,7 +314,7 @@ Result<std::vector<std::string>> Registry::TornDraftFiles(bool remove) {
         struct stat st {};
         fstat(fd, &st);
         std::string rel = path.substr(dir.size() + 1);
-        if (remove && unlink(path.c_str()) != 0 && errno != ENOENT) {
+        if (remove && sys::Unlink(path.c_str()) != 0 && errno != ENOENT) {
           Status err = Status::FromErrno(v.ref() + ": cannot remove torn draft file " + rel, errno);
           close(fd);
           return err;

@@ -13,6 +13,7 @@
 
 #include "index/dir_names.h"
 #include "index/write_txn.h"
+#include "index/sys.h"
 
 namespace modelfs {
 namespace {
@@ -49,7 +50,7 @@ std::vector<std::string> AbandonedStaging(const std::string& staging,
       continue;
     }
     if (!S_ISREG(st.st_mode)) continue;
-    int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = sys::Open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) out.push_back(p);
     close(fd);
@@ -203,7 +204,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     rep.removed.push_back("staging " + p.substr(root_.size() + 1));
     rep.bytes += TreeSize(p);
     std::error_code ec;
-    if (!opt.dry_run) std::filesystem::remove_all(p, ec);
+    if (!opt.dry_run) sys::RemoveAll(p, ec);
   }
 
   // 3. Blobs no remaining version references.
@@ -221,7 +222,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     rep.bytes += sz;
     ++blob_count;
     blob_bytes += sz;
-    if (!opt.dry_run) unlink(b.path.c_str());
+    if (!opt.dry_run) sys::Unlink(b.path.c_str());
   }
   if (!opt.dry_run && blob_count > 0) {
     // The blobs are gone already; a failure here loses only the record of

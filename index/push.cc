@@ -13,6 +13,7 @@
 #include "index/dir_names.h"
 #include "index/names.h"
 #include "index/write_txn.h"
+#include "index/sys.h"
 
 namespace modelfs {
 namespace {
@@ -161,7 +162,7 @@ void DropFreshBlobs(Registry& reg, std::set<Digest> fresh) {
     return err.ok() && !fresh.empty();
   });
   if (!st.ok() || !err.ok()) return;  // unsure what is named: keep them all
-  for (const auto& d : fresh) unlink(reg.blobs().PathOf(d).c_str());
+  for (const auto& d : fresh) sys::Unlink(reg.blobs().PathOf(d).c_str());
 }
 
 }  // namespace
@@ -171,7 +172,7 @@ Result<std::unique_ptr<GcLock>> GcLock::Take(const std::string& root, bool exclu
   // Read-only suffices for flock, so any account that can reach ROOT can
   // take the lock, whoever created the file.
   std::string path = root + "/gc.lock";
-  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0660);
+  int fd = sys::Open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0660);
   if (fd < 0) return Status::FromErrno("cannot open " + path, errno);
   while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB)) != 0) {
     if (errno == EINTR) continue;  // signal handlers without SA_RESTART

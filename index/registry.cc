@@ -29,6 +29,7 @@
 
 #include "index/lmdb_keys.h"
 #include "index/write_txn.h"
+#include "index/sys.h"
 
 namespace modelfs {
 
@@ -525,7 +526,7 @@ Status Registry::OpenEnv() {
     mdb_txn_abort(txn);
     return Error("cannot set up the index " + idx, rc);
   }
-  rc = mdb_txn_commit(txn);
+  rc = sys::TxnCommit(txn);
   if (rc != 0) return Error("cannot open the index " + idx, rc);
   return Status::Ok();
 }

@@ -2,6 +2,7 @@
 // the registry's records, with the helpers every change shares (new models
 // and versions, a version's tree of entries, audit records).
 #include "index/write_txn.h"
+#include "index/sys.h"
 
 #include <map>
 
@@ -100,7 +101,7 @@ Status WriteTxn::Audit(AuditRecord r) {
 
 Status WriteTxn::Commit() {
   done_ = true;
-  int rc = mdb_txn_commit(txn_);
+  int rc = sys::TxnCommit(txn_);
   if (rc != 0) return Error("index commit", rc);
   return Status::Ok();
 }
