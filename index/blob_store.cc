@@ -217,7 +217,8 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
     // shares ROOT with a group, every member can add blobs here too.
     struct stat bs;
     if (stat(blobs_.c_str(), &bs) == 0) chmod(dir.c_str(), bs.st_mode & 07777);
-    MODELFS_RETURN_IF_ERROR(FsyncDir(blobs_));  // the new directory's own name
+    Status synced = FsyncDir(blobs_);  // the new directory's own name
+    if (!synced.ok()) return fail(synced);
   } else if (errno != EEXIST) {
     return fail(Status::FromErrno("mkdir " + dir, errno));
   }
