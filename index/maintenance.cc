@@ -200,11 +200,20 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     if (opt.dry_run)
       for (ObjectId id : dropped) live.erase(id);
   }
+  // What cannot be removed (a disk error) is not reported as removed: gc
+  // goes on freeing what it can, records that, then fails naming the first.
+  Status not_removed;
   for (const auto& p : AbandonedStaging(blobs_.staging_dir(), live)) {
-    rep.removed.push_back("staging " + p.substr(root_.size() + 1));
-    rep.bytes += TreeSize(p);
+    uint64_t sz = TreeSize(p);
     std::error_code ec;
     if (!opt.dry_run) sys::RemoveAll(p, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      if (not_removed.ok())
+        not_removed = Status::FromErrno("gc cannot remove " + p, ec.value());
+      continue;
+    }
+    rep.removed.push_back("staging " + p.substr(root_.size() + 1));
+    rep.bytes += sz;
   }
 
   // 3. Blobs no remaining version references.
@@ -218,11 +227,14 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
   for (const auto& b : AllBlobs(blobs_.blobs_dir())) {
     if (b.valid && refs.count(b.digest)) continue;
     uint64_t sz = SizeOf(b.path);
+    if (!opt.dry_run && sys::Unlink(b.path.c_str()) != 0 && errno != ENOENT) {
+      if (not_removed.ok()) not_removed = Status::FromErrno("gc cannot remove " + b.path, errno);
+      continue;
+    }
     rep.removed.push_back("blob " + b.path.substr(root_.size() + 1));
     rep.bytes += sz;
     ++blob_count;
     blob_bytes += sz;
-    if (!opt.dry_run) sys::Unlink(b.path.c_str());
   }
   if (!opt.dry_run && blob_count > 0) {
     // The blobs are gone already; a failure here loses only the record of
@@ -234,6 +246,7 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
                                                    std::to_string(blob_bytes) + " bytes freed")));
     MODELFS_RETURN_IF_ERROR((*tx)->Commit());
   }
+  MODELFS_RETURN_IF_ERROR(not_removed);
 
   // 4. Audit records past [retention] audit_keep / audit_ttl.
   MODELFS_RETURN_IF_ERROR(TrimAudit(opt, audit_upto, who, &rep));
