@@ -21,6 +21,7 @@ struct Injector {
   std::mutex mu;
   uint64_t fail_at = 0;
   int err = 0;
+  bool sticky = false;
   bool fired = false;
   std::vector<CallRecord> calls;
 };
@@ -37,7 +38,8 @@ int Inject(Call c, const char* what) {
   Injector& in = TheInjector();
   std::lock_guard<std::mutex> g(in.mu);
   in.calls.push_back({c, what ? what : ""});
-  if (in.fail_at == 0 || in.calls.size() != in.fail_at) return 0;
+  if (in.fail_at == 0 || in.calls.size() < in.fail_at) return 0;
+  if (in.calls.size() > in.fail_at && !in.sticky) return 0;
   in.fired = true;
   return in.err;
 }
@@ -138,11 +140,12 @@ std::string CallRecord::str() const {
   return what.empty() ? CallName(call) : std::string(CallName(call)) + " " + what;
 }
 
-void ArmFaults(uint64_t fail_at, int err) {
+void ArmFaults(uint64_t fail_at, int err, bool sticky) {
   Injector& in = TheInjector();
   std::lock_guard<std::mutex> g(in.mu);
   in.fail_at = fail_at;
   in.err = err;
+  in.sticky = sticky;
   in.fired = false;
   in.calls.clear();
   g_armed.store(true, std::memory_order_relaxed);

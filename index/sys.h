@@ -56,8 +56,9 @@ struct CallRecord {
 };
 
 // From now on, counts every call through the seam; when `fail_at` > 0, the
-// fail_at-th (from 1) is not made and fails with `err` instead.
-void ArmFaults(uint64_t fail_at, int err);
+// fail_at-th (from 1) is not made and fails with `err` instead, and with
+// `sticky` so does every later one (a disk that stays full or broken).
+void ArmFaults(uint64_t fail_at, int err, bool sticky = false);
 // Stops counting and returns every call made since ArmFaults, in order.
 std::vector<CallRecord> DisarmFaults();
 // Whether the armed fault has fired yet.

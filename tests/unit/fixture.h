@@ -18,9 +18,9 @@ namespace modelfs::testing {
 
 struct TempDir {
   std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/modelfs-unit-XXXXXX";
-    path = mkdtemp(tmpl);
+  explicit TempDir(const std::string& base = "/tmp") {
+    std::string tmpl = base + "/modelfs-unit-XXXXXX";
+    path = mkdtemp(tmpl.data());
   }
   ~TempDir() { std::filesystem::remove_all(path); }
 };
@@ -45,7 +45,9 @@ struct Fixture {
   std::string root = tmp.path + "/reg";
   std::string src = tmp.path + "/src";
   std::unique_ptr<Registry> reg;
-  explicit Fixture(const std::string& policy = "# policy\n") {
+  // `base`: where its temporary directory goes.
+  explicit Fixture(const std::string& policy = "# policy\n", const std::string& base = "/tmp")
+      : tmp(base) {
     REQUIRE(Registry::Init(root, policy).ok());
     auto r = Registry::Open(root);
     REQUIRE(r.ok());
