@@ -72,16 +72,17 @@ bool BlobStore::Exists(const Digest& d) const {
   return stat(PathOf(d).c_str(), &st) == 0;
 }
 
-Result<BlobStore::Stored> BlobStore::PutFile(const std::string& path, const Progress& progress) {
+Result<BlobStore::Stored> BlobStore::PutFile(const std::string& path, const Progress& progress,
+                                             std::set<Digest>* placed) {
   int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("cannot read " + path, errno);
   Fd in(fd);
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return PutFd(fd, path, progress);
+  return PutFd(fd, path, progress, placed);
 }
 
 Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
-                                           const Progress& progress) {
+                                           const Progress& progress, std::set<Digest>* placed) {
   std::string tmp = staging_ + "/" + TempName();
   int ofd = sys::Open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (ofd < 0) return Status::FromErrno("cannot create " + tmp, errno);
@@ -224,6 +225,7 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
   }
   if (sys::Rename(tmp.c_str(), dst.c_str()) != 0)
     return fail(Status::FromErrno("rename " + tmp + " to " + dst, errno));
+  if (placed) placed->insert(s.digest);
   MODELFS_RETURN_IF_ERROR(FsyncDir(dir));
   return s;
 }

@@ -28,10 +28,15 @@ class BlobStore {
     bool existed = false;  // the blob was already there: nothing new written
   };
 
-  // Copies the file at `path` into the store, hashing while copying.
-  Result<Stored> PutFile(const std::string& path, const Progress& progress = {});
+  // Copies the file at `path` into the store, hashing while copying. A
+  // blob this call moves into the store (new bytes) is added to `placed`,
+  // even when the call then fails (syncing its directory): a caller that
+  // commits no version naming it can remove it (Registry::DropFreshBlobs).
+  Result<Stored> PutFile(const std::string& path, const Progress& progress = {},
+                         std::set<Digest>* placed = nullptr);
   // Same, from an open descriptor positioned at 0 (read to EOF).
-  Result<Stored> PutFd(int fd, const std::string& what, const Progress& progress = {});
+  Result<Stored> PutFd(int fd, const std::string& what, const Progress& progress = {},
+                       std::set<Digest>* placed = nullptr);
 
   std::string PathOf(const Digest& d) const;
   bool Exists(const Digest& d) const;

@@ -90,11 +90,9 @@ Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Acto
   for (auto& it : *items) {
     if (it.dir) continue;
     uint64_t base = done;
-    auto stored = reg->blobs().PutFile(it.src, [&](uint64_t n) {
-      if (progress) progress(base + n);
-    });
+    auto stored = reg->blobs().PutFile(
+        it.src, [&](uint64_t n) { if (progress) progress(base + n); }, fresh);
     if (!stored.ok()) return stored.status();
-    if (!stored->existed) fresh->insert(stored->digest);
     done += stored->size;
     digests[it.rel] = stored->digest;
     it.size = stored->size;  // the file may have changed since it was planned
@@ -140,15 +138,16 @@ Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Acto
   return v;
 }
 
-// Removes the blobs in `fresh`, written by a push that did not commit, so a
-// failed push leaves nothing for gc. Only with ROOT/gc.lock exclusive (no
-// push or seal in flight: the index is final) and only the blobs no version
-// names, for a push that ran alongside may have found one stored and
-// committed it. When another process holds the lock, gc removes them later.
-void DropFreshBlobs(Registry& reg, std::set<Digest> fresh) {
-  auto lock = GcLock::Take(reg.root(), true, false);
+}  // namespace
+
+// Only with ROOT/gc.lock exclusive (no push or seal in flight: the index is
+// final) and only the blobs no version names, for a push that ran alongside
+// may have found one stored and committed it. When another process holds
+// the lock, gc removes them later.
+void Registry::DropFreshBlobs(std::set<Digest> fresh) {
+  auto lock = GcLock::Take(root_, true, false);
   if (!lock.ok()) return;
-  auto snap = reg.Read();
+  auto snap = Read();
   if (!snap.ok()) return;
   Status err;
   Status st = snap->ForEachModel("", [&](const Model& m) {
@@ -162,10 +161,8 @@ void DropFreshBlobs(Registry& reg, std::set<Digest> fresh) {
     return err.ok() && !fresh.empty();
   });
   if (!st.ok() || !err.ok()) return;  // unsure what is named: keep them all
-  for (const auto& d : fresh) sys::Unlink(reg.blobs().PathOf(d).c_str());
+  for (const auto& d : fresh) sys::Unlink(blobs_.PathOf(d).c_str());
 }
-
-}  // namespace
 
 Result<std::unique_ptr<GcLock>> GcLock::Take(const std::string& root, bool exclusive,
                                              bool wait) {
@@ -226,7 +223,7 @@ Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
   auto v = StoreAndCommit(this, req, who, progress, alias_guard, &items, &fresh);
   if (!v.ok() && !fresh.empty()) {
     lock->reset();  // our shared hold would keep us from the exclusive one
-    DropFreshBlobs(*this, fresh);
+    DropFreshBlobs(fresh);
   }
   return v;
 }

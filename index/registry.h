@@ -283,6 +283,9 @@ class Registry {
   // audit_ttl_s let go, among those up to sequence number `upto`, and
   // audits that it did (unless dry).
   Status TrimAudit(const GcOptions& opt, uint64_t upto, const Actor& who, GcReport* rep);
+  // Removes the blobs in `fresh`, written by a push or seal that did not
+  // commit, so that it leaves nothing for gc; best effort (push.cc).
+  void DropFreshBlobs(std::set<Digest> fresh);
   MDB_txn* TakeReadTxn() const;
   void GiveBackReadTxn(MDB_txn* txn) const;
 
