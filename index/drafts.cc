@@ -167,6 +167,18 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
     ObjectId id;
     ~Sealing() { w.EndSeal(id); }
   } sealing{writers_, v.id};
+  // The blobs a seal that fails wrote are removed, as a failed push's are:
+  // once the locks below are released (it needs gc.lock exclusive).
+  std::set<Digest> fresh;
+  bool sealed = false;
+  struct DropIfFailed {
+    Registry* reg;
+    std::set<Digest>& fresh;
+    bool& sealed;
+    ~DropIfFailed() {
+      if (!sealed && !fresh.empty()) reg->DropFreshBlobs(std::move(fresh));
+    }
+  } drop{this, fresh, sealed};
   auto lock = GcLock::Take(root_, false);
   if (!lock.ok()) return lock.status();
   // Changes to the draft's names hold a shared lock on its directory
@@ -182,7 +194,7 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   std::map<std::string, BlobStore::Stored> stored;
   for (auto& f : files.files) {
     if (f.dir) continue;
-    auto s = blobs_.PutFd(f.fd, DraftDir(v) + "/" + f.rel);
+    auto s = blobs_.PutFd(f.fd, DraftDir(v) + "/" + f.rel, {}, &fresh);
     if (!s.ok()) return s.status();
     stored[f.rel] = *s;
   }
@@ -207,6 +219,7 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   MODELFS_RETURN_IF_ERROR(t.Audit(
       MakeAudit(who, "seal", v.model, v.number, "", v.ref(), "draft", "ready " + v.digest.hex())));
   MODELFS_RETURN_IF_ERROR(t.Commit());
+  sealed = true;
   std::error_code ec;
   sys::RemoveAll(DraftDir(v), ec);  // leftovers are gc's
   return v;
