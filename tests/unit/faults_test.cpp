@@ -5,6 +5,8 @@
 // when only best-effort cleanup failed), the index must hold all of the
 // change or none of it, fsck must find no problem, and the same change must
 // then succeed.
+#include <fcntl.h>
+
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
@@ -271,6 +273,30 @@ TEST_CASE("draft: create and seal under faults", "[faults]") {
   // is garbage that gc removes (fsck lists it as such, not as a problem).
   seal.may_ignore = {sys::Call::kRemoveAll, sys::Call::kUnlink};  // and as for push
   RunScenario(seal);
+}
+
+TEST_CASE("opening a draft file to rewrite it, under faults", "[faults]") {
+  // What the mount does for open(O_TRUNC) in a draft: mark the file as being
+  // written (an xattr), then truncate it; the writes are the mount's own.
+  Scenario s;
+  s.name = "draft writer";
+  s.setup = [](Fixture& f) {
+    f.Push("churn");
+    auto d = f.reg->CreateDraft("churn", 2, Alice());
+    REQUIRE(d.ok());
+    WriteTree(f.reg->DraftDir(*d));
+  };
+  s.change = [](Fixture& f) -> Status {
+    auto snap = f.reg->Read();
+    if (!snap.ok()) return snap.status();
+    auto d = snap->GetVersion("churn", 2);
+    if (!d.ok()) return d.status();
+    std::string path = f.reg->DraftDir(*d) + "/big.bin";
+    auto w = f.reg->OpenDraftWriter(
+        *d, [&] { return open(path.c_str(), O_RDWR | O_CLOEXEC); }, true);
+    return w.status();  // closed here, as the mount's release does
+  };
+  RunScenario(s);
 }
 
 TEST_CASE("aliases, metadata, approval and archive under faults", "[faults]") {
