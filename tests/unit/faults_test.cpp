@@ -344,6 +344,32 @@ TEST_CASE("gc under faults", "[faults]") {
   RunScenario(s);
 }
 
+TEST_CASE("gc with retention under faults", "[faults]") {
+  // Retention drops versions and an expired draft (with its files in
+  // staging) in one transaction, then their blobs, then old audit records.
+  Scenario s;
+  s.name = "gc with retention";
+  s.setup = [](Fixture& f) {
+    for (int i = 1; i <= 3; ++i) {
+      WriteFile(f.src + "/model.onnx", "weights-" + std::to_string(i));
+      f.Push("churn");
+    }
+    auto d = f.reg->CreateDraft("churn", 4, Alice());
+    REQUIRE(d.ok());
+    WriteTree(f.reg->DraftDir(*d));
+  };
+  s.change = [](Fixture& f) {
+    GcOptions opt;
+    opt.keep_last = 1;
+    opt.draft_ttl_s = 0;
+    opt.audit_keep = 2;
+    return f.reg->Gc(opt, Alice()).status();
+  };
+  s.may_ignore = {sys::Call::kOpen};  // as for gc
+  s.repeatable = true;
+  RunScenario(s);
+}
+
 TEST_CASE("fsck --repair under faults", "[faults]") {
   Scenario s;
   s.name = "fsck --repair";
