@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -175,7 +176,9 @@ void RunScenario(const Scenario& s) {
           CHECK(s.may_ignore.count(made[k - 1].call) == 1);
           CHECK(state == after);
         } else {
-          CHECK_THAT(st.message(), Catch::Contains(std::strerror(err)));
+          // What failed, then the system's words for why.
+          CHECK_THAT(st.message(), Catch::Contains(std::string(": ") + std::strerror(err)));
+          CHECK(st.message().find(std::strerror(err)) > 2);
           if (!s.status_from_report)
             CHECK(st.code() == (err == ENOSPC ? Code::kNoSpace : Code::kIO));
           // All or nothing.
@@ -222,8 +225,14 @@ void RunScenario(const Scenario& s) {
       }
     }
   }
-  WARN(s.name << ": " << calls.size() << " calls through the seam, each failed in turn; "
-               << garbage.size() << " runs left garbage, for gc:" << Join(garbage));
+  std::map<std::string, int> kinds;
+  for (const auto& c : calls) ++kinds[sys::CallName(c.call)];
+  std::string by_kind;
+  for (const auto& [name, n] : kinds) by_kind += " " + name + " " + std::to_string(n);
+  WARN(s.name << ": " << calls.size() << " calls through the seam (" << by_kind.substr(1)
+              << "), each failed in turn with ENOSPC and EIO, once and sticky; "
+              << garbage.size() << " runs left garbage, which gc removed, e.g.:"
+              << Join({garbage.begin(), garbage.begin() + std::min<size_t>(garbage.size(), 3)}));
 }
 
 }  // namespace
