@@ -262,7 +262,7 @@ TEST_CASE("push of a new model under faults", "[faults]") {
   RunScenario(s);
 }
 
-TEST_CASE("draft: create and seal under faults", "[faults]") {
+TEST_CASE("draft: create, seal and discard under faults", "[faults]") {
   Scenario create;
   create.name = "create draft";
   create.setup = [](Fixture& f) { f.Push("churn"); };
@@ -282,6 +282,14 @@ TEST_CASE("draft: create and seal under faults", "[faults]") {
   // is garbage that gc removes (fsck lists it as such, not as a problem).
   seal.may_ignore = {sys::Call::kRemoveAll, sys::Call::kUnlink};  // and as for push
   RunScenario(seal);
+
+  Scenario discard;
+  discard.name = "discard draft";
+  discard.setup = seal.setup;
+  discard.change = [](Fixture& f) { return f.reg->DiscardDraft("churn", 2, Alice()); };
+  // As for seal: the directory goes after the commit, best effort.
+  discard.may_ignore = {sys::Call::kRemoveAll};
+  RunScenario(discard);
 }
 
 TEST_CASE("opening a draft file to rewrite it, under faults", "[faults]") {
