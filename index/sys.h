@@ -3,9 +3,10 @@
 // function is the call of the same name, unless a test has armed the fault
 // injector below, which can fail any one of them with a chosen errno. What
 // goes through here: open, read/pread, pwrite, fsync, ftruncate, rename,
-// unlink, mkdir, rmdir, fsetxattr, remove_all and LMDB's commit. What does
-// not: stat/lstat/access/lseek/flock/close (they change nothing stored; a
-// close after fsync cannot lose data) and Registry::Init's setup.
+// unlink, mkdir, rmdir, fsetxattr, remove_all and LMDB's commit (index/
+// uses no write, link or fallocate). What does not: stat/lstat/access/
+// lseek/flock/close and directory listings (they change nothing stored; a
+// close after fsync cannot lose data), and Registry::Init's setup.
 //
 // Disarmed, a call costs one relaxed atomic load more than the syscall.
 #pragma once
