@@ -101,9 +101,12 @@ int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, C
 // An open file. Reference-counted: once a read has replied the kernel may
 // send release on another thread while the read still drops pages behind
 // it, so release only drops its reference. A draft writer's handle owns its
-// DraftWriter (the writer's lock and mark, released with the handle).
+// DraftWriter (the writer's lock and mark, released with the handle). A
+// ready version's file holds no descriptor: it names its blob (verified by
+// the open), and each read leases the blob's shared one (Server::blob_fds).
 struct FileHandle {
-  int fd = -1;
+  int fd = -1;        // a draft's staging file; -1 for a ready version's file
+  Digest blob;        // a ready version's file: what it reads
   uint64_t size = 0;
   std::atomic<int> refs{1};
   bool draft = false;                 // a staging file: no fixed size, nothing to drop
