@@ -53,11 +53,14 @@ void ReplyStatus(fuse_req_t req, const Status& s);
 // the kernel's view is the freshness thread's job.
 void ReplyChanged(fuse_req_t req, const Status& st);
 
-// The caller of a request as the policy sees it, and as audits name it.
-policy::Identity CallerOf(fuse_req_t req);
+// The caller of a request as the policy sees it, and as audits name it; an
+// error when it cannot be learnt now (Callers::IdentityOf), which the
+// request must be refused with.
+Result<policy::Identity> CallerOf(fuse_req_t req);
 Actor ActorOf(fuse_req_t req);
 // The policy hook: Enforcer::Check for `op` on `model` ("" for the
-// registry root); on denial replies EACCES and returns false.
+// registry root); on denial replies EACCES and returns false, and when
+// the caller cannot be told, replies with that error and returns false.
 bool Allowed(fuse_req_t req, policy::Operation op, const std::string& model,
              std::string_view object = {});
 
