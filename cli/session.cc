@@ -28,7 +28,9 @@ Result<Session> Session::Open(const std::string& root) {
   Session s;
   s.reg_ = std::move(*reg);
   s.enforcer_ = std::make_unique<policy::Enforcer>(s.reg_.get(), [p = *pol] { return p; });
-  s.who_ = policy::IdentityResolver().ForCurrentProcess();
+  auto who = policy::IdentityResolver().ForCurrentProcess();
+  if (!who.ok()) return Status::IO("cannot tell who you are: " + who.status().message());
+  s.who_ = std::move(*who);
   s.actor_ = policy::Enforcer::ActorOf(s.who_);
   return s;
 }

@@ -22,7 +22,9 @@ Status MoveAlias(fuse_req_t req, const Node& model_dir, const std::string& alias
   if (number == 0)
     return Status::Invalid("an alias of " + model_dir.model + " points at v<N> of its own model, not " +
                            target);
-  policy::Identity who = CallerOf(req);
+  auto caller = CallerOf(req);
+  if (!caller.ok()) return caller.status();
+  const policy::Identity& who = *caller;
   std::string object = model_dir.model + "/" + alias + " -> " + target;
   return srv.enforcer->WithGates(who, model_dir.model, alias, /*force=*/false, object,
                                  [&](const Guard& gates) {

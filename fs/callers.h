@@ -18,18 +18,28 @@ namespace modelfs::fs {
 
 class Callers {
  public:
-  // The caller of one request. `groups` fetches the supplementary groups,
-  // which costs a read of /proc/PID/status: it is called only on a miss of
-  // the per-process cache.
+  // The caller of one request. `groups` fetches the supplementary groups
+  // (GroupsOf below, for the mount), which costs a read of /proc: it is
+  // called only on a miss of the per-process cache.
   struct Caller {
     uid_t uid;
     gid_t gid;
     pid_t pid;
-    std::function<std::vector<gid_t>()> groups;
+    std::function<Result<std::vector<gid_t>>()> groups;
   };
 
-  // The caller as the policy sees it (cached per process for kTtl).
-  policy::Identity IdentityOf(const Caller& who);
+  // The caller as the policy sees it (cached per process for kTtl). An
+  // error when its groups or names cannot be learnt now (the daemon out of
+  // descriptors, NSS down): the request is refused with that errno, and
+  // nothing of it is cached, so the next request asks again. A process
+  // that has gone (its /proc entry with it) has no supplementary groups,
+  // and that answer is not cached either.
+  Result<policy::Identity> IdentityOf(const Caller& who);
+
+  // The supplementary groups of thread `tid` (as FUSE names a caller),
+  // from /proc/TID/task/TID/status; NotFound when it has gone, else the
+  // errno of what failed (EMFILE ...).
+  static Result<std::vector<gid_t>> GroupsOf(pid_t tid);
 
  private:
   // How long a process's groups are trusted: group changes of a running

@@ -16,7 +16,7 @@ namespace modelfs::fs {
 
 void Unref(FileHandle* fh) {
   if (fh->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  if (!fh->writer) close(fh->fd);  // a writer closes its own: mark first, then lock
+  if (!fh->writer && fh->fd >= 0) close(fh->fd);  // a writer closes its own: mark first, then lock
   delete fh;
 }
 
@@ -28,16 +28,25 @@ namespace {
 // have reached the end of its 2 MiB-aligned window (or of the file).
 constexpr uint64_t kDropWindow = 2u << 20;
 
-void DropServed(const FileHandle& fh, uint64_t off, uint64_t len) {
-  uint64_t end = std::min(off + len, fh.size);
-  if (end >= fh.size) {
-    posix_fadvise(fh.fd, static_cast<off_t>(off / kDropWindow * kDropWindow), 0,
+void DropServed(int fd, uint64_t size, uint64_t off, uint64_t len) {
+  uint64_t end = std::min(off + len, size);
+  if (end >= size) {
+    posix_fadvise(fd, static_cast<off_t>(off / kDropWindow * kDropWindow), 0,
                   POSIX_FADV_DONTNEED);
   } else if (end / kDropWindow != off / kDropWindow) {
     uint64_t start = end / kDropWindow * kDropWindow - kDropWindow;
-    posix_fadvise(fh.fd, static_cast<off_t>(start), static_cast<off_t>(kDropWindow),
+    posix_fadvise(fd, static_cast<off_t>(start), static_cast<off_t>(kDropWindow),
                   POSIX_FADV_DONTNEED);
   }
+}
+
+// The log line and errno for a blob that cannot be served: never wrong
+// bytes (SPEC §5), so a missing or damaged blob is EIO; the daemon running
+// out of descriptors is EMFILE/ENFILE, said as such.
+void RefuseBlob(fuse_req_t req, const std::string& what, const Status& st) {
+  Log("error: refusing to serve " + what + ": " + st.message());
+  int err = st.sys_errno();
+  Err(req, err == EMFILE || err == ENFILE ? err : EIO);
 }
 
 // A draft's file handle, for reading or (with `writer`) writing.
@@ -99,14 +108,15 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   bool stable = false;
   auto e = srv.tree->FileEntry(n, &stable);
   if (!e.ok()) return ReplyStatus(req, e.status());
-  auto fd = srv.reg->blobs().OpenToServe(e->digest, srv.opt.verify);
-  if (!fd.ok()) {
-    Log("error: refusing to serve " + FormatRef(n.model, n.version) + " " + n.name + ": " +
-        fd.status().message());
-    return Err(req, EIO);  // never wrong bytes (SPEC §5)
-  }
+  // Verified (once per mount) and opened now, so that open(2) says what is
+  // wrong; the descriptor is shared and stays cached for the reads.
+  BlobFds::Hold hold;
+  auto lease = srv.blob_fds->OpenToServe(e->digest, srv.opt.verify, &hold);
+  if (!lease.ok())
+    return RefuseBlob(req, FormatRef(n.model, n.version) + " " + n.name, lease.status());
   auto* fh = new FileHandle;
-  fh->fd = *fd;
+  fh->hold = std::move(hold);
+  fh->blob = e->digest;
   fh->size = e->size;
   fi->fh = reinterpret_cast<uint64_t>(fh);
   fi->keep_cache = stable ? 1 : 0;  // immutable bytes: keep pages across opens
@@ -122,6 +132,17 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi
   hp->refs.fetch_add(1, std::memory_order_relaxed);
   const FileHandle& fh = *hp;
   int fd = fh.fd;
+  BlobFds::Lease lease;  // a ready file's blob, shared, held until we are done
+  if (!fh.draft) {
+    auto l = srv.blob_fds->Acquire(fh.blob);
+    if (!l.ok()) {
+      RefuseBlob(req, "blob " + fh.blob.hex(), l.status());
+      Unref(hp);
+      return;
+    }
+    lease = std::move(*l);
+    fd = lease.fd();
+  }
   if (srv.opt.read_path == ReadPath::kCopy) {
     // One buffer per worker thread, reused: reads are at most kMaxIo.
     thread_local std::vector<char> buf;
@@ -152,7 +173,8 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi
   // The reply has been copied into the kernel (the mounted file's page
   // cache) by now, so the blob's copy of these pages is redundant.
   // (A draft's staging file keeps its pages: the seal reads them next.)
-  if (srv.opt.dontneed && !fh.draft) DropServed(fh, static_cast<uint64_t>(off), size);
+  if (srv.opt.dontneed && !fh.draft) DropServed(fd, fh.size, static_cast<uint64_t>(off), size);
+  lease.Reset();
   Unref(hp);
 }
 

@@ -44,28 +44,35 @@ void ReplyChanged(fuse_req_t req, const Status& st) {
   fuse_reply_err(req, 0);
 }
 
-policy::Identity CallerOf(fuse_req_t req) {
+Result<policy::Identity> CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  // Supplementary groups cost a read of /proc/PID/status: fetched only
-  // when the per-process cache misses.
-  return S(req).callers.IdentityOf(Callers::Caller{ctx->uid, ctx->gid, ctx->pid, [req] {
-    std::vector<gid_t> g(32);
-    int n = fuse_req_getgroups(req, static_cast<int>(g.size()), g.data());
-    if (n > static_cast<int>(g.size())) {
-      g.resize(static_cast<size_t>(n));
-      n = fuse_req_getgroups(req, n, g.data());
-    }
-    g.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return g;
-  }});
+  // Supplementary groups cost a read of /proc: fetched only when the
+  // per-process cache misses. (Not fuse_req_getgroups: it says EIO for
+  // every failure, and EMFILE must not read as "the process has gone".)
+  pid_t pid = ctx->pid;
+  return S(req).callers.IdentityOf(
+      Callers::Caller{ctx->uid, ctx->gid, pid, [pid] { return Callers::GroupsOf(pid); }});
 }
 
-Actor ActorOf(fuse_req_t req) { return policy::Enforcer::ActorOf(CallerOf(req)); }
+Actor ActorOf(fuse_req_t req) {
+  auto who = CallerOf(req);
+  if (who.ok()) return policy::Enforcer::ActorOf(*who);
+  // Only ever asked once Allowed() has resolved this caller (and cached it
+  // for a second): should it fail now, the record keeps the uid, which is
+  // exact, and its decimal for a name.
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return Actor{ctx->uid, std::to_string(ctx->uid)};
+}
 
 bool Allowed(fuse_req_t req, policy::Operation op, const std::string& model,
              std::string_view object) {
   if (object.empty()) object = model.empty() ? std::string_view("/") : std::string_view(model);
-  Status st = S(req).enforcer->Check(CallerOf(req), op, model, object);
+  auto who = CallerOf(req);
+  if (!who.ok()) {
+    ReplyStatus(req, who.status());
+    return false;
+  }
+  Status st = S(req).enforcer->Check(*who, op, model, object);
   if (st.ok()) return true;
   ReplyStatus(req, st);
   return false;

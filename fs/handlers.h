@@ -53,11 +53,14 @@ void ReplyStatus(fuse_req_t req, const Status& s);
 // the kernel's view is the freshness thread's job.
 void ReplyChanged(fuse_req_t req, const Status& st);
 
-// The caller of a request as the policy sees it, and as audits name it.
-policy::Identity CallerOf(fuse_req_t req);
+// The caller of a request as the policy sees it, and as audits name it; an
+// error when it cannot be learnt now (Callers::IdentityOf), which the
+// request must be refused with.
+Result<policy::Identity> CallerOf(fuse_req_t req);
 Actor ActorOf(fuse_req_t req);
 // The policy hook: Enforcer::Check for `op` on `model` ("" for the
-// registry root); on denial replies EACCES and returns false.
+// registry root); on denial replies EACCES and returns false, and when
+// the caller cannot be told, replies with that error and returns false.
 bool Allowed(fuse_req_t req, policy::Operation op, const std::string& model,
              std::string_view object = {});
 
@@ -101,9 +104,13 @@ int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, C
 // An open file. Reference-counted: once a read has replied the kernel may
 // send release on another thread while the read still drops pages behind
 // it, so release only drops its reference. A draft writer's handle owns its
-// DraftWriter (the writer's lock and mark, released with the handle).
+// DraftWriter (the writer's lock and mark, released with the handle). A
+// ready version's file holds no descriptor: it names its blob (verified by
+// the open), and each read leases the blob's shared one (Server::blob_fds).
 struct FileHandle {
-  int fd = -1;
+  int fd = -1;        // a draft's staging file; -1 for a ready version's file
+  Digest blob;        // a ready version's file: what it reads
+  BlobFds::Hold hold;  // ... and its claim on the blob's cached descriptor
   uint64_t size = 0;
   std::atomic<int> refs{1};
   bool draft = false;                 // a staging file: no fixed size, nothing to drop

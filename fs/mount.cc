@@ -61,6 +61,8 @@ namespace {
 // How often the freshness thread polls the audit sequence. SPEC §3 wants
 // changes visible within 1 s; 200 ms leaves room for the kernel round trips.
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
+// How long a blob descriptor no read uses stays open (see Freshness::Run).
+constexpr int64_t kBlobIdleNs = 30'000'000'000;
 
 int Fail(const std::string& msg) {
   std::cerr << "modelfs: " << msg << "\n";
@@ -191,6 +193,9 @@ class Freshness {
       // its count in the trail; Poll then announces them like any record.
       srv_->enforcer->Flush();
       Poll();
+      // A blob gc removed lives on disk while we hold it open: idle
+      // descriptors go after a while (a read reopens in one open(2)).
+      srv_->blob_fds->CloseIdle(kBlobIdleNs);
       lk.lock();
     }
   }
@@ -385,6 +390,9 @@ int Mount(const MountOptions& opt) {
       rl.rlim_cur = rl.rlim_max;
       setrlimit(RLIMIT_NOFILE, &rl);
     }
+    // Reads of ready files share one descriptor per blob, and keep a
+    // fraction of the limit at most (index/blob_fds.h).
+    s->blob_fds = std::make_unique<BlobFds>(&s->reg->blobs(), BlobFds::DefaultMax());
     s->tree = std::make_unique<Tree>(
         s->reg.get(), rst.st_uid, rst.st_gid,
         int64_t{rst.st_mtim.tv_sec} * 1000000000 + rst.st_mtim.tv_nsec);

@@ -50,7 +50,9 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (dir.kind == NodeKind::kRoot && !dot) {
     // A model: mkdir looks it up first, and one who may create it but not
     // read it must learn that it is absent (the Enforcer decides).
-    Status st = srv.enforcer->CheckRootLookup(CallerOf(req), name, [&]() -> Result<bool> {
+    auto who = CallerOf(req);
+    if (!who.ok()) return ReplyStatus(req, who.status());
+    Status st = srv.enforcer->CheckRootLookup(*who, name, [&]() -> Result<bool> {
       bool absent_stable = false;
       auto r = srv.tree->Lookup(dir, name, &absent_stable);
       if (r.ok()) return true;
@@ -65,7 +67,9 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     // The name asked for is the object: a denial's record says what was
     // looked for (the Enforcer bounds how many such records one caller gets).
     // Built only on the way to a refusal: lookups are the hottest request.
-    if (!srv.enforcer->MayRead(CallerOf(req), dir.model)) {
+    auto who = CallerOf(req);
+    if (!who.ok()) return ReplyStatus(req, who.status());
+    if (!srv.enforcer->MayRead(*who, dir.model)) {
       std::string object = dir.model + (dir.kind == NodeKind::kModel ? "/" : "/.../") + name;
       if (!Allowed(req, policy::Operation::kRead, dir.model, object)) return;
     }
@@ -331,7 +335,11 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   // The root lists only the models the caller may read, as `modelfs list`
   // does; the others are skipped (their positions still count as offsets).
   std::optional<policy::Identity> caller;
-  if (dir.kind == NodeKind::kRoot) caller = CallerOf(req);
+  if (dir.kind == NodeKind::kRoot) {
+    auto who = CallerOf(req);
+    if (!who.ok()) return ReplyStatus(req, who.status());
+    caller = std::move(*who);
+  }
   {
     // Released before replying: once the reply is out the kernel may send
     // releasedir, which frees the handle, on another thread.

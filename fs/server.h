@@ -12,6 +12,7 @@
 #include "fs/inodes.h"
 #include "fs/pending_links.h"
 #include "fs/tree.h"
+#include "index/blob_fds.h"
 #include "index/registry.h"
 #include "policy/enforce.h"
 #include "policy/policy.h"
@@ -46,6 +47,7 @@ struct Server {
   std::unique_ptr<policy::Enforcer> enforcer;  // decides every request
   Callers callers;                             // who is asking
   std::unique_ptr<Tree> tree;
+  std::unique_ptr<BlobFds> blob_fds;  // what ready files read: one descriptor per blob
   NodeTable nodes;
   PendingLinks pending;   // ln -sfn's temporary symlinks
   ServeOptions opt;

@@ -249,35 +249,20 @@ Result<Digest> BlobStore::HashFd(int fd, uint64_t* size) {
   return FromHash(XXH3_128bits_digest(st.get()));
 }
 
-Result<int> BlobStore::OpenToServe(const Digest& d, bool verify) {
-  if (verify) {
-    bool known;
-    {
-      std::lock_guard<std::mutex> g(verified_mu_);
-      known = verified_.count(d) != 0;
-    }
-    if (!known) {
-      // Two first opens may both hash: harmless, and cheaper than making
-      // every open wait on a lock held for the length of a hash.
-      MODELFS_RETURN_IF_ERROR(Verify(d));
-      std::lock_guard<std::mutex> g(verified_mu_);
-      verified_.insert(d);
-    }
-  }
-  std::string path = PathOf(d);
-  int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    Status st = Status::FromErrno("cannot open blob " + path, errno);
-    return Status::IO(st.message());  // a blob the index names is missing: EIO, not ENOENT
-  }
-  return fd;
-}
-
 Status BlobStore::Verify(const Digest& d) const {
   std::string p = PathOf(d);
   int fd = sys::Open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("blob " + d.hex() + " missing (" + p + ")", errno);
+  if (fd < 0) {
+    // Only ENOENT means the blob is gone; anything else (EMFILE, EACCES)
+    // is said as it is.
+    if (errno == ENOENT) return Status::IO("blob " + d.hex() + " missing (" + p + ")");
+    return Status::FromErrno("cannot open blob " + d.hex() + " (" + p + ")", errno);
+  }
   Fd f(fd);
+  return VerifyFd(d, fd);
+}
+
+Status BlobStore::VerifyFd(const Digest& d, int fd) {
   auto got = HashFd(fd, nullptr);
   if (!got.ok()) return Status::IO("blob " + d.hex() + ": " + got.status().message());
   if (!(*got == d))

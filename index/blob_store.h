@@ -6,9 +6,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "index/records.h"
 #include "index/status.h"
@@ -42,11 +42,10 @@ class BlobStore {
   bool Exists(const Digest& d) const;
   // Recomputes the digest of a stored blob; Corrupt when it does not match.
   Status Verify(const Digest& d) const;
-  // Opens a blob for reading (O_RDONLY, a descriptor the caller closes).
-  // With `verify`, its digest is checked the first time it is opened
-  // through this BlobStore (SPEC §5: once per mount): Corrupt when the
-  // bytes no longer match, and the blob is not opened.
-  Result<int> OpenToServe(const Digest& d, bool verify);
+  // Verify of an open descriptor of blob `d` (pread: the offset stays).
+  // The mount serves blobs through BlobFds (blob_fds.h), which verifies
+  // each once per mount with this.
+  static Status VerifyFd(const Digest& d, int fd);
   // Hashes a whole descriptor from offset 0 (pread; does not move the offset).
   static Result<Digest> HashFd(int fd, uint64_t* size);
 
@@ -56,8 +55,6 @@ class BlobStore {
  private:
   std::string blobs_;
   std::string staging_;
-  std::mutex verified_mu_;       // a leaf lock: guards verified_
-  std::set<Digest> verified_;    // blobs checked since this store was opened
 };
 
 // Helpers for the version digest (SPEC §3): XXH3-128 over the sorted list of

@@ -21,6 +21,10 @@ Status Status::FromErrno(const std::string& what, int err) {
     case EINVAL: c = Code::kInvalid; break;
     default: break;
   }
+  // Said in words, so that a log reader never mistakes it for damage or a
+  // missing file (the errno, EMFILE or ENFILE, travels with it).
+  if (err == EMFILE || err == ENFILE)
+    return Status(c, what + ": out of file descriptors (" + std::strerror(err) + ")", err);
   return Status(c, what + ": " + std::strerror(err), err);
 }
 

@@ -49,6 +49,11 @@ class Status {
   // An I/O failure of a system call: message "what: strerror(err)".
   static Status FromErrno(const std::string& what, int err);
 
+  // The same failure (code and errno) with "context: " before its message.
+  Status WithContext(const std::string& context) const {
+    return Status(code_, context + ": " + message_, errno_);
+  }
+
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }

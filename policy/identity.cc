@@ -3,6 +3,7 @@
 // on every request.
 #include "policy/identity.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -22,8 +23,10 @@ int64_t NowNs() {
 }
 
 // Calls getpwuid_r or getgrgid_r, growing the buffer on ERANGE.
-// Returns the name, or the decimal id if there is no entry or NSS fails.
-std::string NssName(uint32_t id, bool is_user) {
+// Returns the name, or the decimal id if there is no entry; an error when
+// NSS could not say (glibc returns the errno: EMFILE when the files
+// backend cannot open /etc/passwd, for one).
+Result<std::string> NssName(uint32_t id, bool is_user) {
   // Start size: the usual sysconf hint; entries with huge member lists
   // (groups) make us grow until 1 MiB, then give up.
   size_t size = 1024;
@@ -46,12 +49,31 @@ std::string NssName(uint32_t id, bool is_user) {
       rc = getgrgid_r(static_cast<gid_t>(id), &gr, buf.data(), buf.size(), &out);
       if (rc == 0 && out != nullptr) name = out->gr_name;
     }
-    if (name != nullptr && *name != '\0') return name;
+    if (name != nullptr && *name != '\0') return std::string(name);
     if (rc == ERANGE && buf.size() < (1u << 20)) {
       buf.resize(buf.size() * 2);
       continue;
     }
-    return std::to_string(id);
+    // No entry: 0 with no result, or one of the errors getpwuid_r(3)
+    // lists for "not found". An entry too large for 1 MiB is named by its
+    // id as well: that answer does not change on retrying.
+    if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM || rc == ERANGE) {
+      // glibc says "not found" when the last source found nothing, even if
+      // an earlier one could not be read: with "files systemd", /etc/passwd
+      // failing to open (EMFILE) and then nss-systemd not knowing the id.
+      // So an absent entry is believed only if a descriptor can be had.
+      int probe = open("/", O_PATH | O_CLOEXEC);
+      if (probe < 0 && (errno == EMFILE || errno == ENFILE)) {
+        return Status::FromErrno(std::string("cannot look up the name of ") +
+                                     (is_user ? "uid " : "gid ") + std::to_string(id),
+                                 errno);
+      }
+      if (probe >= 0) close(probe);
+      return std::to_string(id);
+    }
+    return Status::FromErrno(
+        std::string("cannot look up the name of ") + (is_user ? "uid " : "gid ") + std::to_string(id),
+        rc);
   }
 }
 
@@ -72,8 +94,8 @@ std::string Identity::Describe() const {
   return out;
 }
 
-std::string IdentityResolver::Lookup(std::unordered_map<uint32_t, Entry>& cache,
-                                     uint32_t id, bool is_user) {
+Result<std::string> IdentityResolver::Lookup(std::unordered_map<uint32_t, Entry>& cache,
+                                             uint32_t id, bool is_user) {
   int64_t now = NowNs();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -82,42 +104,48 @@ std::string IdentityResolver::Lookup(std::unordered_map<uint32_t, Entry>& cache,
   }
   // NSS may block (LDAP, sssd); never hold mu_ across it. Two threads may
   // resolve the same id at once; both store the same answer.
-  std::string name = NssName(id, is_user);
+  auto name = NssName(id, is_user);
+  if (!name.ok()) return name;  // not cached: the next request asks again
   std::lock_guard<std::mutex> lock(mu_);
   if (cache.size() >= kMaxEntries) cache.clear();
-  cache[id] = Entry{name, now + kCacheTtlNs};
+  cache[id] = Entry{*name, now + kCacheTtlNs};
   return name;
 }
 
-std::string IdentityResolver::UserName(uint32_t uid) {
+Result<std::string> IdentityResolver::UserName(uint32_t uid) {
   return Lookup(users_, uid, /*is_user=*/true);
 }
 
-std::string IdentityResolver::GroupName(uint32_t gid) {
+Result<std::string> IdentityResolver::GroupName(uint32_t gid) {
   return Lookup(groups_, gid, /*is_user=*/false);
 }
 
-Identity IdentityResolver::Resolve(uint32_t uid, uint32_t gid,
-                                   std::span<const uint32_t> gids) {
+Result<Identity> IdentityResolver::Resolve(uint32_t uid, uint32_t gid,
+                                           std::span<const uint32_t> gids) {
   Identity id;
   id.uid = uid;
   id.gid = gid;
-  id.user = UserName(uid);
-  id.groups.push_back(GroupName(gid));
+  auto user = UserName(uid);
+  if (!user.ok()) return user.status();
+  id.user = std::move(*user);
+  auto primary = GroupName(gid);
+  if (!primary.ok()) return primary.status();
+  id.groups.push_back(std::move(*primary));
   for (uint32_t g : gids) {
     if (g == gid || std::find(id.gids.begin(), id.gids.end(), g) != id.gids.end()) {
       continue;
     }
     id.gids.push_back(g);
-    std::string name = GroupName(g);
-    if (std::find(id.groups.begin(), id.groups.end(), name) == id.groups.end()) {
-      id.groups.push_back(std::move(name));
+    auto name = GroupName(g);
+    if (!name.ok()) return name.status();
+    if (std::find(id.groups.begin(), id.groups.end(), *name) == id.groups.end()) {
+      id.groups.push_back(std::move(*name));
     }
   }
   return id;
 }
 
-Identity IdentityResolver::ForCurrentProcess() {
+Result<Identity> IdentityResolver::ForCurrentProcess() {
   std::vector<gid_t> list;
   int n = getgroups(0, nullptr);
   // The set can change between the two calls (it cannot for a normal
@@ -129,10 +157,7 @@ Identity IdentityResolver::ForCurrentProcess() {
       list.resize(static_cast<size_t>(got));
       break;
     }
-    if (errno != EINVAL) {
-      list.clear();
-      break;
-    }
+    if (errno != EINVAL) return Status::FromErrno("getgroups", errno);
     n = getgroups(0, nullptr);
   }
   std::vector<uint32_t> gids(list.begin(), list.end());

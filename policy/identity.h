@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "index/status.h"
+
 namespace modelfs::policy {
 
 struct Identity {
@@ -28,20 +30,24 @@ struct Identity {
 // Builds Identity values, resolving names with getpwuid_r/getgrgid_r.
 // Lookups are cached per uid and per gid for kCacheTtl, so the FUSE path
 // does not hit NSS (possibly LDAP) on every request, yet a user or group
-// created while a mount runs is picked up within a minute.
+// created while a mount runs is picked up within a minute. A lookup that
+// fails (NSS could not answer: out of descriptors, LDAP down) is an error,
+// never cached and never replaced by the decimal id: the caller would
+// otherwise be judged as someone else ("0" is not "root") for a minute.
 // Thread-safe: one mutex guards both caches; it is never held across an
 // NSS call.
 class IdentityResolver {
  public:
   // gids may contain gid and duplicates; both are removed from Identity::gids.
-  Identity Resolve(uint32_t uid, uint32_t gid, std::span<const uint32_t> gids);
+  Result<Identity> Resolve(uint32_t uid, uint32_t gid, std::span<const uint32_t> gids);
 
   // The identity of this process: getuid(), getgid(), getgroups().
-  Identity ForCurrentProcess();
+  Result<Identity> ForCurrentProcess();
 
-  // Name lookups with the same cache; an unknown id yields its decimal.
-  std::string UserName(uint32_t uid);
-  std::string GroupName(uint32_t gid);
+  // Name lookups with the same cache; an id that has no entry yields its
+  // decimal (cached); a failed lookup is an error with its errno.
+  Result<std::string> UserName(uint32_t uid);
+  Result<std::string> GroupName(uint32_t gid);
 
  private:
   struct Entry {
@@ -53,8 +59,8 @@ class IdentityResolver {
   // simply empties the cache.
   static constexpr size_t kMaxEntries = 4096;
 
-  std::string Lookup(std::unordered_map<uint32_t, Entry>& cache, uint32_t id,
-                     bool is_user);
+  Result<std::string> Lookup(std::unordered_map<uint32_t, Entry>& cache, uint32_t id,
+                             bool is_user);
 
   std::mutex mu_;
   std::unordered_map<uint32_t, Entry> users_;   // guarded by mu_

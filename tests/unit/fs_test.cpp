@@ -1,6 +1,6 @@
 // Unit tests of the parts of fs/ that have no FUSE types: the mounted tree
 // (Tree) against a real registry in a temporary directory, the node table,
-// ln -sfn's pending links and the per-process caller cache. No mount.
+// ln -sfn's pending links (the caller cache: callers_test.cpp). No mount.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,7 +16,6 @@
 #include <set>
 #include <thread>
 
-#include "fs/callers.h"
 #include "fs/inodes.h"
 #include "fs/pending_links.h"
 #include "fs/tree.h"
@@ -676,57 +675,3 @@ TEST_CASE("only GNU ln's temporary names are pending-link names", "[pending]") {
     CHECK_FALSE(IsLnTemporary(bad));
   }
 }
-
-// ---------------------------------------------------------------- Callers
-
-TEST_CASE("callers are resolved once per process and second", "[callers]") {
-  Callers c;
-  int calls = 0;
-  std::vector<gid_t> groups = {5000, 5001};
-  auto caller = [&](uid_t uid, gid_t gid, pid_t pid) {
-    return Callers::Caller{uid, gid, pid, [&] {
-                             ++calls;
-                             return groups;
-                           }};
-  };
-
-  policy::Identity id = c.IdentityOf(caller(4242, 4343, 100));
-  CHECK(calls == 1);
-  CHECK(id.uid == 4242);
-  CHECK(id.gid == 4343);
-  CHECK(id.gids == std::vector<uint32_t>{5000, 5001});
-
-  // Within the second the process's groups are not read again.
-  groups = {6000};
-  id = c.IdentityOf(caller(4242, 4343, 100));
-  CHECK(calls == 1);
-  CHECK(id.gids == std::vector<uint32_t>{5000, 5001});
-
-  // Another process, or the same pid with other ids (setuid, or a pid
-  // reused), is resolved afresh.
-  id = c.IdentityOf(caller(4242, 4343, 101));
-  CHECK(calls == 2);
-  CHECK(id.gids == std::vector<uint32_t>{6000});
-  id = c.IdentityOf(caller(4244, 4343, 100));
-  CHECK(calls == 3);
-  CHECK(id.uid == 4244);
-  CHECK(id.gids == std::vector<uint32_t>{6000});
-  id = c.IdentityOf(caller(4244, 4345, 100));
-  CHECK(calls == 4);
-  CHECK(id.gid == 4345);
-
-  // After the second, a process's groups are read again.
-  groups = {7000};
-  id = c.IdentityOf(caller(4244, 4345, 100));
-  CHECK(calls == 4);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  id = c.IdentityOf(caller(4244, 4345, 100));
-  CHECK(calls == 5);
-  CHECK(id.gids == std::vector<uint32_t>{7000});
-
-  // A caller without a way to read groups has none.
-  id = c.IdentityOf(Callers::Caller{4250, 4343, 200, {}});
-  CHECK(id.uid == 4250);
-  CHECK(id.gids.empty());
-}
-

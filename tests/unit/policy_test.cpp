@@ -44,6 +44,13 @@ using modelfs::policy::VersionFacts;
 
 using modelfs::testing::Id;
 
+template <class T>
+T Must(modelfs::Result<T> r) {
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  return std::move(*r);
+}
+
 std::shared_ptr<const Policy> MustParse(std::string_view text) {
   auto r = Policy::Parse(text, "p.toml");
   INFO(r.status().message());
@@ -646,7 +653,7 @@ TEST_CASE("identity resolution", "[policy][identity]") {
   IdentityResolver resolver;
   // uid/gid 0 are root in every Debian image this runs in.
   const uint32_t extra[] = {0, 0};
-  Identity root = resolver.Resolve(0, 0, extra);
+  Identity root = Must(resolver.Resolve(0, 0, extra));
   CHECK(root.user == "root");
   CHECK(root.groups == std::vector<std::string>{"root"});
   CHECK(root.gids.empty());  // the primary gid and duplicates are dropped
@@ -654,20 +661,20 @@ TEST_CASE("identity resolution", "[policy][identity]") {
 
   // Ids with no passwd/group entry are named by their decimal value.
   const uint32_t gids[] = {3999998, 0, 3999998};
-  Identity ghost = resolver.Resolve(3999999, 3999997, gids);
+  Identity ghost = Must(resolver.Resolve(3999999, 3999997, gids));
   CHECK(ghost.user == "3999999");
   CHECK(ghost.groups == std::vector<std::string>{"3999997", "3999998", "root"});
   CHECK(ghost.gids == std::vector<uint32_t>{3999998, 0});
-  CHECK(resolver.UserName(3999999) == "3999999");  // cached answer, same value
-  CHECK(resolver.GroupName(0) == "root");
+  CHECK(Must(resolver.UserName(3999999)) == "3999999");  // cached answer, same value
+  CHECK(Must(resolver.GroupName(0)) == "root");
 
-  Identity self = resolver.ForCurrentProcess();
+  Identity self = Must(resolver.ForCurrentProcess());
   CHECK(self.uid == getuid());
   CHECK(self.gid == getgid());
   struct passwd* pw = getpwuid(getuid());
   CHECK(self.user == (pw != nullptr ? std::string(pw->pw_name) : std::to_string(getuid())));
   REQUIRE_FALSE(self.groups.empty());
-  CHECK(self.groups[0] == resolver.GroupName(getgid()));
+  CHECK(self.groups[0] == Must(resolver.GroupName(getgid())));
 
   // The "uid:N" principal matches a resolved identity without a name.
   auto policy = MustParse("[defaults]\nwrite = [\"uid:3999999\"]\n");
