@@ -37,6 +37,8 @@ struct BlobFds::Entry {
   std::list<Entry*>::iterator lru;  // its place in idle_ while users == 0
 };
 
+bool BlobFds::HeldLocked(const Entry* e) const { return holds_.count(e->digest) != 0; }
+
 size_t BlobFds::DigestHash::operator()(const Digest& d) const {
   // The digest is a uniform hash already: any 8 of its bytes will do.
   uint64_t h;

@@ -100,7 +100,7 @@ class BlobFds {
   };
   void Release(Entry* e);
   void Unhold(const Digest& d);
-  bool HeldLocked(const Entry* e) const { return holds_.count(e->digest) != 0; }
+  bool HeldLocked(const Entry* e) const;
   // Unlinks the idle entries beyond the bound (all idle ones with
   // `all`), returning their descriptors to close outside mu_.
   std::vector<int> TakeExcessLocked(bool all);
