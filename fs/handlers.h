@@ -105,8 +105,9 @@ int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, C
 // send release on another thread while the read still drops pages behind
 // it, so release only drops its reference. A draft writer's handle owns its
 // DraftWriter (the writer's lock and mark, released with the handle). A
-// ready version's file holds no descriptor: it names its blob (verified by
-// the open), and each read leases the blob's shared one (Server::blob_fds).
+// ready version's file holds no descriptor of its own: it names its blob
+// (verified by the open), holds it in Server::blob_fds (BlobFds::Hold), and
+// each read leases the blob's shared descriptor.
 struct FileHandle {
   int fd = -1;        // a draft's staging file; -1 for a ready version's file
   Digest blob;        // a ready version's file: what it reads
