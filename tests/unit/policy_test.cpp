@@ -674,3 +674,32 @@ TEST_CASE("identity resolution", "[policy][identity]") {
   CHECK(policy->Decide(ghost, Action::kWrite, "m").reason ==
         R"(allowed by [defaults].write "uid:3999999")");
 }
+
+// Found by tests/fuzz/policy_fuzz and policy_values_fuzz: messages quoted
+// the file's text raw, so a control character (a TOML string may hold
+// any, and toml++ quotes what it saw) split or garbled the error line.
+TEST_CASE("errors show the file's text escaped, on one line", "[policy]") {
+  using Catch::Contains;
+  auto one_line = [](const std::string& m) {
+    INFO(m);
+    for (unsigned char c : m) CHECK((c >= 0x20 && c != 0x7f));
+  };
+  const std::pair<std::string, std::string> cases[] = {
+      {"x = n\x04\n", "saw 'n\\x04'"},
+      {"[defaults]\nread = [\"user:a\\u0007b\"]\n", "bad principal \"user:a\\x07b\""},
+      {"[aliases.\"a\\nb\"]\n", "[aliases.a\\nb]: alias name \"a\\nb\""},
+      {"[retention]\ndraft_ttl = \"1\\td\"\n", "bad duration \"1\\td\""},
+      {"[limits]\nmax_file_size = \"1\\rG\"\n", "bad size \"1\\rG\""},
+      {"[aliases.production]\nrequire_metrics = [\"auc >= x\\u001b\"]\n",
+       "bad metric requirement \"auc >= x\\x1b\""},
+  };
+  for (const auto& [text, says] : cases) {
+    std::string m = ParseError(text);
+    CHECK_THAT(m, Contains(says));
+    one_line(m);
+  }
+  std::string nul("\x00\x02", 2);
+  CHECK_THAT(ParseDuration(nul).status().message(), Contains("\"\\x00\\x02\""));
+  one_line(ParseSize(nul).status().message());
+  one_line(ParseMetricRequirement("a\n<").status().message());
+}
