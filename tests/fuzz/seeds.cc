@@ -70,7 +70,13 @@ void Records() {
             Encode(r),
             // Damaged: a field of the wrong type, not a map, not CBOR.
             Cbor({{"id", 20}, {"mid", 7}, {"m", "churn"}, {"n", 3}, {"lp", 3}}),
-            Cbor({1, 2, 3}), "\xff\x00garbage"});
+            Cbor({1, 2, 3}), "\xff\x00garbage",
+            // What the fuzzer found once (records_test has each): a length
+            // past what a container holds, nesting, a directory's digest.
+            std::string("\xbb\x0a\x0a\x0a\x0a\x0a\x0a\x0a\x0a", 9),
+            std::string(64, '\x81') + '\x00',
+            Cbor({{"id", 31}, {"p", 20}, {"n", "conf"}, {"m", 040555},
+                  {"dg", nlohmann::json::binary(std::vector<uint8_t>(16, 1))}})});
 }
 
 void Names() {
@@ -121,7 +127,10 @@ void Policy() {
             "[aliases.production]\nrequire_metrics = [\"auc>=0.8\", \"x != -1e-3\"]\n"
             "require_lineage = [\"run\"]\n",
             "[retention]\nkeep_last = -1\n", "[limits]\nmax_file_size = \"9999999999T\"\n",
-            "[defaults\nread = \"*\"\n"});
+            "[defaults\nread = \"*\"\n",
+            // Found once: toml++ quoting a control character, and input that
+            // trips toml++'s internal asserts (the fuzz build has NDEBUG).
+            "x = n\x04\n", "[[>=models]]\n"});
 }
 
 void PolicyValues() {
