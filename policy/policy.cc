@@ -185,7 +185,12 @@ std::optional<std::string> CheckGlob(std::string_view glob) {
       i = j;
       continue;
     }
-    return "glob " + Quote(glob) + " can never match: '" + std::string(1, c) +
+    // The whole character, not its first byte: the message stays UTF-8.
+    size_t n = 1;
+    if (static_cast<unsigned char>(c) >= 0xc0) {
+      while (i + n < glob.size() && (static_cast<unsigned char>(glob[i + n]) & 0xc0) == 0x80) ++n;
+    }
+    return "glob " + Quote(glob) + " can never match: '" + EscapeText(glob.substr(i, n)) +
            "' cannot appear in a model name";
   }
   return std::nullopt;
