@@ -85,7 +85,7 @@ Result<std::vector<std::string>> ParseListValue(const Snapshot& s, const Version
     for (const auto& d : items) {
       auto h = d.find("#xxh3:");
       if (h != std::string::npos && !Digest::FromHex(d.substr(h + 6)).ok())
-        return Status::Invalid("lineage.datasets: " + d +
+        return Status::Invalid("lineage.datasets: " + EscapeText(d) +
                                " has a bad #xxh3: digest (32 hex digits)");
     }
   }

@@ -79,6 +79,10 @@ json DigestJson(const Digest& d) {
 // mount. Absent (or null) fields keep their defaults, so records written
 // before a field existed still decode.
 
+// Text from a record as a message shows it: quoted, on one line, whatever
+// bytes it holds (EscapeText).
+std::string Quoted(std::string_view text) { return "\"" + EscapeText(text) + "\""; }
+
 // How a value looks in a message: its JSON type, and for a scalar its
 // value: "a number (3)", "an array".
 std::string Describe(const json& v) {
@@ -88,8 +92,7 @@ std::string Describe(const json& v) {
   if (v.is_string()) {
     std::string text = v.get_ref<const std::string&>();
     if (text.size() > 40) text = text.substr(0, 40) + "...";
-    // Replace bytes that are not UTF-8: dump() would throw on them.
-    return d + " (" + json(text).dump(-1, ' ', false, json::error_handler_t::replace) + ")";
+    return d + " (" + Quoted(text) + ")";
   }
   return d;
 }
@@ -166,7 +169,7 @@ std::string Convert(const json& v, std::map<std::string, V>* out) {
     V item{};
     if (!Convert(it.value(), &item).empty())
       return std::string(want) + " (key " +
-             json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace) + " holds " +
+             Quoted(it.key()) + " holds " +
              Describe(it.value()) + ")";
     items.emplace(it.key(), std::move(item));
   }
@@ -174,13 +177,49 @@ std::string Convert(const json& v, std::map<std::string, V>* out) {
   return "";
 }
 
+// Builds the json value of a record as from_cbor does, but refuses values
+// nested deeper than any record (a map of maps or lists): from_cbor
+// recurses once per level, so a few damaged megabytes of nested arrays
+// would overflow the stack. nlohmann's own DOM builder does the rest (it is
+// in nlohmann::detail, but is what from_cbor uses).
+class BoundedDom : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  static constexpr int kMaxDepth = 16;
+  explicit BoundedDom(json& j) : json_sax_dom_parser(j, /*allow_exceptions=*/false) {}
+  bool start_object(std::size_t n) { return Enter() && json_sax_dom_parser::start_object(n); }
+  bool start_array(std::size_t n) { return Enter() && json_sax_dom_parser::start_array(n); }
+  bool end_object() { --depth_; return json_sax_dom_parser::end_object(); }
+  bool end_array() { --depth_; return json_sax_dom_parser::end_array(); }
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool Enter() {
+    too_deep_ = ++depth_ > kMaxDepth;
+    return !too_deep_;
+  }
+  int depth_ = 0;
+  bool too_deep_ = false;
+};
+
 // The fields of one record. Get() leaves a field at its default when it is
 // absent and records the first field of a wrong type; status() says which.
 class Fields {
  public:
   explicit Fields(std::string_view bytes) {
-    j_ = json::from_cbor(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
-    if (j_.is_discarded())
+    BoundedDom dom(j_);
+    bool ok = false;
+    // Even without exceptions, nlohmann throws where a length in the bytes
+    // is past what a container can hold ("excessive array size").
+    try {
+      ok = json::sax_parse(bytes.begin(), bytes.end(), &dom, json::input_format_t::cbor,
+                           /*strict=*/true);
+    } catch (const json::exception&) {
+      ok = false;
+    }
+    if (dom.too_deep())
+      st_ = Status::Corrupt("values nested more than " + std::to_string(BoundedDom::kMaxDepth) +
+                            " deep");
+    else if (!ok)
       st_ = Status::Corrupt("not a CBOR value");
     else if (!j_.is_object())
       st_ = Status::Corrupt("the value is " + Describe(j_) + ", not a map of fields");
@@ -319,6 +358,9 @@ Status Decode(std::string_view bytes, Entry* e) {
   f.Get("s", &r.size);
   f.Get("dg", &r.digest);
   if (!f.status().ok()) return f.status();
+  // A directory has no digest; Encode writes none, so one read here would
+  // not survive the record's next write.
+  if (r.is_dir()) r.digest = Digest{};
   *e = std::move(r);
   return Status::Ok();
 }

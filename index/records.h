@@ -41,6 +41,7 @@ struct Approval {
   std::string by;
   int64_t at_ns = 0;
   std::string comment;
+  bool operator==(const Approval&) const = default;
 };
 
 struct Lineage {
@@ -48,6 +49,7 @@ struct Lineage {
   std::vector<std::string> datasets;  // URIs, optionally "#xxh3:<digest>"
   std::string code;
   std::string run;
+  bool operator==(const Lineage&) const = default;
 };
 
 struct Model {
@@ -59,6 +61,7 @@ struct Model {
   std::string owner;
   std::string description;
   uint32_t next_version = 1;
+  bool operator==(const Model&) const = default;
 };
 
 struct Version {
@@ -81,6 +84,7 @@ struct Version {
   Approval approval;
   std::vector<std::string> past_aliases;  // every alias that ever named it
   std::string ref() const { return FormatRef(model, number); }
+  bool operator==(const Version&) const = default;
 };
 
 // A file or directory inside a version, keyed by (parent id, name). The
@@ -93,6 +97,7 @@ struct Entry {
   uint64_t size = 0;
   Digest digest;  // files only
   bool is_dir() const { return (mode & 0170000) == 0040000; }
+  bool operator==(const Entry&) const = default;
 };
 
 struct Alias {
@@ -101,6 +106,7 @@ struct Alias {
   uint32_t version = 0;
   int64_t updated_at_ns = 0;
   std::string updated_by;
+  bool operator==(const Alias&) const = default;
 };
 
 struct AuditRecord {
@@ -117,6 +123,7 @@ struct AuditRecord {
   std::string after;
   bool allowed = true;
   std::string reason;
+  bool operator==(const AuditRecord&) const = default;
 };
 
 // RFC 3339 UTC with seconds: 2026-11-27T02:28:16Z

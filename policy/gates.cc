@@ -56,11 +56,11 @@ Result<MetricRequirement> ParseMetricRequirement(std::string_view text) {
   while (i < n && IsMetricNameChar(text[i])) ++i;
   req.metric = std::string(text.substr(name_begin, i - name_begin));
   if (req.metric.empty()) {
-    return Status::Invalid("bad metric requirement \"" + req.text +
+    return Status::Invalid("bad metric requirement \"" + EscapeText(req.text) +
                            "\": expected \"NAME OP NUMBER\", e.g. \"auc >= 0.8\"");
   }
   if (req.metric.size() > kMaxMetricName) {
-    return Status::Invalid("bad metric requirement \"" + req.text +
+    return Status::Invalid("bad metric requirement \"" + EscapeText(req.text) +
                            "\": metric name longer than 128 characters");
   }
   while (i < n && IsSpace(text[i])) ++i;
@@ -84,7 +84,7 @@ Result<MetricRequirement> ParseMetricRequirement(std::string_view text) {
     }
   }
   if (!found) {
-    return Status::Invalid("bad metric requirement \"" + req.text +
+    return Status::Invalid("bad metric requirement \"" + EscapeText(req.text) +
                            "\": expected one of < <= > >= == != after \"" +
                            req.metric + "\"");
   }
@@ -97,7 +97,7 @@ Result<MetricRequirement> ParseMetricRequirement(std::string_view text) {
   auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (number.empty() || ec != std::errc() || ptr != number.data() + number.size() ||
       !std::isfinite(value)) {
-    return Status::Invalid("bad metric requirement \"" + req.text +
+    return Status::Invalid("bad metric requirement \"" + EscapeText(req.text) +
                            "\": expected a finite number after the operator");
   }
   req.threshold = value;

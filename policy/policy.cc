@@ -22,7 +22,7 @@ namespace modelfs::policy {
 
 Result<uint64_t> ParseSize(std::string_view text) {
   auto bad = [&] {
-    return Status::Invalid("bad size \"" + std::string(text) +
+    return Status::Invalid("bad size \"" + EscapeText(text) +
                            "\": expected a whole number of bytes, optionally with a unit "
                            "K, M, G or T (powers of 1024), e.g. \"64G\"");
   };
@@ -43,10 +43,10 @@ Result<uint64_t> ParseSize(std::string_view text) {
   for (char c : digits) {
     if (c < '0' || c > '9') return bad();
     if (n > ((kMax >> shift) - static_cast<uint64_t>(c - '0')) / 10)
-      return Status::Invalid("bad size \"" + std::string(text) + "\": too large");
+      return Status::Invalid("bad size \"" + EscapeText(text) + "\": too large");
     n = n * 10 + static_cast<uint64_t>(c - '0');
   }
-  if (n == 0) return Status::Invalid("bad size \"" + std::string(text) + "\": must be more than zero");
+  if (n == 0) return Status::Invalid("bad size \"" + EscapeText(text) + "\": must be more than zero");
   return n << shift;
 }
 
@@ -89,7 +89,7 @@ std::optional<Action> ActionFromName(std::string_view name) {
 
 Result<int64_t> ParseDuration(std::string_view text) {
   auto bad = [&] {
-    return Status::Invalid("bad duration \"" + std::string(text) +
+    return Status::Invalid("bad duration \"" + EscapeText(text) +
                            "\": expected a whole number and a unit s, m, h, d or w, "
                            "e.g. \"7d\"");
   };
@@ -107,12 +107,12 @@ Result<int64_t> ParseDuration(std::string_view text) {
   for (char c : text.substr(0, text.size() - 1)) {
     if (c < '0' || c > '9') return bad();
     if (n > (std::numeric_limits<int64_t>::max() / unit - (c - '0')) / 10) {
-      return Status::Invalid("bad duration \"" + std::string(text) + "\": too large");
+      return Status::Invalid("bad duration \"" + EscapeText(text) + "\": too large");
     }
     n = n * 10 + (c - '0');
   }
   if (n == 0) {
-    return Status::Invalid("bad duration \"" + std::string(text) + "\": must be more than zero");
+    return Status::Invalid("bad duration \"" + EscapeText(text) + "\": must be more than zero");
   }
   return n * unit;
 }
@@ -125,7 +125,9 @@ namespace {
 constexpr size_t kMaxName = 256;   // user and group names; NSS allows long ones
 constexpr size_t kMaxGlob = 1024;  // no model name is longer than 128
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// Text from the file as a message shows it: on one line, control characters
+// escaped (a TOML string may hold any).
+std::string Quote(std::string_view s) { return "\"" + EscapeText(s) + "\""; }
 
 std::string_view TypeName(toml::node_type t) {
   switch (t) {
@@ -183,7 +185,12 @@ std::optional<std::string> CheckGlob(std::string_view glob) {
       i = j;
       continue;
     }
-    return "glob " + Quote(glob) + " can never match: '" + std::string(1, c) +
+    // The whole character, not its first byte: the message stays UTF-8.
+    size_t n = 1;
+    if (static_cast<unsigned char>(c) >= 0xc0) {
+      while (i + n < glob.size() && (static_cast<unsigned char>(glob[i + n]) & 0xc0) == 0x80) ++n;
+    }
+    return "glob " + Quote(glob) + " can never match: '" + EscapeText(glob.substr(i, n)) +
            "' cannot appear in a model name";
   }
   return std::nullopt;
@@ -203,7 +210,8 @@ class Parser {
     try {
       root = toml::parse(text, std::string_view(file_));
     } catch (const toml::parse_error& e) {
-      Fail(e.source(), std::string(e.description()));
+      // toml++ quotes what it saw as is: a control character too.
+      Fail(e.source(), EscapeText(e.description()));
       return Error();
     }
     auto policy = std::shared_ptr<Policy>(new Policy());
@@ -450,7 +458,7 @@ class Parser {
     for (auto&& [key, value] : *t) {
       std::string alias(key.str());
       if (Status st = CheckAliasName(alias); !st.ok()) {
-        Fail(key.source(), "[aliases." + alias + "]: " + st.message());
+        Fail(key.source(), "[aliases." + EscapeText(alias) + "]: " + st.message());
         continue;
       }
       std::string where = "[aliases." + alias + "]";

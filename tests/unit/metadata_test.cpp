@@ -226,3 +226,14 @@ TEST_CASE("a version's xattr names fit one listxattr: a key that would not is To
   for (int i = 0; i < added + 1; ++i) req.meta.push_back({tag(i), "v"});
   CHECK(f.reg->Push(req, Alice()).status().code() == Code::kTooBig);
 }
+
+// Found by tests/fuzz/metadata_fuzz: the message quoted the value raw.
+TEST_CASE("a bad dataset is named escaped, on one line", "[metadata]") {
+  Fixture f;
+  f.Push("churn");
+  Status st = f.reg->SetMeta("churn", 1, {MetaChange{"lineage.datasets", "s3://a\x01\n#xxh3:zz"}},
+                             Alice());
+  CHECK(st.code() == Code::kInvalid);
+  CHECK_THAT(st.message(), Catch::Contains("s3://a\\x01\\n#xxh3:zz"));
+  CHECK(CheckEntryPath(st.message()).ok());
+}

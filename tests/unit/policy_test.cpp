@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "index/names.h"
 #include "index/status.h"
 #include "tests/unit/identities.h"
 #include "policy/policy.h"
@@ -680,4 +681,37 @@ TEST_CASE("identity resolution", "[policy][identity]") {
   auto policy = MustParse("[defaults]\nwrite = [\"uid:3999999\"]\n");
   CHECK(policy->Decide(ghost, Action::kWrite, "m").reason ==
         R"(allowed by [defaults].write "uid:3999999")");
+}
+
+// Found by tests/fuzz/policy_fuzz and policy_values_fuzz: messages quoted
+// the file's text raw, so a control character (a TOML string may hold
+// any, and toml++ quotes what it saw) split or garbled the error line.
+TEST_CASE("errors show the file's text escaped, on one line", "[policy]") {
+  using Catch::Contains;
+  // Valid UTF-8 without control characters.
+  auto one_line = [](const std::string& m) {
+    INFO(m);
+    CHECK(modelfs::CheckEntryPath(m).ok());
+  };
+  const std::pair<std::string, std::string> cases[] = {
+      {"x = n\x04\n", "saw 'n\\x04'"},
+      {"[defaults]\nread = [\"user:a\\u0007b\"]\n", "bad principal \"user:a\\x07b\""},
+      {"[aliases.\"a\\nb\"]\n", "[aliases.a\\nb]: alias name \"a\\nb\""},
+      {"[retention]\ndraft_ttl = \"1\\td\"\n", "bad duration \"1\\td\""},
+      {"[limits]\nmax_file_size = \"1\\rG\"\n", "bad size \"1\\rG\""},
+      {"[aliases.production]\nrequire_metrics = [\"auc >= x\\u001b\"]\n",
+       "bad metric requirement \"auc >= x\\x1b\""},
+      // The character a glob cannot hold is shown whole, not its first byte.
+      {"[[models]]\nmatch = \"fr\xef\xbb\xbf*\"\n", "can never match: '\xef\xbb\xbf'"},
+      {"[[models]]\nmatch = \"a\\u0001\"\n", "can never match: '\\x01'"},
+  };
+  for (const auto& [text, says] : cases) {
+    std::string m = ParseError(text);
+    CHECK_THAT(m, Contains(says));
+    one_line(m);
+  }
+  std::string nul("\x00\x02", 2);
+  CHECK_THAT(ParseDuration(nul).status().message(), Contains("\"\\x00\\x02\""));
+  one_line(ParseSize(nul).status().message());
+  one_line(ParseMetricRequirement("a\n<").status().message());
 }

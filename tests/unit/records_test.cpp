@@ -479,3 +479,54 @@ TEST_CASE("audit records written before version and alias were fields still deco
   CHECK(back.alias.empty());
   CHECK(back.object == "churn/production");
 }
+
+// Found by tests/fuzz/records_fuzz: bytes that made the decoder throw or
+// overflow the stack, messages that carried raw bytes, and a field that
+// did not survive decode then encode.
+TEST_CASE("bytes no record holds decode to Corrupt: huge lengths, deep nesting", "[records]") {
+  using Catch::Contains;
+  Version v;
+  Status st;
+  // A map and an array whose length is past what a container can hold:
+  // nlohmann throws there even when asked not to.
+  for (std::string bytes : {std::string("\xbb\x0a\x0a\x0a\x0a\x0a\x0a\x0a\x0a", 9),
+                            std::string("\x9b\xff\xff\xff\xff\xff\xff\xff\xff", 9)}) {
+    REQUIRE_NOTHROW(st = Decode(bytes, &v));
+    CHECK(st.code() == Code::kCorrupt);
+  }
+  // A megabyte of arrays in arrays: one level of recursion each in a plain
+  // from_cbor, which overflows the stack.
+  std::string deep = std::string(1 << 20, '\x81') + '\x00';
+  REQUIRE_NOTHROW(st = Decode(deep, &v));
+  CHECK(st.code() == Code::kCorrupt);
+  CHECK_THAT(st.message(), Contains("nested more than 16 deep"));
+  // Records themselves are two deep (a map of maps) and still decode.
+  REQUIRE(Decode(Encode(SomeVersion()), &v).ok());
+  CHECK(v == SomeVersion());
+}
+
+TEST_CASE("a damaged field's text is shown escaped, on one line", "[records]") {
+  Version v;
+  Status st = Decode(WithField(SomeVersion(), "n", "del\x7f c1\xc2\x9b nl\n"), &v);
+  CHECK(st.code() == Code::kCorrupt);
+  CHECK_THAT(st.message(), Catch::Contains("\"del\\x7f c1\\u009b nl\\n\""));
+  CHECK(CheckEntryPath(st.message()).ok());  // valid UTF-8, no control characters
+  st = Decode(WithField(SomeVersion(), "t", nlohmann::json::object({{"k\x7f", 1}})), &v);
+  CHECK_THAT(st.message(), Catch::Contains("key \"k\\x7f\""));
+}
+
+TEST_CASE("a directory entry decodes without a digest, as it is encoded", "[records]") {
+  nlohmann::json j = {{"id", 5}, {"p", 2}, {"n", "conf"}, {"m", 040555},
+                      {"dg", nlohmann::json::binary(std::vector<uint8_t>(16, 1))}};
+  Entry e;
+  REQUIRE(Decode(Cbor(j), &e).ok());
+  CHECK(e.is_dir());
+  CHECK(e.digest == Digest{});
+  Entry again;
+  REQUIRE(Decode(Encode(e), &again).ok());
+  CHECK(again == e);
+  // A file keeps its digest.
+  j["m"] = 0100444;
+  REQUIRE(Decode(Cbor(j), &e).ok());
+  CHECK(e.digest.bytes[0] == 1);
+}
