@@ -18,16 +18,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <type_traits>
 
 #include "index/lmdb_keys.h"
+#include "index/names.h"
 #include "index/write_txn.h"
 #include "index/sys.h"
 
@@ -43,12 +46,20 @@ constexpr size_t kDefaultMapSize = size_t{64} << 30;
 // Readers: the mount's threads plus concurrent CLI processes.
 constexpr unsigned kMaxReaders = 1024;
 
-size_t MapSize() {
-  if (const char* s = getenv("MODELFS_MAP_SIZE")) {
-    size_t v = strtoull(s, nullptr, 10);
-    if (v > 0) return v;
-  }
-  return kDefaultMapSize;
+// MODELFS_MAP_SIZE, a whole number of bytes, or the default. Anything else
+// (a suffix such as "64G", a sign, garbage) is refused rather than read as
+// some other size.
+Result<size_t> MapSize() {
+  const char* s = getenv("MODELFS_MAP_SIZE");
+  if (!s || !*s) return kDefaultMapSize;
+  std::string_view text(s);
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v == 0 ||
+      v > std::numeric_limits<size_t>::max())
+    return Status::Invalid("MODELFS_MAP_SIZE \"" + EscapeText(text) +
+                           "\" is not a size in bytes (a whole number such as 68719476736)");
+  return static_cast<size_t>(v);
 }
 
 
@@ -466,10 +477,12 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
 }
 
 Status Registry::OpenEnv() {
+  auto map_size = MapSize();
+  if (!map_size.ok()) return map_size.status();
   int rc = mdb_env_create(&env_);
   if (rc != 0) return Error("mdb_env_create", rc);
   std::string idx = root_ + "/index";
-  if ((rc = mdb_env_set_mapsize(env_, MapSize())) != 0 ||
+  if ((rc = mdb_env_set_mapsize(env_, *map_size)) != 0 ||
       (rc = mdb_env_set_maxreaders(env_, kMaxReaders)) != 0 ||
       (rc = mdb_env_set_maxdbs(env_, 8)) != 0)
     return Error("cannot set up the index " + idx, rc);

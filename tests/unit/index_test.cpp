@@ -460,3 +460,21 @@ TEST_CASE("push refuses file names that are not UTF-8 text, before copying", "[r
     CHECK(f.reg->Push(req, Alice()).status().code() == Code::kInvalid);
   }
 }
+
+TEST_CASE("MODELFS_MAP_SIZE is a whole number of bytes, or the index is not opened",
+          "[registry]") {
+  Fixture f;
+  struct Env {
+    ~Env() { unsetenv("MODELFS_MAP_SIZE"); }
+  } restore;
+  for (const char* bad : {"64G", "-1", "0", "12x", " 5", "99999999999999999999999"}) {
+    INFO(bad);
+    setenv("MODELFS_MAP_SIZE", bad, 1);
+    auto r = Registry::Open(f.root);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Code::kInvalid);
+    CHECK(r.status().message().find("MODELFS_MAP_SIZE") != std::string::npos);
+  }
+  setenv("MODELFS_MAP_SIZE", "1073741824", 1);
+  CHECK(Registry::Open(f.root).ok());
+}
