@@ -21,7 +21,7 @@ using policy::Operation;
 Result<std::pair<std::string, std::string>> SplitKV(const std::string& kv, const char* what) {
   auto eq = kv.find('=');
   if (eq == std::string::npos || eq == 0)
-    return Status::Invalid(std::string(what) + " \"" + kv + "\" is not of the form K=V");
+    return Status::Invalid(std::string(what) + " \"" + EscapeText(kv) + "\" is not of the form K=V");
   return std::make_pair(kv.substr(0, eq), kv.substr(eq + 1));
 }
 
