@@ -9,6 +9,8 @@
 // as ownership is not part of a version (tar -x, cp -a); utimens is applied
 // to the staging file (sealing sets every file's mtime anyway).
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,13 +34,31 @@ struct stat DraftStat(struct stat st) {
   return st;
 }
 
+namespace {
+
+// Opens `rel` below the staging directory `top` without following any
+// symlink and without leaving it (openat2 RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS): the last component may be a symlink (O_NOFOLLOW
+// gives the link itself), none above it may. Returns the O_PATH descriptor
+// or -1 with errno set.
+int OpenBeneath(int top, const std::string& rel) {
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(syscall(SYS_openat2, top, rel.c_str(), &how, sizeof how));
+}
+
+}  // namespace
+
 // The draft behind a node that may stand for one: a draft version's
 // directory, or a directory or file in it. Returns 0 and fills `v` and
-// `fd` (the staging directory or file, O_PATH), or an errno: EROFS for
-// what belongs to a ready or archived version, ESTALE for a draft node
-// whose draft has since been sealed or discarded (the kernel then looks
-// the name up again), EINVAL for nodes that are no version's contents.
+// `fd` (the staging directory or file, O_PATH, opened for this request),
+// or an errno: EROFS for what belongs to a ready or archived version,
+// ESTALE for a draft node whose draft has since been sealed or discarded,
+// or whose path no longer leads to its file (the kernel then looks the
+// name up again), EINVAL for nodes that are no version's contents.
 int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd>* fd) {
+  std::optional<std::string> rel;
   switch (n.kind) {
     case NodeKind::kFile:
     case NodeKind::kDir:
@@ -50,15 +70,7 @@ int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd
       if (!got.ok()) return ErrnoOf(got.status());
       if (got->state != State::kDraft) return EROFS;
       *v = std::move(*got);
-      std::string dir = srv.reg->DraftDir(*v);
-      int d = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-      if (d < 0) {
-        Log("error: draft " + v->ref() + " has no staging directory " + dir + ": " +
-            strerror(errno));
-        return EIO;
-      }
-      *fd = std::make_shared<const PathFd>(d);
-      return 0;
+      break;
     }
     case NodeKind::kDraftDir:
     case NodeKind::kDraftFile: {
@@ -70,22 +82,46 @@ int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd
       Status st = srv.reg->CheckDraft(draft);
       if (!st.ok()) return st.code() == Code::kNotFound ? ESTALE : ErrnoOf(st);
       *v = std::move(draft);
-      *fd = n.fd;
-      return 0;
+      rel = srv.nodes.DraftPath(n);
+      if (!rel) return ESTALE;
+      break;
     }
     default:
       return EINVAL;
   }
+  std::string dir = srv.reg->DraftDir(*v);
+  int d = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (d < 0) {
+    if (errno == ENOENT && rel) return ESTALE;  // sealed or discarded just now
+    Log("error: draft " + v->ref() + " has no staging directory " + dir + ": " + strerror(errno));
+    return EIO;
+  }
+  auto top = std::make_shared<const PathFd>(d);
+  if (!rel) {
+    *fd = std::move(top);
+    return 0;
+  }
+  int f = OpenBeneath(top->fd(), *rel);
+  if (f < 0) {
+    // Gone, or a symlink or a file where a directory was: not this node.
+    if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR || errno == EXDEV) return ESTALE;
+    return errno;
+  }
+  auto self = std::make_shared<const PathFd>(f);
+  struct stat st;
+  if (fstat(f, &st) != 0) return errno;
+  // Another file now under that name (the node's own was removed or
+  // replaced): the kernel must look the name up again.
+  if ((kDraftInoBit | st.st_ino) != n.ino) return ESTALE;
+  *fd = std::move(self);
+  return 0;
 }
 
-// The child `name` of draft directory `dir` (staging directory `dirfd`),
-// as a node holding its own O_PATH descriptor.
+// The child `name` of draft directory `dir` (staging directory `dirfd`):
+// a node addressed by its path (see inodes.h), holding no descriptor.
 int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, Child* c) {
-  int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return errno;
-  auto pf = std::make_shared<const PathFd>(fd);
   struct stat st;
-  if (fstat(fd, &st) != 0) return errno;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
   c->node = Node{};
   c->node.kind = S_ISDIR(st.st_mode) ? NodeKind::kDraftDir : NodeKind::kDraftFile;
   c->st = DraftStat(st);
@@ -96,7 +132,6 @@ int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, C
   c->node.version = v.number;
   c->node.version_id = v.id;
   c->node.name = name;
-  c->node.fd = std::move(pf);
   c->stable = false;
   return 0;
 }

@@ -88,10 +88,12 @@ std::string FdPath(int fd);
 struct stat DraftStat(struct stat st);
 // The draft behind a node that may stand for one: a draft version's
 // directory, or a directory or file in it. Returns 0 and fills `v` and `fd`
-// (the staging directory or file, O_PATH), or an errno: EROFS for what
+// (the staging directory or file, O_PATH, opened for this request from the
+// node's path: nodes hold no descriptor), or an errno: EROFS for what
 // belongs to a ready or archived version, ESTALE for a draft node whose
-// draft has since been sealed or discarded (the kernel then looks the name
-// up again), EINVAL for nodes that are no version's contents.
+// draft has since been sealed or discarded or whose path no longer leads
+// to it (the kernel then looks the name up again), EINVAL for nodes that
+// are no version's contents.
 int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd>* fd);
 // The child `name` of draft directory `dir` (staging directory `dirfd`).
 int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, Child* c);

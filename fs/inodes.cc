@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <climits>
+
 namespace modelfs::fs {
 
 PathFd::~PathFd() {
@@ -66,6 +68,35 @@ void NodeTable::Update(ObjectId ino, const std::function<void(Node&)>& fn) {
   std::lock_guard<std::mutex> g(mu_);
   auto it = nodes_.find(ino);
   if (it != nodes_.end()) fn(it->second.node);
+}
+
+std::optional<std::string> NodeTable::DraftPath(const Node& n) const {
+  // A path inside a draft fits PATH_MAX, so it has at most half as many
+  // components: the bound also stops a cycle, should one ever be made.
+  constexpr size_t kMaxDepth = PATH_MAX / 2;
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<const std::string*> names;
+  const Node* at = &n;
+  if (auto it = nodes_.find(n.ino); it != nodes_.end()) at = &it->second.node;  // current name
+  for (size_t depth = 0; depth < kMaxDepth; ++depth) {
+    if (at->kind != NodeKind::kDraftDir && at->kind != NodeKind::kDraftFile) return std::nullopt;
+    if (at->version_id != n.version_id) return std::nullopt;
+    names.push_back(&at->name);
+    auto it = nodes_.find(at->parent);
+    if (it == nodes_.end()) return std::nullopt;
+    const Node& up = it->second.node;
+    if (up.kind == NodeKind::kVersion) {
+      if (up.model_id != n.model_id || up.version != n.version) return std::nullopt;
+      std::string path;
+      for (auto p = names.rbegin(); p != names.rend(); ++p) {
+        if (!path.empty()) path += '/';
+        path += **p;
+      }
+      return path;
+    }
+    at = &up;
+  }
+  return std::nullopt;
 }
 
 size_t NodeTable::size() const {
