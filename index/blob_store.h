@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "index/records.h"
 #include "index/status.h"
@@ -26,12 +27,27 @@ class BlobStore {
     Digest digest;
     uint64_t size = 0;
     bool existed = false;  // the blob was already there: nothing new written
+    std::string pending;   // kDeferred: the staging file Publish puts in place
   };
+
+  // When a blob is made durable and put in place: before Put returns
+  // (kNow: fsyncs of the blob and its directory, two disk flushes per
+  // file), or by Publish, for many files at once (kDeferred, e.g. a seal:
+  // the bytes wait in a staging file, which gc leaves alone while the
+  // caller holds GcLock).
+  enum class Sync : uint8_t { kNow, kDeferred };
 
   // Copies the file at `path` into the store, hashing while copying.
   Result<Stored> PutFile(const std::string& path, const Progress& progress = {});
   // Same, from an open descriptor positioned at 0 (read to EOF).
-  Result<Stored> PutFd(int fd, const std::string& what, const Progress& progress = {});
+  Result<Stored> PutFd(int fd, const std::string& what, const Progress& progress = {},
+                       Sync sync = Sync::kNow);
+  // Puts the blobs of kDeferred puts in place, durably, in three steps
+  // whatever their number: syncfs (their bytes), rename each, syncfs (their
+  // names). A blob file that exists is still always complete. Call it
+  // before committing anything that names them; on failure what is left
+  // in staging is gc's.
+  Status Publish(const std::vector<Stored>& stored) const;
 
   std::string PathOf(const Digest& d) const;
   bool Exists(const Digest& d) const;

@@ -194,17 +194,34 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
     item.mode = f.mode;
     tree.push_back(std::move(item));
   }
-  // One file open at a time.
+  // One file open at a time; the blobs are made durable and put in place
+  // together (Publish), rather than with two disk flushes each.
   std::map<std::string, BlobStore::Stored> stored;
+  struct Unpublished {  // a seal that fails leaves no staging file behind
+    std::map<std::string, BlobStore::Stored>& s;
+    bool done = false;
+    ~Unpublished() {
+      if (!done)
+        for (const auto& [rel, b] : s)
+          if (!b.pending.empty()) unlink(b.pending.c_str());
+    }
+  } unpublished{stored};
   for (auto& f : files) {
     if (f.dir) continue;
     std::string path = DraftDir(v) + "/" + f.rel;
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return Status::FromErrno("draft file " + f.rel, errno);
     Fd held(fd);
-    auto s = blobs_.PutFd(fd, path);
+    auto s = blobs_.PutFd(fd, path, {}, BlobStore::Sync::kDeferred);
     if (!s.ok()) return s.status();
     stored[f.rel] = *s;
+  }
+  {
+    std::vector<BlobStore::Stored> all;
+    all.reserve(stored.size());
+    for (const auto& [rel, s] : stored) all.push_back(s);
+    MODELFS_RETURN_IF_ERROR(blobs_.Publish(all));
+    unpublished.done = true;
   }
 
   auto tx = WriteTxn::Begin(this);
