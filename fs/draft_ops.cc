@@ -3,11 +3,14 @@
 // request is the same system call on its staging directory, made while a
 // DraftLock (index/draft_writers.h) keeps a seal out.
 //
-// Choices where SPEC §4 is silent (README documents them): only the
-// executable bit of a draft file's mode is kept (chmod maps any x bit to
-// 0755, none to 0644); other mode bits and chown are accepted and ignored,
-// as ownership is not part of a version (tar -x, cp -a); utimens is applied
-// to the staging file (sealing sets every file's mtime anyway).
+// Choices where SPEC §4 is silent (README documents them): the permission
+// bits (0777) a draft's files and directories are given or set are kept
+// on the staging file until the seal, which keeps only the executable bit
+// (a version's files are 0444 or 0555); set-id and sticky bits and chown
+// are accepted and ignored, as ownership is not part of a version (tar -x,
+// cp -a); utimens is applied to the staging file (sealing sets every
+// file's mtime anyway). Symlinks are made as they are asked for: seal
+// decides which a version may keep (index/links.h).
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -183,11 +186,21 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   if (!IsDraft(n) && n.kind != NodeKind::kVersion) return Err(req, EROFS);
   Version v;
   std::shared_ptr<const PathFd> pf;
-  if (int err = DraftOf(srv, n, &v, &pf)) return Err(req, err);
-  if (!Allowed(req, policy::Operation::kWriteDraft, n.model)) return;
   bool file = n.kind == NodeKind::kDraftFile;
+  auto* fh = file && fi ? reinterpret_cast<FileHandle*>(fi->fh) : nullptr;
+  int err = DraftOf(srv, n, &v, &pf);
+  if (err == ESTALE && fh && fh->draft && srv.reg->CheckDraft(fh->version).ok()) {
+    // ftruncate, fchmod, futimens of an open file no longer named (removed
+    // or renamed over): POSIX keeps its descriptor usable.
+    int d = dup(fh->fd);
+    if (d < 0) return Err(req, errno);
+    pf = std::make_shared<const PathFd>(d);
+    v = fh->version;
+    err = 0;
+  }
+  if (err) return Err(req, err);
+  if (!Allowed(req, policy::Operation::kWriteDraft, n.model)) return;
   std::string path = FdPath(pf->fd());
-  auto* fh = fi ? reinterpret_cast<FileHandle*>(fi->fh) : nullptr;
   if ((to_set & FUSE_SET_ATTR_SIZE) && !file) return Err(req, EISDIR);
   if (to_set & FUSE_SET_ATTR_SIZE) {
     Status limit = srv.enforcer->policy()->CheckFileSize(v.ref() + " " + n.name,
@@ -204,10 +217,12 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
       if (ftruncate(w->fd(), attr->st_size) != 0) return Err(req, errno);
     }
   }
-  // Only the executable bit is part of a version; other bits and
-  // ownership are accepted and ignored (see the top of this file).
-  if ((to_set & FUSE_SET_ATTR_MODE) && file &&
-      chmod(path.c_str(), (attr->st_mode & 0111) ? 0755 : 0644) != 0)
+  // The permission bits are kept on the staging file until the seal, which
+  // keeps only the executable bit; ownership is accepted and ignored (see
+  // the top of this file). A symlink's mode cannot change (Linux).
+  struct stat now;
+  if ((to_set & FUSE_SET_ATTR_MODE) && fstat(pf->fd(), &now) == 0 && !S_ISLNK(now.st_mode) &&
+      chmod(path.c_str(), attr->st_mode & 0777) != 0)
     return Err(req, errno);
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     struct timespec ts[2];
@@ -220,8 +235,13 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
     if (utimensat(AT_FDCWD, path.c_str(), ts, 0) != 0) return Err(req, errno);
   }
   struct stat st;
-  bool stable = false;
-  if (int err = StatOf(srv, n, &st, &stable)) return Err(req, err);
+  if (n.kind == NodeKind::kVersion) {
+    bool stable = false;
+    if (int e = StatOf(srv, n, &st, &stable)) return Err(req, e);
+  } else {
+    if (fstat(pf->fd(), &st) != 0) return Err(req, errno);
+    st = DraftStat(st);
+  }
   fuse_reply_attr(req, &st, kDraftTimeout);
 }
 
@@ -237,14 +257,14 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
   if (!S_ISREG(mode)) return Err(req, EPERM);
   if (!DraftPathFits(req, v, pf->fd(), name)) return;
   Child c;
-  int err = mknodat(pf->fd(), name, S_IFREG | ((mode & 0111) ? 0755 : 0644), 0) == 0 ? 0 : errno;
+  int err = mknodat(pf->fd(), name, S_IFREG | (mode & 0777), 0) == 0 ? 0 : errno;
   if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
   change.reset();  // before the reply: the caller's next request may seal
   if (err) return Err(req, err);
   ReplyEntry(req, c);
 }
 
-void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
+void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   Server& srv = S(req);
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
@@ -271,7 +291,7 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
   if (!DraftPathFits(req, v, pf->fd(), name)) return;
   Child c;
-  int err = mkdirat(pf->fd(), name, 0755) == 0 ? 0 : errno;
+  int err = mkdirat(pf->fd(), name, mode & 0777) == 0 ? 0 : errno;
   if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
   change.reset();  // before the reply: the caller's next request may seal
   if (err) return Err(req, err);
@@ -351,6 +371,32 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
       n.name = newname;
     });
   fuse_reply_err(req, 0);
+}
+
+void DraftSymLink(fuse_req_t req, const Node& dir, const char* link, const char* name) {
+  Version v;
+  std::shared_ptr<const PathFd> pf;
+  std::optional<DraftLock> change;
+  if (!DraftParent(req, dir, &v, &pf, &change)) return;
+  if (!DraftPathFits(req, v, pf->fd(), name)) return;
+  Child c;
+  int err = symlinkat(link, pf->fd(), name) == 0 ? 0 : errno;
+  if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
+  change.reset();  // before the reply: the caller's next request may seal
+  if (err) return Err(req, err);
+  ReplyEntry(req, c);
+}
+
+int DraftReadLink(Server& srv, const Node& n, std::string* target) {
+  Version v;
+  std::shared_ptr<const PathFd> pf;
+  if (int err = DraftOf(srv, n, &v, &pf)) return err;
+  char buf[PATH_MAX];
+  // An O_PATH descriptor of the link itself, with an empty path: the link.
+  ssize_t len = readlinkat(pf->fd(), "", buf, sizeof buf);
+  if (len < 0) return errno == ENOENT ? EINVAL : errno;
+  target->assign(buf, static_cast<size_t>(len));
+  return 0;
 }
 
 // Hard links are refused: a version lists each path with its own bytes,

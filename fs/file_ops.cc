@@ -99,6 +99,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   bool stable = false;
   auto e = srv.tree->FileEntry(n, &stable);
   if (!e.ok()) return ReplyStatus(req, e.status());
+  if (e->is_link()) return Err(req, ELOOP);  // the kernel follows links itself
   auto fd = srv.reg->blobs().OpenToServe(e->digest, srv.opt.verify);
   if (!fd.ok()) {
     Log("error: refusing to serve " + FormatRef(n.model, n.version) + " " + n.name + ": " +
@@ -213,7 +214,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
   if (!DraftPathFits(req, v, pf->fd(), name)) return;
   int flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (fi->flags & (O_EXCL | O_APPEND));
-  mode_t fmode = (mode & 0111) ? 0755 : 0644;
+  mode_t fmode = mode & 0777;  // kept until the seal (see draft_ops.cc)
   auto w = srv.reg->OpenDraftWriter(
       v, [&] { return openat(pf->fd(), name, flags, fmode); }, fi->flags & O_TRUNC);
   if (!w.ok()) return Err(req, w.status().code() == Code::kNotFound ? ESTALE : ErrnoOf(w.status()));

@@ -152,6 +152,10 @@ void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name);
 void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
             const char* newname, unsigned flags);
 void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname);
+// A symlink in a draft directory (SymLink's case for drafts).
+void DraftSymLink(fuse_req_t req, const Node& dir, const char* link, const char* name);
+// The target of a draft's symlink node; 0 or an errno.
+int DraftReadLink(Server& srv, const Node& n, std::string* target);
 // The staging directory of draft directory `dir`, for calls that create or
 // remove names in it, with the name change begun. Replies and returns
 // false when there is none (EROFS in ready versions) or the caller may not

@@ -158,12 +158,21 @@ void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   fuse_reply_none(req);
 }
 
-void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
   if (!AllowedToRead(req, n)) return;
   bool stable = false;
   struct stat st;
+  if (fi && n.kind == NodeKind::kDraftFile) {
+    // fstat(2) of an open draft file: its own descriptor, named or not
+    // (POSIX: a removed file stays usable while open).
+    const auto* fh = reinterpret_cast<const FileHandle*>(fi->fh);
+    if (fstat(fh->fd, &st) != 0) return Err(req, errno);
+    st = DraftStat(st);
+    fuse_reply_attr(req, &st, kDraftTimeout);
+    return;
+  }
   if (int err = StatOf(S(req), n, &st, &stable)) {
     fuse_reply_err(req, err);
     return;
@@ -175,6 +184,12 @@ void ReadLink(fuse_req_t req, fuse_ino_t ino) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
   if (!AllowedToRead(req, n)) return;
+  if (n.kind == NodeKind::kDraftFile) {
+    std::string target;
+    if (int err = DraftReadLink(S(req), n, &target)) return Err(req, err);
+    fuse_reply_readlink(req, target.c_str());
+    return;
+  }
   if (n.kind == NodeKind::kPending) {
     auto l = S(req).pending.Get(n.model_id, n.name);
     if (!l || l->ino != n.ino) {
@@ -308,7 +323,7 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
           const auto& it = h->items[i - 2];
           name = it.name;
           st.st_ino = kDraftInoBit | it.ino;
-          st.st_mode = it.type == DT_DIR ? S_IFDIR : S_IFREG;
+          st.st_mode = it.type == DT_DIR ? S_IFDIR : it.type == DT_LNK ? S_IFLNK : S_IFREG;
         }
         char* p = buf.data() + used;
         size_t rem = size - used;

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "index/dir_names.h"
+#include "index/links.h"
 #include "index/names.h"
 #include "index/write_txn.h"
 
@@ -35,6 +36,7 @@ struct DraftFile {
   std::string rel;
   bool dir = false;
   uint32_t mode = 0;
+  std::string target;  // symlinks (mode kSymlinkMode)
 };
 
 // The longest path inside `draft` whose staging path, `draft_dir`/PATH,
@@ -75,8 +77,17 @@ Status WalkDraft(const std::string& ref, const std::string& dir, const std::stri
     struct stat st;
     if (lstat(p.c_str(), &st) != 0) return Status::FromErrno("draft file " + r, errno);
     if (S_ISDIR(st.st_mode)) {
-      out->push_back({r, true, 040555u});
+      out->push_back({r, true, 040555u, {}});
       MODELFS_RETURN_IF_ERROR(WalkDraft(ref, p, r, max, out));
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      // Kept if it resolves inside the version (CheckVersionLinks).
+      std::string target(PATH_MAX, '\0');
+      ssize_t n = readlink(p.c_str(), target.data(), target.size());
+      if (n < 0) return Status::FromErrno("draft symlink " + r, errno);
+      target.resize(static_cast<size_t>(n));
+      out->push_back({r, false, kSymlinkMode, std::move(target)});
       continue;
     }
     if (!S_ISREG(st.st_mode)) return Status::Invalid("draft file " + r + " is not a regular file");
@@ -88,7 +99,7 @@ Status WalkDraft(const std::string& ref, const std::string& dir, const std::stri
     if (fgetxattr(fd, Registry::kWritingXattr, &v, 1) >= 0 || errno == ERANGE)
       return Status::Corrupt(r + " was being written when its writer stopped: it may be torn; "
                              "write it again or remove it");
-    out->push_back({r, false, (st.st_mode & 0111) ? 0100555u : 0100444u});
+    out->push_back({r, false, (st.st_mode & 0111) ? 0100555u : 0100444u, {}});
   }
   return Status::Ok();
 }
@@ -192,8 +203,11 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
     item.rel = f.rel;
     item.dir = f.dir;
     item.mode = f.mode;
+    item.target = f.target;
     tree.push_back(std::move(item));
   }
+  MODELFS_RETURN_IF_ERROR(CheckVersionLinks(
+      tree, v.ref(), "copy what it leads to instead (cp -L), or remove it"));
   // One file open at a time; the blobs are made durable and put in place
   // together (Publish), rather than with two disk flushes each.
   std::map<std::string, BlobStore::Stored> stored;
@@ -207,7 +221,7 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
     }
   } unpublished{stored};
   for (auto& f : files) {
-    if (f.dir) continue;
+    if (f.dir || f.mode == kSymlinkMode) continue;
     std::string path = DraftDir(v) + "/" + f.rel;
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return Status::FromErrno("draft file " + f.rel, errno);
@@ -234,7 +248,7 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   v = *cur;
   for (auto& item : tree) {
     auto b = stored.find(item.rel);
-    if (b == stored.end()) continue;  // directories
+    if (b == stored.end()) continue;  // directories and symlinks
     item.size = b->second.size;
     item.digest = b->second.digest;
   }
