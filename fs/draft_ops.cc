@@ -105,18 +105,22 @@ int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd
     return 0;
   }
   int f = OpenBeneath(top->fd(), *rel);
-  if (f < 0) {
-    // Gone, or a symlink or a file where a directory was: not this node.
-    if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR || errno == EXDEV) return ESTALE;
-    return errno;
-  }
+  int err = f < 0 ? errno : 0;
   auto self = std::make_shared<const PathFd>(f);
   struct stat st;
-  if (fstat(f, &st) != 0) return errno;
-  // Another file now under that name (the node's own was removed or
-  // replaced): the kernel must look the name up again.
-  if ((kDraftInoBit | st.st_ino) != n.ino) return ESTALE;
-  *fd = std::move(self);
+  if (!err && fstat(f, &st) != 0) err = errno;
+  if (!err && (kDraftInoBit | st.st_ino) == n.ino) {
+    *fd = std::move(self);
+    return 0;
+  }
+  // Gone, or another file now under that name (the node's own was removed
+  // or renamed over), or a symlink or a file where a directory was: a file
+  // still open is reached by its descriptor (POSIX), else the kernel must
+  // look the name up again.
+  if (err && err != ENOENT && err != ELOOP && err != ENOTDIR && err != EXDEV) return err;
+  int open_fd = srv.open_drafts.Dup(n.ino);
+  if (open_fd < 0) return ESTALE;
+  *fd = std::make_shared<const PathFd>(open_fd);
   return 0;
 }
 
@@ -188,17 +192,7 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   std::shared_ptr<const PathFd> pf;
   bool file = n.kind == NodeKind::kDraftFile;
   auto* fh = file && fi ? reinterpret_cast<FileHandle*>(fi->fh) : nullptr;
-  int err = DraftOf(srv, n, &v, &pf);
-  if (err == ESTALE && fh && fh->draft && srv.reg->CheckDraft(fh->version).ok()) {
-    // ftruncate, fchmod, futimens of an open file no longer named (removed
-    // or renamed over): POSIX keeps its descriptor usable.
-    int d = dup(fh->fd);
-    if (d < 0) return Err(req, errno);
-    pf = std::make_shared<const PathFd>(d);
-    v = fh->version;
-    err = 0;
-  }
-  if (err) return Err(req, err);
+  if (int err = DraftOf(srv, n, &v, &pf)) return Err(req, err);
   if (!Allowed(req, policy::Operation::kWriteDraft, n.model)) return;
   std::string path = FdPath(pf->fd());
   if ((to_set & FUSE_SET_ATTR_SIZE) && !file) return Err(req, EISDIR);

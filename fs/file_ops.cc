@@ -76,7 +76,11 @@ void OpenDraft(fuse_req_t req, const Node& n, fuse_file_info* fi) {
   }
   fi->fh = reinterpret_cast<uint64_t>(fh);
   fi->keep_cache = 0;  // the bytes change
-  if (fuse_reply_open(req, fi) != 0) Unref(fh);
+  srv.open_drafts.Add(n.ino, fh->fd);
+  if (fuse_reply_open(req, fi) != 0) {
+    srv.open_drafts.Remove(n.ino);
+    Unref(fh);
+  }
 }
 
 }  // namespace
@@ -196,8 +200,10 @@ void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   fuse_reply_err(req, r == 0 ? 0 : errno);
 }
 
-void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  Unref(reinterpret_cast<FileHandle*>(fi->fh));
+void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  if (fh->draft) S(req).open_drafts.Remove(ino);
+  Unref(fh);
   fuse_reply_err(req, 0);
 }
 
@@ -227,7 +233,9 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   fi->keep_cache = 0;
   fuse_entry_param e = EntryParam(c);
   srv.nodes.Ref(c.node);
+  srv.open_drafts.Add(c.node.ino, fh->fd);
   if (fuse_reply_create(req, &e, fi) != 0) {
+    srv.open_drafts.Remove(c.node.ino);
     srv.nodes.Forget(c.node.ino, 1);
     Unref(fh);
   }

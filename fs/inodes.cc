@@ -1,6 +1,7 @@
 // The node table (see inodes.h).
 #include "fs/inodes.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <climits>
@@ -9,6 +10,31 @@ namespace modelfs::fs {
 
 PathFd::~PathFd() {
   if (fd_ >= 0) close(fd_);
+}
+
+OpenDraftFiles::~OpenDraftFiles() {
+  for (auto& [ino, h] : files_) close(h.fd);
+}
+
+void OpenDraftFiles::Add(uint64_t ino, int fd) {
+  std::lock_guard<std::mutex> g(mu_);
+  Held& h = files_[ino];
+  if (h.handles++ == 0) h.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+void OpenDraftFiles::Remove(uint64_t ino) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = files_.find(ino);
+  if (it == files_.end() || --it->second.handles > 0) return;
+  if (it->second.fd >= 0) close(it->second.fd);
+  files_.erase(it);
+}
+
+int OpenDraftFiles::Dup(uint64_t ino) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = files_.find(ino);
+  if (it == files_.end() || it->second.fd < 0) return -1;
+  return fcntl(it->second.fd, F_DUPFD_CLOEXEC, 0);
 }
 
 NodeTable::NodeTable() {

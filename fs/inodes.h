@@ -69,6 +69,31 @@ class PathFd {
   int fd_;
 };
 
+// The draft files open through the mount, by node: one descriptor of each
+// (a dup of an open handle's), so that a file removed or renamed over while
+// open stays reachable by its node, as POSIX has it (fstat, ftruncate,
+// fchmod of its descriptor), when its path no longer leads to it.
+// Thread-safe; its mutex is a leaf lock.
+class OpenDraftFiles {
+ public:
+  ~OpenDraftFiles();
+  // One more open handle of node `ino`, whose descriptor is `fd`.
+  void Add(uint64_t ino, int fd);
+  // One handle fewer; the descriptor is closed with the last.
+  void Remove(uint64_t ino);
+  // A new O_PATH-like descriptor of the node's file (the caller owns it),
+  // or -1 when none is open.
+  int Dup(uint64_t ino) const;
+
+ private:
+  struct Held {
+    int fd = -1;
+    int handles = 0;
+  };
+  mutable std::mutex mu_;
+  std::unordered_map<uint64_t, Held> files_;
+};
+
 struct Node {
   NodeKind kind = NodeKind::kRoot;
   ObjectId ino = 0;

@@ -158,21 +158,12 @@ void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   fuse_reply_none(req);
 }
 
-void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
   if (!AllowedToRead(req, n)) return;
   bool stable = false;
   struct stat st;
-  if (fi && n.kind == NodeKind::kDraftFile) {
-    // fstat(2) of an open draft file: its own descriptor, named or not
-    // (POSIX: a removed file stays usable while open).
-    const auto* fh = reinterpret_cast<const FileHandle*>(fi->fh);
-    if (fstat(fh->fd, &st) != 0) return Err(req, errno);
-    st = DraftStat(st);
-    fuse_reply_attr(req, &st, kDraftTimeout);
-    return;
-  }
   if (int err = StatOf(S(req), n, &st, &stable)) {
     fuse_reply_err(req, err);
     return;

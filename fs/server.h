@@ -47,6 +47,7 @@ struct Server {
   Callers callers;                             // who is asking
   std::unique_ptr<Tree> tree;
   NodeTable nodes;
+  OpenDraftFiles open_drafts;  // draft files open through the mount
   PendingLinks pending;   // ln -sfn's temporary symlinks
   ServeOptions opt;
   fuse_session* se = nullptr;
