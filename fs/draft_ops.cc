@@ -213,10 +213,12 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   }
   // The permission bits are kept on the staging file until the seal, which
   // keeps only the executable bit; ownership is accepted and ignored (see
-  // the top of this file). A symlink's mode cannot change (Linux).
+  // the top of this file). A symlink's mode cannot change (Linux), and the
+  // version directory's is the registry's (its staging directory stays the
+  // daemon's own).
   struct stat now;
-  if ((to_set & FUSE_SET_ATTR_MODE) && fstat(pf->fd(), &now) == 0 && !S_ISLNK(now.st_mode) &&
-      chmod(path.c_str(), attr->st_mode & 0777) != 0)
+  if ((to_set & FUSE_SET_ATTR_MODE) && n.kind != NodeKind::kVersion && fstat(pf->fd(), &now) == 0 &&
+      !S_ISLNK(now.st_mode) && chmod(path.c_str(), attr->st_mode & 0777) != 0)
     return Err(req, errno);
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     struct timespec ts[2];

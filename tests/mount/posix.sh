@@ -219,8 +219,12 @@ os.mkdir(p("d700"), 0o700)
 assert mode(p("d700")) == 0o700
 os.chmod(p("dir"), 0o750)
 assert mode(p("dir")) == 0o750
+os.chmod(d, 0o500)  # the version directory's mode is the registry's
+assert mode(d) == 0o755, oct(mode(d))
+open(p("still-writable"), "w").close()
 print("ok")
 PY
+assert_eq 700 "$(stat -c %a "$R"/staging/draft-*)" "the staging directory of the only draft, after chmod of its version"
 ok install -m 0604 /dev/null "$M/hf/v5/installed"
 assert_eq 604 "$(stat -c %a "$M/hf/v5/installed")" "install -m 0604"
 ok setfattr -n user.registry.state -v ready "$M/hf/v5"
