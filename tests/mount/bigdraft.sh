@@ -47,14 +47,14 @@ on_exit "kill $SAMPLER 2>/dev/null"
 check "cp -r of $FILES files into a draft through the mount (daemon limited to 1,024 descriptors)"
 ok mkdir "$M/wide"
 t0=$(date +%s)
-timeout 360 cp -r "$S" "$M/wide/v1" || die "cp -r into the draft failed; daemon log:
+timeout 500 cp -r "$S" "$M/wide/v1" || die "cp -r into the draft failed; daemon log:
 $(mount_log | tail -5)"
 t1=$(date +%s)
 echo "    cp -r of $FILES files: $((t1 - t0)) s"
 assert_eq "$FILES" "$(find "$M/wide/v1" -type f | wc -l)" "files in the draft"
 
 check "seal the draft while the kernel still holds its $FILES nodes"
-MF_TIMEOUT=360 ok mf seal "$R" wide@1
+MF_TIMEOUT=600 ok mf seal "$R" wide@1
 t2=$(date +%s)
 echo "    seal of $FILES files: $((t2 - t1)) s"
 assert_eq ready "$(getfattr --only-values -n user.registry.state "$M/wide/v1")" "state after seal"
