@@ -356,8 +356,12 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   if (v1.id != v2.id) return Err(req, EXDEV);  // mv copies across drafts
   // The name itself; what a directory holds is checked again by seal.
   if (!DraftPathFits(req, v2, p2->fd(), newname)) return;
-  struct stat moved;
+  // The nodes the kernel may hold of what moves follow it (their paths, and
+  // so those of everything below them, are read from the table).
+  struct stat moved, other;
   bool known = fstatat(p1->fd(), name, &moved, AT_SYMLINK_NOFOLLOW) == 0;
+  bool exchanged = (flags & RENAME_EXCHANGE) &&
+                   fstatat(p2->fd(), newname, &other, AT_SYMLINK_NOFOLLOW) == 0;
   int moved_err = renameat2(p1->fd(), name, p2->fd(), newname, flags) == 0 ? 0 : errno;
   change.reset();  // before the reply: the caller's next request may seal
   if (moved_err) return Err(req, moved_err);
@@ -365,6 +369,11 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
     srv.nodes.Update(kDraftInoBit | moved.st_ino, [&](Node& n) {
       n.parent = to.ino;
       n.name = newname;
+    });
+  if (exchanged)
+    srv.nodes.Update(kDraftInoBit | other.st_ino, [&](Node& n) {
+      n.parent = from.ino;
+      n.name = name;
     });
   fuse_reply_err(req, 0);
 }

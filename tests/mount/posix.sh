@@ -178,6 +178,29 @@ assert open(p("z", "b", "c")).read() == "C1"
 os.chmod(p("z", "b", "c"), 0o600)
 assert stat.S_IMODE(os.stat(p("z", "b", "c")).st_mode) == 0o600
 
+# renameat2(RENAME_EXCHANGE) of two directories: what is below each follows it.
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+os.makedirs(p("x1", "in"))
+os.makedirs(p("x2", "in"))
+with open(p("x1", "in", "one"), "w") as f:
+    f.write("1")
+with open(p("x2", "in", "two"), "w") as f:
+    f.write("2")
+held = [os.open(p(x, "in"), os.O_RDONLY | os.O_DIRECTORY) for x in ("x1", "x2")]
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+if libc.renameat2(AT_FDCWD, p("x1").encode(), AT_FDCWD, p("x2").encode(), RENAME_EXCHANGE) != 0:
+    raise OSError(ctypes.get_errno(), "renameat2")
+# First by descriptor: no lookup by name that would refresh a stale node.
+for fd, m in zip(held, (0o711, 0o701)):
+    os.fchmod(fd, m)
+    os.close(fd)
+assert open(p("x2", "in", "one")).read() == "1" and open(p("x1", "in", "two")).read() == "2"
+assert stat.S_IMODE(os.stat(p("x2", "in")).st_mode) == 0o711
+assert stat.S_IMODE(os.stat(p("x1", "in")).st_mode) == 0o701
+os.chmod(p("x1", "in", "two"), 0o640)
+assert stat.S_IMODE(os.stat(p("x1", "in", "two")).st_mode) == 0o640
+
 # Unlink of an open file: its descriptor works until closed.
 fd = os.open(p("tmp"), os.O_CREAT | os.O_RDWR, 0o644)
 os.write(fd, b"hello")
