@@ -405,8 +405,8 @@ int DraftReadLink(Server& srv, const Node& n, std::string* target) {
 }
 
 // Hard links are refused: a version lists each path with its own bytes,
-// and sealing locks every file by path (two names of one inode would lock
-// each other out).
+// and a draft node is one path (inodes.h), so two names of one staging
+// inode would be one node the kernel reaches by either.
 void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
 
 }  // namespace modelfs::fs
