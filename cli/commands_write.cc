@@ -64,6 +64,7 @@ struct PushArgs {
   std::vector<std::string> paths, metrics, params, tags, parents, datasets;
   std::string code, run, description;
   bool json = false;
+  bool dereference = false;
 };
 
 // The request the options describe, metadata included. MODEL and --parent
@@ -73,6 +74,7 @@ Result<PushRequest> PushRequestOf(const PushArgs& a) {
   req.model = a.model;
   req.paths = a.paths;
   req.alias = a.alias;
+  req.dereference = a.dereference;
   auto set = [&](MetaField f, const std::string& value, std::string sub = "") {
     if (!value.empty()) req.meta.push_back({MetaKey{f, std::move(sub)}.name(), value});
   };
@@ -118,7 +120,7 @@ int RunPush(const PushArgs& a) {
     uint64_t bytes = 0, files = 0;
     auto pol = s.policy();
     MODELFS_RETURN_IF_ERROR(Registry::PlanPush(
-        req->paths, &bytes, &files,
+        req->paths, req->dereference, &bytes, &files,
         [&](const std::string& path, uint64_t size) { return pol->CheckFileSize(path, size); }));
     ProgressBar bar(bytes);
     Result<Version> v = Status::Invalid("not pushed");
@@ -264,6 +266,8 @@ Command AddPush(CLI::App& app) {
   c->add_option("--run", a->run, "Training run id");
   c->add_option("--description", a->description, "Free text");
   c->add_option("--alias", a->alias, "Point this alias at the new version");
+  c->add_flag("-L,--dereference", a->dereference,
+              "Store what symlinks inside PATH lead to, instead of keeping them as symlinks");
   AddJson(c, a->json);
   return {c, [a] { return RunPush(*a); }};
 }

@@ -42,11 +42,19 @@ Result<json> VersionJson(const Snapshot& s, const Version& v) {
   j.update(MetaJson(v));  // description, metrics, params, tags, lineage
   json files = json::array();
   MODELFS_RETURN_IF_ERROR(s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
-    if (!e.is_dir())
+    if (e.is_link())
       files.push_back({{"path", path},
                        {"size", e.size},
                        {"mode", ModeString(e.mode)},
-                       {"digest", e.digest.hex()}});
+                       {"digest", e.digest.hex()},
+                       {"type", "symlink"},
+                       {"target", e.target}});
+    else if (!e.is_dir())
+      files.push_back({{"path", path},
+                       {"size", e.size},
+                       {"mode", ModeString(e.mode)},
+                       {"digest", e.digest.hex()},
+                       {"type", "file"}});
     return true;
   }));
   j["files"] = files;
@@ -150,9 +158,11 @@ std::string VersionText(const json& v) {
     if (!Str(l["run"]).empty()) o << "    run      = " << Str(l["run"]) << "\n";
   }
   o << "  files:\n";
-  for (const auto& f : v["files"])
-    o << "    " << Str(f["mode"]) << " " << f["size"].get<uint64_t>() << "\t" << Str(f["path"])
-      << "\n";
+  for (const auto& f : v["files"]) {
+    o << "    " << Str(f["mode"]) << " " << f["size"].get<uint64_t>() << "\t" << Str(f["path"]);
+    if (f.contains("target")) o << " -> " << Str(f["target"]);
+    o << "\n";
+  }
   return o.str();
 }
 

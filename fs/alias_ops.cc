@@ -55,9 +55,11 @@ void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
   if (dir.kind != NodeKind::kModel) {
-    // Aliases are the only symlinks there are.
-    Log(std::string("error: symlink ") + name + ": symlinks exist only as aliases in a model");
-    return Err(req, EINVAL);
+    if (dir.kind == NodeKind::kRoot) {
+      Log(std::string("error: symlink ") + name + ": the root holds models only");
+      return Err(req, EINVAL);
+    }
+    return DraftSymLink(req, dir, link, name);  // seal decides what it may lead to
   }
   std::string nm(name);
   if (!LinkName(dir, nm)) return Err(req, EINVAL);

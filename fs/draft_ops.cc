@@ -3,12 +3,17 @@
 // request is the same system call on its staging directory, made while a
 // DraftLock (index/draft_writers.h) keeps a seal out.
 //
-// Choices where SPEC §4 is silent (README documents them): only the
-// executable bit of a draft file's mode is kept (chmod maps any x bit to
-// 0755, none to 0644); other mode bits and chown are accepted and ignored,
-// as ownership is not part of a version (tar -x, cp -a); utimens is applied
-// to the staging file (sealing sets every file's mtime anyway).
+// Choices where SPEC §4 is silent (README documents them): the permission
+// bits (0777) a draft's files and directories are given or set are kept
+// on the staging file until the seal, which keeps only the executable bit
+// (a version's files are 0444 or 0555); set-id and sticky bits and chown
+// are accepted and ignored, as ownership is not part of a version (tar -x,
+// cp -a); utimens is applied to the staging file (sealing sets every
+// file's mtime anyway). Symlinks are made as they are asked for: seal
+// decides which a version may keep (index/links.h).
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,13 +37,31 @@ struct stat DraftStat(struct stat st) {
   return st;
 }
 
+namespace {
+
+// Opens `rel` below the staging directory `top` without following any
+// symlink and without leaving it (openat2 RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS): the last component may be a symlink (O_NOFOLLOW
+// gives the link itself), none above it may. Returns the O_PATH descriptor
+// or -1 with errno set.
+int OpenBeneath(int top, const std::string& rel) {
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(syscall(SYS_openat2, top, rel.c_str(), &how, sizeof how));
+}
+
+}  // namespace
+
 // The draft behind a node that may stand for one: a draft version's
 // directory, or a directory or file in it. Returns 0 and fills `v` and
-// `fd` (the staging directory or file, O_PATH), or an errno: EROFS for
-// what belongs to a ready or archived version, ESTALE for a draft node
-// whose draft has since been sealed or discarded (the kernel then looks
-// the name up again), EINVAL for nodes that are no version's contents.
+// `fd` (the staging directory or file, O_PATH, opened for this request),
+// or an errno: EROFS for what belongs to a ready or archived version,
+// ESTALE for a draft node whose draft has since been sealed or discarded,
+// or whose path no longer leads to its file (the kernel then looks the
+// name up again), EINVAL for nodes that are no version's contents.
 int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd>* fd) {
+  std::optional<std::string> rel;
   switch (n.kind) {
     case NodeKind::kFile:
     case NodeKind::kDir:
@@ -50,15 +73,7 @@ int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd
       if (!got.ok()) return ErrnoOf(got.status());
       if (got->state != State::kDraft) return EROFS;
       *v = std::move(*got);
-      std::string dir = srv.reg->DraftDir(*v);
-      int d = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-      if (d < 0) {
-        Log("error: draft " + v->ref() + " has no staging directory " + dir + ": " +
-            strerror(errno));
-        return EIO;
-      }
-      *fd = std::make_shared<const PathFd>(d);
-      return 0;
+      break;
     }
     case NodeKind::kDraftDir:
     case NodeKind::kDraftFile: {
@@ -70,22 +85,50 @@ int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd
       Status st = srv.reg->CheckDraft(draft);
       if (!st.ok()) return st.code() == Code::kNotFound ? ESTALE : ErrnoOf(st);
       *v = std::move(draft);
-      *fd = n.fd;
-      return 0;
+      rel = srv.nodes.DraftPath(n);
+      if (!rel) return ESTALE;
+      break;
     }
     default:
       return EINVAL;
   }
+  std::string dir = srv.reg->DraftDir(*v);
+  int d = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (d < 0) {
+    if (errno == ENOENT && rel) return ESTALE;  // sealed or discarded just now
+    Log("error: draft " + v->ref() + " has no staging directory " + dir + ": " + strerror(errno));
+    return EIO;
+  }
+  auto top = std::make_shared<const PathFd>(d);
+  if (!rel) {
+    *fd = std::move(top);
+    return 0;
+  }
+  int f = OpenBeneath(top->fd(), *rel);
+  int err = f < 0 ? errno : 0;
+  auto self = std::make_shared<const PathFd>(f);
+  struct stat st;
+  if (!err && fstat(f, &st) != 0) err = errno;
+  if (!err && (kDraftInoBit | st.st_ino) == n.ino) {
+    *fd = std::move(self);
+    return 0;
+  }
+  // Gone, or another file now under that name (the node's own was removed
+  // or renamed over), or a symlink or a file where a directory was: a file
+  // still open is reached by its descriptor (POSIX), else the kernel must
+  // look the name up again.
+  if (err && err != ENOENT && err != ELOOP && err != ENOTDIR && err != EXDEV) return err;
+  int open_fd = srv.open_drafts.Dup(n.ino);
+  if (open_fd < 0) return ESTALE;
+  *fd = std::make_shared<const PathFd>(open_fd);
+  return 0;
 }
 
-// The child `name` of draft directory `dir` (staging directory `dirfd`),
-// as a node holding its own O_PATH descriptor.
+// The child `name` of draft directory `dir` (staging directory `dirfd`):
+// a node addressed by its path (see inodes.h), holding no descriptor.
 int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, Child* c) {
-  int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return errno;
-  auto pf = std::make_shared<const PathFd>(fd);
   struct stat st;
-  if (fstat(fd, &st) != 0) return errno;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
   c->node = Node{};
   c->node.kind = S_ISDIR(st.st_mode) ? NodeKind::kDraftDir : NodeKind::kDraftFile;
   c->st = DraftStat(st);
@@ -96,7 +139,6 @@ int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, C
   c->node.version = v.number;
   c->node.version_id = v.id;
   c->node.name = name;
-  c->node.fd = std::move(pf);
   c->stable = false;
   return 0;
 }
@@ -148,11 +190,11 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   if (!IsDraft(n) && n.kind != NodeKind::kVersion) return Err(req, EROFS);
   Version v;
   std::shared_ptr<const PathFd> pf;
+  bool file = n.kind == NodeKind::kDraftFile;
+  auto* fh = file && fi ? reinterpret_cast<FileHandle*>(fi->fh) : nullptr;
   if (int err = DraftOf(srv, n, &v, &pf)) return Err(req, err);
   if (!Allowed(req, policy::Operation::kWriteDraft, n.model)) return;
-  bool file = n.kind == NodeKind::kDraftFile;
   std::string path = FdPath(pf->fd());
-  auto* fh = fi ? reinterpret_cast<FileHandle*>(fi->fh) : nullptr;
   if ((to_set & FUSE_SET_ATTR_SIZE) && !file) return Err(req, EISDIR);
   if (to_set & FUSE_SET_ATTR_SIZE) {
     Status limit = srv.enforcer->policy()->CheckFileSize(v.ref() + " " + n.name,
@@ -169,10 +211,14 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
       if (ftruncate(w->fd(), attr->st_size) != 0) return Err(req, errno);
     }
   }
-  // Only the executable bit is part of a version; other bits and
-  // ownership are accepted and ignored (see the top of this file).
-  if ((to_set & FUSE_SET_ATTR_MODE) && file &&
-      chmod(path.c_str(), (attr->st_mode & 0111) ? 0755 : 0644) != 0)
+  // The permission bits are kept on the staging file until the seal, which
+  // keeps only the executable bit; ownership is accepted and ignored (see
+  // the top of this file). A symlink's mode cannot change (Linux), and the
+  // version directory's is the registry's (its staging directory stays the
+  // daemon's own).
+  struct stat now;
+  if ((to_set & FUSE_SET_ATTR_MODE) && n.kind != NodeKind::kVersion && fstat(pf->fd(), &now) == 0 &&
+      !S_ISLNK(now.st_mode) && chmod(path.c_str(), attr->st_mode & 0777) != 0)
     return Err(req, errno);
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     struct timespec ts[2];
@@ -185,8 +231,13 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
     if (utimensat(AT_FDCWD, path.c_str(), ts, 0) != 0) return Err(req, errno);
   }
   struct stat st;
-  bool stable = false;
-  if (int err = StatOf(srv, n, &st, &stable)) return Err(req, err);
+  if (n.kind == NodeKind::kVersion) {
+    bool stable = false;
+    if (int e = StatOf(srv, n, &st, &stable)) return Err(req, e);
+  } else {
+    if (fstat(pf->fd(), &st) != 0) return Err(req, errno);
+    st = DraftStat(st);
+  }
   fuse_reply_attr(req, &st, kDraftTimeout);
 }
 
@@ -202,14 +253,14 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
   if (!S_ISREG(mode)) return Err(req, EPERM);
   if (!DraftPathFits(req, v, pf->fd(), name)) return;
   Child c;
-  int err = mknodat(pf->fd(), name, S_IFREG | ((mode & 0111) ? 0755 : 0644), 0) == 0 ? 0 : errno;
+  int err = mknodat(pf->fd(), name, S_IFREG | (mode & 0777), 0) == 0 ? 0 : errno;
   if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
   change.reset();  // before the reply: the caller's next request may seal
   if (err) return Err(req, err);
   ReplyEntry(req, c);
 }
 
-void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
+void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   Server& srv = S(req);
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
@@ -236,7 +287,7 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
   if (!DraftPathFits(req, v, pf->fd(), name)) return;
   Child c;
-  int err = mkdirat(pf->fd(), name, 0755) == 0 ? 0 : errno;
+  int err = mkdirat(pf->fd(), name, mode & 0777) == 0 ? 0 : errno;
   if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
   change.reset();  // before the reply: the caller's next request may seal
   if (err) return Err(req, err);
@@ -305,8 +356,12 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   if (v1.id != v2.id) return Err(req, EXDEV);  // mv copies across drafts
   // The name itself; what a directory holds is checked again by seal.
   if (!DraftPathFits(req, v2, p2->fd(), newname)) return;
-  struct stat moved;
+  // The nodes the kernel may hold of what moves follow it (their paths, and
+  // so those of everything below them, are read from the table).
+  struct stat moved, other;
   bool known = fstatat(p1->fd(), name, &moved, AT_SYMLINK_NOFOLLOW) == 0;
+  bool exchanged = (flags & RENAME_EXCHANGE) &&
+                   fstatat(p2->fd(), newname, &other, AT_SYMLINK_NOFOLLOW) == 0;
   int moved_err = renameat2(p1->fd(), name, p2->fd(), newname, flags) == 0 ? 0 : errno;
   change.reset();  // before the reply: the caller's next request may seal
   if (moved_err) return Err(req, moved_err);
@@ -315,12 +370,43 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
       n.parent = to.ino;
       n.name = newname;
     });
+  if (exchanged)
+    srv.nodes.Update(kDraftInoBit | other.st_ino, [&](Node& n) {
+      n.parent = from.ino;
+      n.name = name;
+    });
   fuse_reply_err(req, 0);
 }
 
+void DraftSymLink(fuse_req_t req, const Node& dir, const char* link, const char* name) {
+  Version v;
+  std::shared_ptr<const PathFd> pf;
+  std::optional<DraftLock> change;
+  if (!DraftParent(req, dir, &v, &pf, &change)) return;
+  if (!DraftPathFits(req, v, pf->fd(), name)) return;
+  Child c;
+  int err = symlinkat(link, pf->fd(), name) == 0 ? 0 : errno;
+  if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
+  change.reset();  // before the reply: the caller's next request may seal
+  if (err) return Err(req, err);
+  ReplyEntry(req, c);
+}
+
+int DraftReadLink(Server& srv, const Node& n, std::string* target) {
+  Version v;
+  std::shared_ptr<const PathFd> pf;
+  if (int err = DraftOf(srv, n, &v, &pf)) return err;
+  char buf[PATH_MAX];
+  // An O_PATH descriptor of the link itself, with an empty path: the link.
+  ssize_t len = readlinkat(pf->fd(), "", buf, sizeof buf);
+  if (len < 0) return errno == ENOENT ? EINVAL : errno;
+  target->assign(buf, static_cast<size_t>(len));
+  return 0;
+}
+
 // Hard links are refused: a version lists each path with its own bytes,
-// and sealing locks every file by path (two names of one inode would lock
-// each other out).
+// and a draft node is one path (inodes.h), so two names of one staging
+// inode would be one node the kernel reaches by either.
 void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
 
 }  // namespace modelfs::fs

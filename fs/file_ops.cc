@@ -85,7 +85,11 @@ void OpenDraft(fuse_req_t req, const Node& n, fuse_file_info* fi) {
   }
   fi->fh = reinterpret_cast<uint64_t>(fh);
   fi->keep_cache = 0;  // the bytes change
-  if (fuse_reply_open(req, fi) != 0) Unref(fh);
+  srv.open_drafts.Add(n.ino, fh->fd);
+  if (fuse_reply_open(req, fi) != 0) {
+    srv.open_drafts.Remove(n.ino);
+    Unref(fh);
+  }
 }
 
 }  // namespace
@@ -108,6 +112,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   bool stable = false;
   auto e = srv.tree->FileEntry(n, &stable);
   if (!e.ok()) return ReplyStatus(req, e.status());
+  if (e->is_link()) return Err(req, ELOOP);  // the kernel follows links itself
   // Verified (once per mount) and opened now, so that open(2) says what is
   // wrong; the descriptor is shared and stays cached for the reads.
   BlobFds::Hold hold;
@@ -217,8 +222,10 @@ void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   fuse_reply_err(req, r == 0 ? 0 : errno);
 }
 
-void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  Unref(reinterpret_cast<FileHandle*>(fi->fh));
+void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  if (fh->draft) S(req).open_drafts.Remove(ino);
+  Unref(fh);
   fuse_reply_err(req, 0);
 }
 
@@ -235,7 +242,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
   if (!DraftPathFits(req, v, pf->fd(), name)) return;
   int flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (fi->flags & (O_EXCL | O_APPEND));
-  mode_t fmode = (mode & 0111) ? 0755 : 0644;
+  mode_t fmode = mode & 0777;  // kept until the seal (see draft_ops.cc)
   auto w = srv.reg->OpenDraftWriter(
       v, [&] { return openat(pf->fd(), name, flags, fmode); }, fi->flags & O_TRUNC);
   if (!w.ok()) return Err(req, w.status().code() == Code::kNotFound ? ESTALE : ErrnoOf(w.status()));
@@ -248,7 +255,9 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   fi->keep_cache = 0;
   fuse_entry_param e = EntryParam(c);
   srv.nodes.Ref(c.node);
+  srv.open_drafts.Add(c.node.ino, fh->fd);
   if (fuse_reply_create(req, &e, fi) != 0) {
+    srv.open_drafts.Remove(c.node.ino);
     srv.nodes.Forget(c.node.ino, 1);
     Unref(fh);
   }

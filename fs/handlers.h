@@ -91,10 +91,12 @@ std::string FdPath(int fd);
 struct stat DraftStat(struct stat st);
 // The draft behind a node that may stand for one: a draft version's
 // directory, or a directory or file in it. Returns 0 and fills `v` and `fd`
-// (the staging directory or file, O_PATH), or an errno: EROFS for what
+// (the staging directory or file, O_PATH, opened for this request from the
+// node's path: nodes hold no descriptor), or an errno: EROFS for what
 // belongs to a ready or archived version, ESTALE for a draft node whose
-// draft has since been sealed or discarded (the kernel then looks the name
-// up again), EINVAL for nodes that are no version's contents.
+// draft has since been sealed or discarded or whose path no longer leads
+// to it (the kernel then looks the name up again), EINVAL for nodes that
+// are no version's contents.
 int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd>* fd);
 // The child `name` of draft directory `dir` (staging directory `dirfd`).
 int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, Child* c);
@@ -158,6 +160,10 @@ void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name);
 void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
             const char* newname, unsigned flags);
 void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname);
+// A symlink in a draft directory (SymLink's case for drafts).
+void DraftSymLink(fuse_req_t req, const Node& dir, const char* link, const char* name);
+// The target of a draft's symlink node; 0 or an errno.
+int DraftReadLink(Server& srv, const Node& n, std::string* target);
 // The staging directory of draft directory `dir`, for calls that create or
 // remove names in it, with the name change begun. Replies and returns
 // false when there is none (EROFS in ready versions) or the caller may not

@@ -8,12 +8,23 @@
 // the kernel gives, and the node is erased at zero. The root is never erased.
 //
 // Drafts (SPEC §4) are not in the index until sealed: their files live in
-// ROOT/staging/draft-<version id>/. A draft node holds an O_PATH descriptor
-// of its staging file (as libfuse's passthrough_hp does), which pins the
-// staging inode while the kernel holds the node, so its number
-// kDraftInoBit|st_ino cannot be reused under the kernel. ObjectIds are small
-// counters and never reach bit 62, so the three ranges (ObjectIds, draft
-// inodes, pending symlinks) never collide.
+// ROOT/staging/draft-<version id>/, and a draft node's number is
+// kDraftInoBit|st_ino of its staging file. A draft node holds no descriptor
+// (a draft of 100,000 files must not need 100,000 of them): it is found by
+// its path below the draft's version node, walked up through `parent` and
+// `name` (DraftPath), which a rename updates for the moved node, so that
+// the nodes below a moved directory follow it. Each request resolves that
+// path anew under the staging directory and checks the inode number it
+// finds (fs/draft_ops.cc), so a stale node never reaches another file.
+//
+// A staging inode number can be reused once its file is gone. While the
+// kernel holds an open file of it, the mount holds a descriptor, so that
+// cannot happen; otherwise the kernel drops an unlinked inode at once, and
+// if it still holds one (a removed directory that is some process's cwd),
+// it reuses it for the new file when the types match: Ref then makes the
+// table's node describe the new file, and the lookup counts add up as the
+// kernel's do. ObjectIds are small counters and never reach bit 62, so the
+// three ranges (ObjectIds, draft inodes, pending symlinks) never collide.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +56,7 @@ enum class NodeKind : uint8_t {
 inline constexpr uint64_t kDraftInoBit = uint64_t{1} << 63;
 inline constexpr uint64_t kPendingInoBit = uint64_t{1} << 62;
 
-// An O_PATH descriptor, closed with its last owner.
+// A descriptor (O_PATH, or a directory), closed with its last owner.
 class PathFd {
  public:
   explicit PathFd(int fd) : fd_(fd) {}
@@ -58,6 +69,31 @@ class PathFd {
   int fd_;
 };
 
+// The draft files open through the mount, by node: one descriptor of each
+// (a dup of an open handle's), so that a file removed or renamed over while
+// open stays reachable by its node, as POSIX has it (fstat, ftruncate,
+// fchmod of its descriptor), when its path no longer leads to it.
+// Thread-safe; its mutex is a leaf lock.
+class OpenDraftFiles {
+ public:
+  ~OpenDraftFiles();
+  // One more open handle of node `ino`, whose descriptor is `fd`.
+  void Add(uint64_t ino, int fd);
+  // One handle fewer; the descriptor is closed with the last.
+  void Remove(uint64_t ino);
+  // A new O_PATH-like descriptor of the node's file (the caller owns it),
+  // or -1 when none is open.
+  int Dup(uint64_t ino) const;
+
+ private:
+  struct Held {
+    int fd = -1;
+    int handles = 0;
+  };
+  mutable std::mutex mu_;
+  std::unordered_map<uint64_t, Held> files_;
+};
+
 struct Node {
   NodeKind kind = NodeKind::kRoot;
   ObjectId ino = 0;
@@ -67,10 +103,8 @@ struct Node {
   uint32_t version = 0;   // kVersion, kDir, kFile: the version number
   ObjectId entry_parent = 0;  // kDir, kFile: the key of the Entry is (entry_parent, name)
   std::string name;           // name in the parent directory
-  // Draft nodes: the draft's version id (its staging directory) and the
-  // staging file itself.
+  // Draft nodes: the draft's version id (its staging directory).
   ObjectId version_id = 0;
-  std::shared_ptr<const PathFd> fd;
   // kAlias reached by renaming a pending symlink over it (ln -sfn): the
   // kernel names it by the temporary's inode until it looks the name up
   // again, so it resolves the alias by name rather than by id.
@@ -97,6 +131,11 @@ class NodeTable {
   // Applies `fn` to the node if the kernel holds it (a rename moved it, a
   // pending symlink became an alias).
   void Update(ObjectId ino, const std::function<void(Node&)>& fn);
+  // The path of draft node `n` (kDraftDir, kDraftFile) relative to its
+  // draft's staging directory, as the table has it now: its name and those
+  // of the directories above it, up to the draft's version node. nullopt
+  // when the chain is broken (a directory the kernel no longer holds).
+  std::optional<std::string> DraftPath(const Node& n) const;
   size_t size() const;
 
  private:

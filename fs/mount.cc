@@ -383,8 +383,8 @@ int Mount(const MountOptions& opt) {
         Log("recovery: dropped " + t + ": it was open for writing when the mount stopped and "
             "may be torn; write it again");
     }
-    // Each draft node the kernel holds keeps an O_PATH descriptor (see
-    // inodes.h): allow as many as the hard limit does.
+    // Each file open through the mount holds a descriptor of its blob or
+    // staging file (nodes hold none): allow as many as the hard limit does.
     struct rlimit rl {};
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
       rl.rlim_cur = rl.rlim_max;

@@ -179,6 +179,12 @@ void ReadLink(fuse_req_t req, fuse_ino_t ino) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
   if (!AllowedToRead(req, n)) return;
+  if (n.kind == NodeKind::kDraftFile) {
+    std::string target;
+    if (int err = DraftReadLink(S(req), n, &target)) return Err(req, err);
+    fuse_reply_readlink(req, target.c_str());
+    return;
+  }
   if (n.kind == NodeKind::kPending) {
     auto l = S(req).pending.Get(n.model_id, n.name);
     if (!l || l->ino != n.ino) {
@@ -312,7 +318,7 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
           const auto& it = h->items[i - 2];
           name = it.name;
           st.st_ino = kDraftInoBit | it.ino;
-          st.st_mode = it.type == DT_DIR ? S_IFDIR : S_IFREG;
+          st.st_mode = it.type == DT_DIR ? S_IFDIR : it.type == DT_LNK ? S_IFLNK : S_IFREG;
         }
         char* p = buf.data() + used;
         size_t rem = size - used;

@@ -49,6 +49,7 @@ struct Server {
   std::unique_ptr<Tree> tree;
   std::unique_ptr<BlobFds> blob_fds;  // what ready files read: one descriptor per blob
   NodeTable nodes;
+  OpenDraftFiles open_drafts;  // draft files open through the mount
   PendingLinks pending;   // ln -sfn's temporary symlinks
   ServeOptions opt;
   fuse_session* se = nullptr;

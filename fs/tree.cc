@@ -96,6 +96,9 @@ Child Tree::EntryChild(const View& s, const Node& dir, const Version& v, const E
   if (e.is_dir()) {
     c.st = BaseStat(e.id, kDirMode, v.created_at_ns);
     c.st.st_nlink = 2 + SubdirCount(s, e.id, c.stable);
+  } else if (e.is_link()) {
+    c.st = BaseStat(e.id, kLinkMode, v.created_at_ns);
+    c.st.st_size = static_cast<off_t>(e.target.size());
   } else {
     // Only the permission bits the index allows: 0444, or 0555 if executable.
     c.st = BaseStat(e.id, S_IFREG | ((e.mode & 0111) ? 0555 : 0444), v.created_at_ns);
@@ -429,7 +432,7 @@ Status Tree::List(const Node& dir, DirPos* pos, bool plus,
         item.child = EntryChild(vw, dir, v, e);
       } else {
         item.child.st.st_ino = e.id;
-        item.child.st.st_mode = e.is_dir() ? kDirMode : S_IFREG;
+        item.child.st.st_mode = e.is_dir() ? kDirMode : e.is_link() ? kLinkMode : S_IFREG;
       }
       return offer(item, [&] { pos->after = e.name; });
     });
@@ -453,6 +456,11 @@ Result<std::string> Tree::ReadLink(const Node& n) const {
     uint32_t v = snap->LatestReady(n.model_id);
     if (v == 0) return Status::NotFound(n.model + " has no ready version");
     return VersionDir(v);
+  }
+  if (n.kind == NodeKind::kFile) {  // a symlink kept in a version
+    auto e = snap->GetEntry(n.entry_parent, n.name);
+    if (!e.ok()) return e.status();
+    if (e->is_link()) return e->target;
   }
   return Status::Invalid("not a symlink");
 }

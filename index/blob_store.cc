@@ -81,8 +81,44 @@ Result<BlobStore::Stored> BlobStore::PutFile(const std::string& path, const Prog
   return PutFd(fd, path, progress, placed);
 }
 
+namespace {
+
+Status SyncFs(const std::string& dir) {
+  int fd = sys::Open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open " + dir, errno);
+  Fd held(fd);
+  if (sys::Syncfs(fd) != 0) return Status::FromErrno("syncfs " + dir, errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status BlobStore::Publish(const std::vector<Stored>& stored, std::set<Digest>* placed) const {
+  if (std::none_of(stored.begin(), stored.end(), [](const Stored& s) { return !s.pending.empty(); }))
+    return SyncFs(blobs_);  // blobs found in place may be another writer's, not yet synced
+  MODELFS_RETURN_IF_ERROR(SyncFs(staging_));
+  for (const Stored& s : stored) {
+    if (s.pending.empty()) continue;
+    std::string dst = PathOf(s.digest);
+    std::string dir = dst.substr(0, dst.rfind('/'));
+    if (sys::Mkdir(dir.c_str(), 0700) == 0) {
+      struct stat bs;  // as in PutFd
+      if (stat(blobs_.c_str(), &bs) == 0) chmod(dir.c_str(), bs.st_mode & 07777);
+    } else if (errno != EEXIST) {
+      return Status::FromErrno("mkdir " + dir, errno);
+    }
+    // Two files of the same bytes: the second rename replaces the first's
+    // blob with the same bytes.
+    if (sys::Rename(s.pending.c_str(), dst.c_str()) != 0)
+      return Status::FromErrno("rename " + s.pending + " to " + dst, errno);
+    if (placed) placed->insert(s.digest);
+  }
+  return SyncFs(blobs_);
+}
+
 Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
-                                           const Progress& progress, std::set<Digest>* placed) {
+                                           const Progress& progress, std::set<Digest>* placed,
+                                           Sync sync) {
   std::string tmp = staging_ + "/" + TempName();
   int ofd = sys::Open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (ofd < 0) return Status::FromErrno("cannot create " + tmp, errno);
@@ -200,6 +236,7 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
     // durable before a version that we commit names it.
     s.existed = true;
     sys::Unlink(tmp.c_str());
+    if (sync == Sync::kDeferred) return s;  // Publish syncs it
     int bfd = sys::Open(dst.c_str(), O_RDONLY | O_CLOEXEC);
     if (bfd < 0 || sys::Fsync(bfd) != 0) {
       Status st = Status::FromErrno("fsync " + dst, errno);
@@ -208,6 +245,10 @@ Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
     }
     close(bfd);
     MODELFS_RETURN_IF_ERROR(FsyncDir(dir));
+    return s;
+  }
+  if (sync == Sync::kDeferred) {
+    s.pending = tmp;  // Publish renames it into place
     return s;
   }
   // A blob of the wrong size is damage (fsck reports it): replace it with

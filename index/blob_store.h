@@ -26,7 +26,15 @@ class BlobStore {
     Digest digest;
     uint64_t size = 0;
     bool existed = false;  // the blob was already there: nothing new written
+    std::string pending;   // kDeferred: the staging file Publish puts in place
   };
+
+  // When a blob is made durable and put in place: before Put returns
+  // (kNow: fsyncs of the blob and its directory, two disk flushes per
+  // file), or by Publish, for many files at once (kDeferred, e.g. a seal:
+  // the bytes wait in a staging file, which gc leaves alone while the
+  // caller holds GcLock).
+  enum class Sync : uint8_t { kNow, kDeferred };
 
   // Copies the file at `path` into the store, hashing while copying. A
   // blob this call moves into the store (new bytes) is added to `placed`,
@@ -36,7 +44,14 @@ class BlobStore {
                          std::set<Digest>* placed = nullptr);
   // Same, from an open descriptor positioned at 0 (read to EOF).
   Result<Stored> PutFd(int fd, const std::string& what, const Progress& progress = {},
-                       std::set<Digest>* placed = nullptr);
+                       std::set<Digest>* placed = nullptr, Sync sync = Sync::kNow);
+  // Puts the blobs of kDeferred puts in place, durably, in three steps
+  // whatever their number: syncfs (their bytes), rename each, syncfs (their
+  // names). A blob file that exists is still always complete. Each blob
+  // renamed in is added to `placed` (as PutFile does). Call it before
+  // committing anything that names them; on failure what is left in
+  // staging is gc's.
+  Status Publish(const std::vector<Stored>& stored, std::set<Digest>* placed = nullptr) const;
 
   std::string PathOf(const Digest& d) const;
   bool Exists(const Digest& d) const;

@@ -5,13 +5,16 @@
 //
 // The protocol, all of it here:
 //   - A writer of a staging file holds flock(LOCK_SH) on its descriptor for
-//     as long as it is open (Seal takes LOCK_EX on every file and fails with
-//     Busy while any writer holds one), and the file carries
+//     as long as it is open (Seal tries LOCK_EX on each file in turn and
+//     fails with Busy while any writer holds one), and the file carries
 //     Registry::kWritingXattr from its first writer's open to its last
 //     writer's close, so a file still marked after a crash may be torn.
-//   - A change of the draft's names (create, mkdir, rename, unlink, rmdir)
-//     holds flock(LOCK_SH) on the draft's staging directory; Seal and
-//     DiscardDraft take it LOCK_EX, so they see the tree as it is.
+//   - A change of the draft's names (create, mkdir, rename, unlink, rmdir),
+//     and a writer while it opens and locks its file, hold flock(LOCK_SH)
+//     on the draft's staging directory; Seal and DiscardDraft take it
+//     LOCK_EX, so they see the tree as it is, and a file Seal found without
+//     a writer gets none until its commit: Seal checks each file and lets
+//     go of it (a draft of any size seals with a few descriptors).
 //   - A seal started in this process first stops admitting new writers, so
 //     that no file is created between its walk and its commit.
 #pragma once

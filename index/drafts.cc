@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "index/dir_names.h"
+#include "index/links.h"
 #include "index/names.h"
 #include "index/write_txn.h"
 #include "index/sys.h"
@@ -23,19 +24,20 @@
 namespace modelfs {
 namespace {
 
-struct DraftFile {
-  std::string rel;
-  int fd = -1;  // held with LOCK_EX from check to commit
-  bool dir = false;
-  uint32_t mode = 0;
+// A descriptor closed at the end of its scope.
+struct Fd {
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { close(fd); }
+  int fd;
 };
 
-struct Locked {
-  std::vector<DraftFile> files;
-  ~Locked() {
-    for (auto& f : files)
-      if (f.fd >= 0) close(f.fd);
-  }
+struct DraftFile {
+  std::string rel;
+  bool dir = false;
+  uint32_t mode = 0;
+  std::string target;  // symlinks (mode kSymlinkMode)
 };
 
 // The longest path inside `draft` whose staging path, `draft_dir`/PATH,
@@ -54,11 +56,17 @@ Status DraftPathTooLong(const std::string& ref, std::string_view rel, size_t max
                            ENAMETOOLONG);
 }
 
-// Walks the draft directory, locking every file exclusively: a file that a
-// writer holds (LOCK_SH) makes the seal fail with Busy. A path too long to
-// open (one renamed deeper) fails naming the limit, not as an I/O error.
-Status LockTree(const std::string& ref, const std::string& dir, const std::string& rel,
-                size_t max, Locked* out) {
+// Walks the draft directory, checking each file for a writer and for a
+// crashed writer's mark, one file at a time: no descriptor is kept, so a
+// draft of any size seals with a bounded number of them. The caller holds
+// the draft's DraftLock exclusively, so no name changes and no new writer
+// opens (OpenDraftWriter takes it shared) until the commit: a file that
+// has no writer now has none until then, and needs no lock of its own. A
+// writer holds LOCK_SH on its file, so a file that cannot be locked
+// exclusively is open for writing (Busy). A path too long to open (one
+// renamed deeper) fails naming the limit, not as an I/O error.
+Status WalkDraft(const std::string& ref, const std::string& dir, const std::string& rel,
+                 size_t max, std::vector<DraftFile>* out) {
   auto names = DirNames(dir);
   if (!names.ok()) return names.status();
   for (const auto& n : *names) {
@@ -70,20 +78,29 @@ Status LockTree(const std::string& ref, const std::string& dir, const std::strin
     struct stat st;
     if (lstat(p.c_str(), &st) != 0) return Status::FromErrno("draft file " + r, errno);
     if (S_ISDIR(st.st_mode)) {
-      out->files.push_back({r, -1, true, 040555u});
-      MODELFS_RETURN_IF_ERROR(LockTree(ref, p, r, max, out));
+      out->push_back({r, true, 040555u, {}});
+      MODELFS_RETURN_IF_ERROR(WalkDraft(ref, p, r, max, out));
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      // Kept if it resolves inside the version (CheckVersionLinks).
+      std::string target(PATH_MAX, '\0');
+      ssize_t n = readlink(p.c_str(), target.data(), target.size());
+      if (n < 0) return Status::FromErrno("draft symlink " + r, errno);
+      target.resize(static_cast<size_t>(n));
+      out->push_back({r, false, kSymlinkMode, std::move(target)});
       continue;
     }
     if (!S_ISREG(st.st_mode)) return Status::Invalid("draft file " + r + " is not a regular file");
     int fd = sys::Open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return Status::FromErrno("draft file " + r, errno);
-    out->files.push_back({r, fd, false, (st.st_mode & 0111) ? 0100555u : 0100444u});
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
-      return Status::Busy(r + " is open for writing");
+    Fd held(fd);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) return Status::Busy(r + " is open for writing");
     char v;
     if (fgetxattr(fd, Registry::kWritingXattr, &v, 1) >= 0 || errno == ERANGE)
       return Status::Corrupt(r + " was being written when its writer stopped: it may be torn; "
                              "write it again or remove it");
+    out->push_back({r, false, (st.st_mode & 0111) ? 0100555u : 0100444u, {}});
   }
   return Status::Ok();
 }
@@ -181,22 +198,57 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   } drop{this, fresh, sealed};
   auto lock = GcLock::Take(root_, false);
   if (!lock.ok()) return lock.status();
-  // Changes to the draft's names hold a shared lock on its directory
-  // (DraftLock): with it exclusive, the tree cannot change between
-  // the walk below and the commit.
+  // Changes to the draft's names, and writers while they open, hold a
+  // shared lock on its directory (DraftLock): with it exclusive, the tree
+  // and its files cannot change between the walk below and the commit.
   auto dir_lock = DraftLock::Take(
-      DraftDir(v), true, v.ref() + " is being changed (a file is being created, renamed or removed)");
+      DraftDir(v), true,
+      v.ref() + " is being changed (a file is being opened for writing, created, renamed or "
+                "removed)");
   if (!dir_lock.ok()) return dir_lock.status();
-  Locked files;
-  MODELFS_RETURN_IF_ERROR(LockTree(v.ref(), DraftDir(v), "", MaxDraftPath(DraftDir(v)), &files));
-  if (std::none_of(files.files.begin(), files.files.end(), [](auto& f) { return !f.dir; }))
+  std::vector<DraftFile> files;
+  MODELFS_RETURN_IF_ERROR(WalkDraft(v.ref(), DraftDir(v), "", MaxDraftPath(DraftDir(v)), &files));
+  if (std::none_of(files.begin(), files.end(), [](auto& f) { return !f.dir; }))
     return Status::Invalid(v.ref() + " has no files: nothing to seal");
+  std::vector<TreeItem> tree;
+  for (const auto& f : files) {
+    TreeItem item;
+    item.rel = f.rel;
+    item.dir = f.dir;
+    item.mode = f.mode;
+    item.target = f.target;
+    tree.push_back(std::move(item));
+  }
+  MODELFS_RETURN_IF_ERROR(CheckVersionLinks(
+      tree, v.ref(), "copy what it leads to instead (cp -L), or remove it"));
+  // One file open at a time; the blobs are made durable and put in place
+  // together (Publish), rather than with two disk flushes each.
   std::map<std::string, BlobStore::Stored> stored;
-  for (auto& f : files.files) {
-    if (f.dir) continue;
-    auto s = blobs_.PutFd(f.fd, DraftDir(v) + "/" + f.rel, {}, &fresh);
+  struct Unpublished {  // a seal that fails leaves no staging file behind
+    std::map<std::string, BlobStore::Stored>& s;
+    bool done = false;
+    ~Unpublished() {
+      if (!done)
+        for (const auto& [rel, b] : s)
+          if (!b.pending.empty()) sys::Unlink(b.pending.c_str());
+    }
+  } unpublished{stored};
+  for (auto& f : files) {
+    if (f.dir || f.mode == kSymlinkMode) continue;
+    std::string path = DraftDir(v) + "/" + f.rel;
+    int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return Status::FromErrno("draft file " + f.rel, errno);
+    Fd held(fd);
+    auto s = blobs_.PutFd(fd, path, {}, &fresh, BlobStore::Sync::kDeferred);
     if (!s.ok()) return s.status();
     stored[f.rel] = *s;
+  }
+  {
+    std::vector<BlobStore::Stored> all;
+    all.reserve(stored.size());
+    for (const auto& [rel, s] : stored) all.push_back(s);
+    MODELFS_RETURN_IF_ERROR(blobs_.Publish(all, &fresh));
+    unpublished.done = true;
   }
 
   auto tx = WriteTxn::Begin(this);
@@ -207,10 +259,11 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   if (cur->id != v.id || cur->state != State::kDraft)
     return Status::Invalid(v.ref() + " is no longer a draft");
   v = *cur;
-  std::vector<TreeItem> tree;
-  for (const auto& f : files.files) {
-    const BlobStore::Stored& b = stored[f.rel];
-    tree.push_back({f.rel, f.dir, f.mode, f.dir ? 0 : b.size, f.dir ? Digest{} : b.digest});
+  for (auto& item : tree) {
+    auto b = stored.find(item.rel);
+    if (b == stored.end()) continue;  // directories and symlinks
+    item.size = b->second.size;
+    item.digest = b->second.digest;
   }
   MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
   v.state = State::kReady;
@@ -281,6 +334,11 @@ Status Registry::CheckDraft(const Version& draft) const {
 Result<DraftWriter> Registry::OpenDraftWriter(const Version& draft,
                                               const std::function<int()>& open_fd,
                                               bool truncate) {
+  // Held while the writer opens and locks its file (see draft_writers.h):
+  // a seal, from this process or another, that holds it exclusively sees
+  // every writer's lock, and no writer starts until it commits.
+  auto opening = DraftLock::Take(DraftDir(draft), false, draft.ref() + " is being sealed");
+  if (!opening.ok()) return opening.status();
   return writers_.Open(draft.id, open_fd, [&] { return CheckDraft(draft); }, truncate);
 }
 

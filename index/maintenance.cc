@@ -12,6 +12,7 @@
 #include <set>
 
 #include "index/dir_names.h"
+#include "index/links.h"
 #include "index/write_txn.h"
 #include "index/sys.h"
 
@@ -91,7 +92,7 @@ Status ReferencedBlobs(const Snapshot& s, const std::set<ObjectId>& dropped,
     err = s.ForEachVersion(m.id, 0, [&](const Version& v) {
       if (dropped.count(v.id)) return true;
       err = s.ForEachPath(v, [&](const std::string&, const Entry& e) {
-        if (!e.is_dir()) refs->insert(e.digest);
+        if (e.is_file()) refs->insert(e.digest);
         return true;
       });
       return err.ok();
@@ -351,8 +352,14 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
         Status ps = s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
           if (e.is_dir()) return true;
           vd.Add(path, e.mode, e.digest);
-          size += e.size;
           ++files;
+          if (e.is_link()) {
+            // No blob: the target is the whole of it.
+            if (!(LinkDigest(e.target) == e.digest))
+              rep.problems.push_back(v.ref() + " " + path + ": symlink digest does not match its target");
+            return true;
+          }
+          size += e.size;
           refs.insert(e.digest);
           auto it = checked.find(e.digest);
           if (it == checked.end()) {

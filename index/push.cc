@@ -11,6 +11,7 @@
 #include <set>
 
 #include "index/dir_names.h"
+#include "index/links.h"
 #include "index/names.h"
 #include "index/write_txn.h"
 #include "index/sys.h"
@@ -24,6 +25,8 @@ struct Item {
   bool dir = false;
   uint32_t mode = 0;
   uint64_t size = 0;
+  std::string target;  // a symlink kept as one (mode kSymlinkMode)
+  bool link() const { return mode == kSymlinkMode; }
 };
 
 std::string BaseName(std::string p) {
@@ -32,9 +35,12 @@ std::string BaseName(std::string p) {
   return s == std::string::npos ? p : p.substr(s + 1);
 }
 
-// Follows symlinks (the bytes are what is registered); refuses what is not
-// a regular file or directory.
-Status Walk(const std::string& src, const std::string& rel, std::vector<Item>* out, int depth) {
+// Keeps a symlink inside the input as a symlink (CheckVersionLinks then
+// decides whether it may be kept), or with `deref` follows it and stores
+// what it leads to; the PATHs given are always followed. Refuses what is
+// not a regular file, directory or symlink.
+Status Walk(const std::string& src, const std::string& rel, std::vector<Item>* out, int depth,
+            bool deref) {
   if (depth > 64) return Status::Invalid(src + ": directories nested too deeply (or a symlink loop)");
   // Refused before a byte is copied: a version's names are UTF-8 text.
   if (!rel.empty()) {
@@ -42,28 +48,48 @@ Status Walk(const std::string& src, const std::string& rel, std::vector<Item>* o
     if (!name.ok()) return Status::Invalid("cannot push " + EscapeText(src) + ": " + name.message());
   }
   struct stat st;
+  if (depth > 0 && !deref) {
+    if (lstat(src.c_str(), &st) != 0) return Status::FromErrno("cannot read " + src, errno);
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      ssize_t n = readlink(src.c_str(), target.data(), target.size());
+      if (n < 0) return Status::FromErrno("cannot read symlink " + src, errno);
+      if (static_cast<size_t>(n) >= target.size())
+        return Status::Invalid(src + ": symlink changed while it was read");
+      target.resize(static_cast<size_t>(n));
+      out->push_back({rel, src, false, kSymlinkMode, target.size(), std::move(target)});
+      return Status::Ok();
+    }
+  }
   if (stat(src.c_str(), &st) != 0) return Status::FromErrno("cannot read " + src, errno);
   if (S_ISREG(st.st_mode)) {
     if (access(src.c_str(), R_OK) != 0) return Status::FromErrno("cannot read " + src, errno);
     out->push_back({rel, src, false, (st.st_mode & 0111) ? 0100555u : 0100444u,
-                    static_cast<uint64_t>(st.st_size)});
+                    static_cast<uint64_t>(st.st_size), {}});
     return Status::Ok();
   }
   if (!S_ISDIR(st.st_mode))
     return Status::Invalid(src + " is neither a regular file nor a directory");
-  if (!rel.empty()) out->push_back({rel, src, true, 040555u, 0});
+  if (!rel.empty()) out->push_back({rel, src, true, 040555u, 0, {}});
   auto names = DirNames(src);
   if (!names.ok()) return names.status();
   for (const auto& n : *names)
-    MODELFS_RETURN_IF_ERROR(Walk(src + "/" + n, rel.empty() ? n : rel + "/" + n, out, depth + 1));
+    MODELFS_RETURN_IF_ERROR(
+        Walk(src + "/" + n, rel.empty() ? n : rel + "/" + n, out, depth + 1, deref));
   return Status::Ok();
 }
 
-Status Plan(const std::vector<std::string>& paths, std::vector<Item>* items) {
+std::vector<TreeItem> TreeOf(const std::vector<Item>& items) {
+  std::vector<TreeItem> tree;
+  for (const auto& it : items) tree.push_back({it.rel, it.dir, it.mode, it.size, {}, it.target});
+  return tree;
+}
+
+Status Plan(const std::vector<std::string>& paths, bool deref, std::vector<Item>* items) {
   if (paths.empty()) return Status::Invalid("nothing to push: give a file or directory");
   struct stat st;
   if (paths.size() == 1 && stat(paths[0].c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    MODELFS_RETURN_IF_ERROR(Walk(paths[0], "", items, 0));
+    MODELFS_RETURN_IF_ERROR(Walk(paths[0], "", items, 0, deref));
   } else {
     std::set<std::string> bases;
     for (const auto& p : paths) {
@@ -72,12 +98,15 @@ Status Plan(const std::vector<std::string>& paths, std::vector<Item>* items) {
         return Status::Invalid("cannot push " + p + ": give it by a name (e.g. dir/ rather than .)");
       if (!bases.insert(b).second)
         return Status::Invalid("two paths have the same base name " + b + ": " + p);
-      MODELFS_RETURN_IF_ERROR(Walk(p, b, items, 0));
+      MODELFS_RETURN_IF_ERROR(Walk(p, b, items, 0, deref));
     }
   }
   bool any_file = std::any_of(items->begin(), items->end(), [](const Item& i) { return !i.dir; });
   if (!any_file) return Status::Invalid("nothing to push: no files in " + paths[0]);
-  return Status::Ok();
+  // Before a byte is copied: a link the version could not keep.
+  return CheckVersionLinks(TreeOf(*items), "cannot push " + EscapeText(paths[0]),
+                           "push with --dereference to store what it leads to (or copy the "
+                           "input with cp -L)");
 }
 
 // Stores the files of `items` (adding to `fresh` each blob it wrote that was
@@ -88,7 +117,7 @@ Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Acto
   std::map<std::string, Digest> digests;
   uint64_t done = 0;
   for (auto& it : *items) {
-    if (it.dir) continue;
+    if (it.dir || it.link()) continue;
     uint64_t base = done;
     auto stored = reg->blobs().PutFile(
         it.src, [&](uint64_t n) { if (progress) progress(base + n); }, fresh);
@@ -119,9 +148,9 @@ Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Acto
     std::string b, a;
     MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &b, &a));
   }
-  std::vector<TreeItem> tree;
-  for (const auto& it : *items)
-    tree.push_back({it.rel, it.dir, it.mode, it.size, it.dir ? Digest{} : digests.at(it.rel)});
+  std::vector<TreeItem> tree = TreeOf(*items);
+  for (auto& it : tree)
+    if (!it.dir && it.mode != kSymlinkMode) it.digest = digests.at(it.rel);
   MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
   MODELFS_RETURN_IF_ERROR(t.PutModel(m));
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
@@ -153,7 +182,7 @@ void Registry::DropFreshBlobs(std::set<Digest> fresh) {
   Status st = snap->ForEachModel("", [&](const Model& m) {
     err = snap->ForEachVersion(m.id, 0, [&](const Version& v) {
       err = snap->ForEachPath(v, [&](const std::string&, const Entry& e) {
-        if (!e.is_dir()) fresh.erase(e.digest);
+        if (e.is_file()) fresh.erase(e.digest);
         return !fresh.empty();
       });
       return err.ok() && !fresh.empty();
@@ -183,14 +212,14 @@ Result<std::unique_ptr<GcLock>> GcLock::Take(const std::string& root, bool exclu
 
 GcLock::~GcLock() { close(fd_); }
 
-Status Registry::PlanPush(const std::vector<std::string>& paths, uint64_t* bytes,
-                          uint64_t* files, const FileCheck& each_file) {
+Status Registry::PlanPush(const std::vector<std::string>& paths, bool dereference,
+                          uint64_t* bytes, uint64_t* files, const FileCheck& each_file) {
   std::vector<Item> items;
-  MODELFS_RETURN_IF_ERROR(Plan(paths, &items));
+  MODELFS_RETURN_IF_ERROR(Plan(paths, dereference, &items));
   *bytes = 0;
   *files = 0;
   for (const auto& i : items) {
-    if (i.dir) continue;
+    if (i.dir || i.link()) continue;
     if (each_file) MODELFS_RETURN_IF_ERROR(each_file(i.src, i.size));
     *bytes += i.size;
     ++*files;
@@ -215,7 +244,7 @@ Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
     }
   }
   std::vector<Item> items;
-  MODELFS_RETURN_IF_ERROR(Plan(req.paths, &items));
+  MODELFS_RETURN_IF_ERROR(Plan(req.paths, req.dereference, &items));
 
   auto lock = GcLock::Take(root_, false);
   if (!lock.ok()) return lock.status();

@@ -345,6 +345,7 @@ Status Decode(std::string_view bytes, Version* v) {
 std::string Encode(const Entry& e) {
   json j = {{"id", e.id}, {"p", e.parent}, {"n", e.name}, {"m", e.mode}, {"s", e.size}};
   if (!e.is_dir()) j["dg"] = DigestJson(e.digest);
+  if (e.is_link()) j["lt"] = e.target;
   return ToCbor(j);
 }
 
@@ -357,6 +358,7 @@ Status Decode(std::string_view bytes, Entry* e) {
   f.Need("m", &r.mode);
   f.Get("s", &r.size);
   f.Get("dg", &r.digest);
+  if (r.is_link()) f.Need("lt", &r.target);
   if (!f.status().ok()) return f.status();
   // A directory has no digest; Encode writes none, so one read here would
   // not survive the record's next write.

@@ -87,18 +87,28 @@ struct Version {
   bool operator==(const Version&) const = default;
 };
 
-// A file or directory inside a version, keyed by (parent id, name). The
-// parent of a top-level entry is the version itself.
+// A file, directory or symlink inside a version, keyed by (parent id,
+// name). The parent of a top-level entry is the version itself. A symlink
+// (S_IFLNK|0777) holds its target, a relative path that resolves inside
+// the version (CheckVersionLinks); its size is the target's length and its
+// digest the XXH3-128 of the target (LinkDigest), so that the version's
+// digest covers it, and it names no blob. Records written before symlinks
+// existed have no target field and decode as before.
 struct Entry {
   ObjectId id = 0;
   ObjectId parent = 0;
   std::string name;
-  uint32_t mode = 0;  // full st_mode: S_IFREG|0444, S_IFREG|0555, S_IFDIR|0555
+  uint32_t mode = 0;  // full st_mode: S_IFREG|0444, S_IFREG|0555, S_IFDIR|0555, S_IFLNK|0777
   uint64_t size = 0;
-  Digest digest;  // files only
+  Digest digest;       // files and symlinks
+  std::string target;  // symlinks only
   bool is_dir() const { return (mode & 0170000) == 0040000; }
   bool operator==(const Entry&) const = default;
+  bool is_link() const { return (mode & 0170000) == 0120000; }
+  bool is_file() const { return !is_dir() && !is_link(); }
 };
+
+inline constexpr uint32_t kSymlinkMode = 0120777;  // S_IFLNK|0777
 
 struct Alias {
   ObjectId id = 0;

@@ -119,6 +119,9 @@ struct PushRequest {
   std::vector<std::string> paths;  // laid out as `cp -r` would (SPEC §5)
   std::vector<MetaChange> meta;    // metrics, params, tags, lineage, description
   std::string alias;  // optional: point this alias at the new version
+  // Follow symlinks inside the input and store what they lead to, rather
+  // than keep them as symlinks (which must then resolve inside it).
+  bool dereference = false;
 };
 
 // A check run inside a write transaction, against the records as they are
@@ -266,7 +269,7 @@ class Registry {
   // is called with every file's source path and size: its first error is
   // returned (the policy's file size limit).
   using FileCheck = std::function<Status(const std::string& path, uint64_t size)>;
-  static Status PlanPush(const std::vector<std::string>& paths, uint64_t* bytes,
+  static Status PlanPush(const std::vector<std::string>& paths, bool dereference, uint64_t* bytes,
                          uint64_t* files, const FileCheck& each_file = {});
 
  private:

@@ -71,6 +71,11 @@ int Fsync(int fd) {
   return ::fsync(fd);
 }
 
+int Syncfs(int fd) {
+  if (int e = Inject(Call::kSyncfs, nullptr)) return errno = e, -1;
+  return ::syncfs(fd);
+}
+
 int Ftruncate(int fd, off_t len) {
   if (int e = Inject(Call::kFtruncate, nullptr)) return errno = e, -1;
   return ::ftruncate(fd, len);
@@ -124,6 +129,7 @@ const char* CallName(Call c) {
     case Call::kPread: return "pread";
     case Call::kPwrite: return "pwrite";
     case Call::kFsync: return "fsync";
+    case Call::kSyncfs: return "syncfs";
     case Call::kFtruncate: return "ftruncate";
     case Call::kRename: return "rename";
     case Call::kUnlink: return "unlink";

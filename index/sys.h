@@ -2,7 +2,7 @@
 // read what it stores (as LevelDB's Env and SQLite's syscall table): each
 // function is the call of the same name, unless a test has armed the fault
 // injector below, which can fail any one of them with a chosen errno. What
-// goes through here: open, read/pread, pwrite, fsync, ftruncate, rename,
+// goes through here: open, read/pread, pwrite, fsync, syncfs, ftruncate, rename,
 // unlink, mkdir, rmdir, fsetxattr, remove_all and LMDB's commit (index/
 // uses no write, link or fallocate). What does not: stat/lstat/access/
 // lseek/flock/close and directory listings (they change nothing stored; a
@@ -27,6 +27,7 @@ ssize_t Read(int fd, void* buf, size_t n);
 ssize_t Pread(int fd, void* buf, size_t n, off_t off);
 ssize_t Pwrite(int fd, const void* buf, size_t n, off_t off);
 int Fsync(int fd);
+int Syncfs(int fd);
 int Ftruncate(int fd, off_t len);
 int Rename(const char* from, const char* to);
 int Unlink(const char* path);
@@ -44,7 +45,7 @@ int TxnCommit(MDB_txn* txn);
 // while no other thread of the process goes through the seam.
 
 enum class Call {
-  kOpen, kRead, kPread, kPwrite, kFsync, kFtruncate, kRename, kUnlink, kMkdir, kRmdir,
+  kOpen, kRead, kPread, kPwrite, kFsync, kSyncfs, kFtruncate, kRename, kUnlink, kMkdir, kRmdir,
   kFsetxattr, kRemoveAll, kTxnCommit,
 };
 const char* CallName(Call c);

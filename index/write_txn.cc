@@ -6,6 +6,8 @@
 
 #include <map>
 
+#include "index/links.h"
+
 namespace modelfs {
 
 using namespace lmdb;
@@ -154,6 +156,13 @@ Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
     e.mode = it.mode;
     if (it.dir) {
       dir_ids[it.rel] = e.id;
+    } else if (e.is_link()) {
+      // Listed like a file, holding no bytes of the version's size.
+      e.target = it.target;
+      e.size = it.target.size();
+      e.digest = LinkDigest(it.target);
+      ++v->files;
+      vd.Add(it.rel, e.mode, e.digest);
     } else {
       e.size = it.size;
       e.digest = it.digest;

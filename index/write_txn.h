@@ -48,13 +48,15 @@ Result<Model> NewModel(WriteTxn& t, std::string_view name, const Actor& who);
 // model's next number (the caller writes `m` back: next_version moved on).
 Result<Version> NewVersion(WriteTxn& t, Model* m, State state, const Actor& who);
 
-// One file or directory of a version being committed, by its path.
+// One file, directory or symlink (mode kSymlinkMode) of a version being
+// committed, by its path.
 struct TreeItem {
   std::string rel;  // "a/b.bin"; a directory comes before what it contains
   bool dir = false;
   uint32_t mode = 0;
   uint64_t size = 0;
   Digest digest;
+  std::string target;  // symlinks: checked by CheckVersionLinks first
 };
 
 // Writes the entries of version `v` for `items`, and sets its size, file

@@ -64,13 +64,15 @@ stop_mount() {
 # start_mount ROOT MNT [MOUNT ARGS...]: runs `modelfs mount ROOT MNT -f ARGS`
 # in the background, waits (bounded) until MNT is served, and arranges for
 # it to be unmounted and the daemon reaped when the test exits, however it
-# exits. Sets MOUNT_PID and MOUNT_LOG (the daemon's stderr).
+# exits. Sets MOUNT_PID and MOUNT_LOG (the daemon's stderr). MOUNT_WRAP, if
+# set, is a command that execs the rest (e.g. `prlimit --nofile=1024:1024`).
 start_mount() {
   local root=$1 mnt=$2
   shift 2
   mkdir -p "$mnt"
   MOUNT_LOG="$WORK/mount-$(basename "$mnt")-$RANDOM.log"
-  "$MODELFS" mount "$root" "$mnt" -f "$@" >"$MOUNT_LOG" 2>&1 &
+  # shellcheck disable=SC2086  # MOUNT_WRAP is a command line: split it
+  ${MOUNT_WRAP:-} "$MODELFS" mount "$root" "$mnt" -f "$@" >"$MOUNT_LOG" 2>&1 &
   MOUNT_PID=$!
   on_exit "stop_mount '$mnt' $MOUNT_PID"
   if ! wait_until "$MOUNT_TIMEOUT" is_mounted "$mnt"; then

@@ -59,6 +59,23 @@ TEST_CASE("a draft writer keeps a seal out until it closes", "[drafts]") {
   CHECK(Writer(*f.reg, *d, "late.bin").status().code() == Code::kNotFound);
 }
 
+TEST_CASE("no writer starts while a seal holds the draft, whatever process seals", "[drafts]") {
+  Fixture f;
+  f.Push("churn");
+  auto d = f.reg->CreateDraft("churn", 2, Alice());
+  REQUIRE(d.ok());
+  {
+    // What Seal holds from its walk to its commit; flock excludes it from
+    // this process's own holds as from another's.
+    auto sealing = DraftLock::Take(f.reg->DraftDir(*d), true, "sealing");
+    REQUIRE(sealing.ok());
+    auto w = Writer(*f.reg, *d, "model.onnx");
+    CHECK(w.status().code() == Code::kBusy);
+    CHECK_FALSE(stdfs::exists(f.reg->DraftDir(*d) + "/model.onnx"));  // not even opened
+  }
+  CHECK(Writer(*f.reg, *d, "model.onnx").ok());
+}
+
 TEST_CASE("truncation happens only once the writer holds the file", "[drafts]") {
   Fixture f;
   f.Push("churn");
