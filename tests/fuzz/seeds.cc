@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "index/links.h"
 #include "index/records.h"
 #include "policy/policy.h"
 
@@ -60,13 +61,15 @@ void Records() {
   draft.model = "churn";
   draft.number = 4;
   draft.state = State::kDraft;
-  Entry file{30, 20, "model.onnx", 0100444, 9, d};
-  Entry dir_entry{31, 20, "conf", 0040555, 0, {}};
+  Entry file{30, 20, "model.onnx", 0100444, 9, d, {}};
+  Entry dir_entry{31, 20, "conf", 0040555, 0, {}, {}};
+  const std::string target = "shards/model-00001.safetensors";
+  Entry link{32, 20, "model.safetensors", kSymlinkMode, target.size(), LinkDigest(target), target};
   Alias a{40, "production", 3, 1764210498000000000, "bob"};
   AuditRecord r{12, 1764210499000000000, 1002, "bob", "alias", "churn", 3, "production",
                 "churn/production", "2", "3", true, "allowed by [defaults].promote \"*\""};
   WriteAll("records_fuzz",
-           {Encode(m), Encode(v), Encode(draft), Encode(file), Encode(dir_entry), Encode(a),
+           {Encode(m), Encode(v), Encode(draft), Encode(file), Encode(dir_entry), Encode(link), Encode(a),
             Encode(r),
             // Damaged: a field of the wrong type, not a map, not CBOR.
             Cbor({{"id", 20}, {"mid", 7}, {"m", "churn"}, {"n", 3}, {"lp", 3}}),
