@@ -68,6 +68,7 @@ class DraftLock {
   // Busy (saying `busy`) while the other kind of hold is taken.
   static Result<DraftLock> Take(const std::string& draft_dir, bool exclusive,
                                 const std::string& busy);
+  int fd() const { return fd_; }  // the draft directory, open O_RDONLY
 
  private:
   explicit DraftLock(int fd) : fd_(fd) {}
