@@ -54,8 +54,9 @@ class BlobStore {
   // byte: chmod 0444, then a hard link in staging/ that Publish renames
   // into place. From then on the inode is (or will be) a blob: the caller
   // must make sure nobody writes it again (drafts.cc). Where staging/
-  // cannot link it (EXDEV: another filesystem; EPERM, EMLINK, ENOTSUP) the
-  // bytes are copied as PutFd does.
+  // cannot link it (EXDEV: another filesystem; EPERM, EMLINK, ENOTSUP), or
+  // the file is another user's (chmod EPERM), the bytes are copied as PutFd
+  // does.
   Result<Stored> Adopt(int fd, const std::string& path, const Digest& digest, uint64_t size,
                        std::set<Digest>* placed = nullptr);
   // Puts the blobs of kDeferred puts in place, durably, in three steps

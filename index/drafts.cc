@@ -227,7 +227,8 @@ Status Registry::RestoreDraftFiles(const std::string& dir, int dir_fd) {
     }
     // Its only name is the draft's: it is the draft's again. The mark goes
     // last, so an interrupted restore is redone.
-    if (sys::Fchmod(fd, **mode) != 0) return Status::FromErrno("chmod " + path, errno);
+    if ((st.st_mode & 0777) != **mode && sys::Fchmod(fd, **mode) != 0)
+      return Status::FromErrno("chmod " + path, errno);
     if (sys::Fremovexattr(fd, kSealModeXattr) != 0 && errno != ENODATA)
       return Status::FromErrno("cannot restore draft file " + path, errno);
   }
