@@ -17,6 +17,10 @@
 //     go of it (a draft of any size seals with a few descriptors).
 //   - A seal started in this process first stops admitting new writers, so
 //     that no file is created between its walk and its commit.
+//   - A seal makes the draft's new files blobs by hard links (drafts.cc):
+//     a writer never opens an inode the seal adopted (it carries
+//     Registry::kSealModeXattr); Registry::OpenDraftWriter first restores
+//     a draft an unfinished seal left marked.
 #pragma once
 
 #include <cstdint>
