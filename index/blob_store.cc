@@ -116,6 +116,30 @@ Status BlobStore::Publish(const std::vector<Stored>& stored, std::set<Digest>* p
   return SyncFs(blobs_);
 }
 
+bool BlobStore::Has(const Digest& d, uint64_t size) const {
+  struct stat st;
+  return stat(PathOf(d).c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) == size;
+}
+
+Result<BlobStore::Stored> BlobStore::Adopt(int fd, const std::string& path, const Digest& digest,
+                                           uint64_t size, std::set<Digest>* placed) {
+  // The blob's mode, before any name in staging/ or blobs/ leads to it.
+  // EPERM: the file is another user's (a group shares ROOT): copied.
+  std::string tmp = staging_ + "/" + TempName();
+  if (sys::Fchmod(fd, 0444) != 0) {
+    if (errno != EPERM) return Status::FromErrno("chmod " + path, errno);
+  } else if (sys::Link(path.c_str(), tmp.c_str()) == 0) {
+    Stored s;
+    s.digest = digest;
+    s.size = size;
+    s.pending = tmp;
+    return s;
+  } else if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != EOPNOTSUPP)
+    return Status::FromErrno("link " + path + " to " + tmp, errno);
+  if (lseek(fd, 0, SEEK_SET) != 0) return Status::FromErrno("seek " + path, errno);
+  return PutFd(fd, path, {}, placed, Sync::kDeferred);
+}
+
 Result<BlobStore::Stored> BlobStore::PutFd(int in, const std::string& what,
                                            const Progress& progress, std::set<Digest>* placed,
                                            Sync sync) {

@@ -1,7 +1,8 @@
 // The content-addressed store of file contents: ROOT/blobs/<2 hex>/<30 hex>,
 // named by the XXH3-128 of the bytes, mode 0444, written once. New bytes are
 // streamed into ROOT/staging/ while hashed, fsynced, then renamed into place,
-// so a blob file that exists is always complete. Thread-safe.
+// so a blob file that exists is always complete; a draft's file is instead
+// hashed and linked into place itself (Adopt). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +46,19 @@ class BlobStore {
   // Same, from an open descriptor positioned at 0 (read to EOF).
   Result<Stored> PutFd(int fd, const std::string& what, const Progress& progress = {},
                        std::set<Digest>* placed = nullptr, Sync sync = Sync::kNow);
+  // Whether blob `d` is stored with `size` bytes (one of another size is
+  // damage, which a put replaces).
+  bool Has(const Digest& d, uint64_t size) const;
+  // Makes the file at `path`, open as `fd`, whose bytes hash to `digest`
+  // (`size` bytes), the pending blob of a kDeferred put without copying a
+  // byte: chmod 0444, then a hard link in staging/ that Publish renames
+  // into place. From then on the inode is (or will be) a blob: the caller
+  // must make sure nobody writes it again (drafts.cc). Where staging/
+  // cannot link it (EXDEV: another filesystem; EPERM, EMLINK, ENOTSUP), or
+  // the file is another user's (chmod EPERM), the bytes are copied as PutFd
+  // does.
+  Result<Stored> Adopt(int fd, const std::string& path, const Digest& digest, uint64_t size,
+                       std::set<Digest>* placed = nullptr);
   // Puts the blobs of kDeferred puts in place, durably, in three steps
   // whatever their number: syncfs (their bytes), rename each, syncfs (their
   // names). A blob file that exists is still always complete. Each blob

@@ -69,6 +69,12 @@ Result<DraftWriter> DraftWriters::Open(uint64_t version_id, const std::function<
     int fd = open_fd();
     if (fd < 0) return Status::FromErrno("draft file", errno);
     w.fd_ = fd;  // closed by w on every early return
+    // An inode a seal adopted is (or may become) a blob: never written.
+    // OpenDraftWriter restores such a draft first, so only a descriptor of
+    // the inode from before (a name since replaced) can lead here.
+    char c;
+    if (fgetxattr(fd, Registry::kSealModeXattr, &c, 1) >= 0 || errno == ERANGE)
+      return Status::NotFound("the draft file was sealed or replaced: look it up again");
     struct stat sb;
     if (fstat(fd, &sb) != 0) return Status::FromErrno("draft file", errno);
     if (flock(fd, LOCK_SH | LOCK_NB) != 0) {

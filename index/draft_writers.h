@@ -17,6 +17,10 @@
 //     go of it (a draft of any size seals with a few descriptors).
 //   - A seal started in this process first stops admitting new writers, so
 //     that no file is created between its walk and its commit.
+//   - A seal makes the draft's new files blobs by hard links (drafts.cc):
+//     a writer never opens an inode the seal adopted (it carries
+//     Registry::kSealModeXattr); Registry::OpenDraftWriter first restores
+//     a draft an unfinished seal left marked.
 #pragma once
 
 #include <cstdint>
@@ -68,6 +72,7 @@ class DraftLock {
   // Busy (saying `busy`) while the other kind of hold is taken.
   static Result<DraftLock> Take(const std::string& draft_dir, bool exclusive,
                                 const std::string& busy);
+  int fd() const { return fd_; }  // the draft directory, open O_RDONLY
 
  private:
   explicit DraftLock(int fd) : fd_(fd) {}

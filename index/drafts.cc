@@ -1,7 +1,28 @@
 // Drafts: versions written file by file through the mount, then sealed.
 // A draft's files are plain files under ROOT/staging/draft-<version id>/;
-// sealing streams each into the blob store and commits entries, digest and
-// the ready state in one write transaction, like a push.
+// sealing hashes each and makes it its own blob (BlobStore::Adopt: a hard
+// link, no byte copied), then commits entries, digest and the ready state
+// in one write transaction, like a push.
+//
+// Why a link and not a rename: with a link the draft stays whole at every
+// instant (a crash or a failed seal leaves every file where it was), and
+// only the sharing has to be undone; a rename would take the files out of
+// the draft, and a crash would need a journal to put them back. The cost
+// is that a draft file and a blob share an inode between the link and the
+// removal of the draft directory after the commit: a write to the draft
+// file then would change a blob. So nothing writes such an inode:
+//   - the seal marks the draft directory (kSealingXattr) before it adopts
+//     the first file, and each adopted file (kSealModeXattr, its draft
+//     mode; the inode becomes 0444, the blob's mode);
+//   - a marked draft is restored (RestoreDraftFiles) before any writer is
+//     admitted (OpenDraftWriter), by a seal that fails, by the next seal,
+//     at mount start and by fsck --repair: an adopted file still linked
+//     elsewhere is replaced by a private copy (the only copy, and only
+//     after a failure), the others get their mode back;
+//   - and, whatever happens, DraftWriters::Open refuses an inode that
+//     carries kSealModeXattr.
+// On success the draft directory is removed after the commit, leaving each
+// adopted inode to its blob name alone.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -9,10 +30,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "index/dir_names.h"
@@ -112,7 +136,107 @@ Result<Version> CurrentVersion(const Registry& reg, std::string_view model, uint
   return snap->GetVersion(model, number);
 }
 
+// What a draft's file is when the seal adopted it: its draft mode, or
+// nullopt when it was not adopted (an error if that cannot be told).
+Result<std::optional<mode_t>> AdoptedMode(int fd, const std::string& what) {
+  char buf[16];
+  ssize_t n = fgetxattr(fd, Registry::kSealModeXattr, buf, sizeof buf - 1);
+  if (n < 0) {
+    if (errno == ENODATA) return std::optional<mode_t>();
+    return Status::FromErrno("cannot read " + std::string(Registry::kSealModeXattr) + " of " + what,
+                             errno);
+  }
+  buf[n] = '\0';
+  return std::optional<mode_t>(static_cast<mode_t>(strtoul(buf, nullptr, 8) & 0777));
+}
+
+// Replaces the file at `path` (open as `fd`) with a private copy of its
+// bytes with `mode`: written in staging/ (gc's if we die: it is locked
+// meanwhile), fsynced, then renamed over `path`, so the name always leads
+// to complete bytes. Holes stay holes.
+Status Unshare(const std::string& staging, const std::string& path, int fd, mode_t mode) {
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = staging + "/unshare-" + std::to_string(getpid()) + "-" +
+                    std::to_string(counter++) + ".tmp";
+  int out = sys::Open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0) return Status::FromErrno("cannot create " + tmp, errno);
+  Fd held(out);
+  flock(out, LOCK_EX);
+  auto fail = [&](const std::string& what, int err) {
+    sys::Unlink(tmp.c_str());
+    return Status::FromErrno(what, err);
+  };
+  constexpr size_t kChunk = 1 << 20;
+  std::unique_ptr<char[]> buf(new char[kChunk]);
+  static const std::unique_ptr<char[]> zeros(new char[kChunk]());
+  uint64_t off = 0;
+  for (;;) {
+    ssize_t n = sys::Pread(fd, buf.get(), kChunk, static_cast<off_t>(off));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot read " + path, errno);
+    }
+    if (n == 0) break;
+    if (std::memcmp(buf.get(), zeros.get(), static_cast<size_t>(n)) != 0) {
+      for (ssize_t w = 0; w < n;) {
+        ssize_t k = sys::Pwrite(out, buf.get() + w, static_cast<size_t>(n - w),
+                                static_cast<off_t>(off) + w);
+        if (k < 0) {
+          if (errno == EINTR) continue;
+          return fail("cannot write " + tmp, errno);
+        }
+        w += k;
+      }
+    }
+    off += static_cast<uint64_t>(n);
+  }
+  if (sys::Ftruncate(out, static_cast<off_t>(off)) != 0) return fail("cannot write " + tmp, errno);
+  if (sys::Fchmod(out, mode) != 0) return fail("chmod " + tmp, errno);
+  if (sys::Fsync(out) != 0) return fail("fsync " + tmp, errno);
+  if (sys::Rename(tmp.c_str(), path.c_str()) != 0)
+    return fail("rename " + tmp + " to " + path, errno);
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status Registry::RestoreDraftFiles(const std::string& dir, int dir_fd) {
+  char c;
+  if (fgetxattr(dir_fd, kSealingXattr, &c, 1) < 0 && errno != ERANGE) {
+    if (errno == ENODATA) return Status::Ok();
+    return Status::FromErrno("cannot read " + std::string(kSealingXattr) + " of " + dir, errno);
+  }
+  std::error_code ec;
+  auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code fe;
+    if (it->is_symlink(fe) || !it->is_regular_file(fe)) continue;
+    std::string path = it->path();
+    int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return Status::FromErrno("cannot restore draft file " + path, errno);
+    Fd held(fd);
+    auto mode = AdoptedMode(fd, path);
+    if (!mode.ok()) return mode.status();
+    if (!*mode) continue;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return Status::FromErrno("stat " + path, errno);
+    if (st.st_nlink > 1) {
+      // Still a blob too (or on its way to be one): the draft gets a copy.
+      MODELFS_RETURN_IF_ERROR(Unshare(blobs_.staging_dir(), path, fd, **mode));
+      continue;
+    }
+    // Its only name is the draft's: it is the draft's again. The mark goes
+    // last, so an interrupted restore is redone.
+    if ((st.st_mode & 0777) != **mode && sys::Fchmod(fd, **mode) != 0)
+      return Status::FromErrno("chmod " + path, errno);
+    if (sys::Fremovexattr(fd, kSealModeXattr) != 0 && errno != ENODATA)
+      return Status::FromErrno("cannot restore draft file " + path, errno);
+  }
+  if (ec) return Status::IO("cannot list draft directory " + dir + ": " + ec.message());
+  if (sys::Fremovexattr(dir_fd, kSealingXattr) != 0 && errno != ENODATA)
+    return Status::FromErrno("cannot restore draft directory " + dir, errno);
+  return Status::Ok();
+}
 
 std::string Registry::DraftDir(const Version& v) const {
   return blobs_.staging_dir() + "/draft-" + std::to_string(v.id);
@@ -206,6 +330,9 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
       v.ref() + " is being changed (a file is being opened for writing, created, renamed or "
                 "removed)");
   if (!dir_lock.ok()) return dir_lock.status();
+  // What an earlier seal left adopted (it crashed or could not undo it):
+  // draft modes back, sharing broken, before the walk reads the modes.
+  MODELFS_RETURN_IF_ERROR(RestoreDraftFiles(DraftDir(v), dir_lock->fd()));
   std::vector<DraftFile> files;
   MODELFS_RETURN_IF_ERROR(WalkDraft(v.ref(), DraftDir(v), "", MaxDraftPath(DraftDir(v)), &files));
   if (std::none_of(files.begin(), files.end(), [](auto& f) { return !f.dir; }))
@@ -221,9 +348,26 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
   }
   MODELFS_RETURN_IF_ERROR(CheckVersionLinks(
       tree, v.ref(), "copy what it leads to instead (cp -L), or remove it"));
-  // One file open at a time; the blobs are made durable and put in place
-  // together (Publish), rather than with two disk flushes each.
+  // A seal that fails gives the draft back as it was (before the locks go,
+  // after the staging links below are removed): no file of it stays
+  // shared with a blob. If that fails too, the marks stay, and the draft
+  // is restored before it is next written (see the top of this file).
+  struct Restore {
+    Registry* reg;
+    std::string dir;
+    int dir_fd;
+    bool& sealed;
+    ~Restore() {
+      if (!sealed) (void)reg->RestoreDraftFiles(dir, dir_fd);
+    }
+  } restore{this, DraftDir(v), dir_lock->fd(), sealed};
+  // One file open at a time: each is hashed (its only read) and, when its
+  // bytes are new, adopted as its own blob; the blobs are made durable
+  // and put in place together (Publish), rather than with two disk
+  // flushes each.
   std::map<std::string, BlobStore::Stored> stored;
+  std::set<Digest> adopted;  // two files of the same bytes: one blob
+  bool marked = false;
   struct Unpublished {  // a seal that fails leaves no staging file behind
     std::map<std::string, BlobStore::Stored>& s;
     bool done = false;
@@ -239,8 +383,32 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
     int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return Status::FromErrno("draft file " + f.rel, errno);
     Fd held(fd);
-    auto s = blobs_.PutFd(fd, path, {}, &fresh, BlobStore::Sync::kDeferred);
+    uint64_t size = 0;
+    auto digest = BlobStore::HashFd(fd, &size);
+    if (!digest.ok()) return digest.status().WithContext("draft file " + f.rel);
+    if (adopted.count(*digest) || blobs_.Has(*digest, size)) {
+      // Stored already (Publish makes it durable): this file is dropped.
+      BlobStore::Stored s;
+      s.digest = *digest;
+      s.size = size;
+      s.existed = true;
+      stored[f.rel] = s;
+      continue;
+    }
+    if (!marked) {
+      if (sys::Fsetxattr(dir_lock->fd(), kSealingXattr, "1", 1, 0) != 0)
+        return Status::FromErrno("cannot mark draft directory " + DraftDir(v), errno);
+      marked = true;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) return Status::FromErrno("draft file " + f.rel, errno);
+    char m[8];
+    int n = snprintf(m, sizeof m, "%o", st.st_mode & 0777);
+    if (sys::Fsetxattr(fd, kSealModeXattr, m, static_cast<size_t>(n), 0) != 0)
+      return Status::FromErrno("cannot mark draft file " + f.rel, errno);
+    auto s = blobs_.Adopt(fd, path, *digest, size, &fresh);
     if (!s.ok()) return s.status();
+    adopted.insert(*digest);
     stored[f.rel] = *s;
   }
   {
@@ -337,8 +505,23 @@ Result<DraftWriter> Registry::OpenDraftWriter(const Version& draft,
   // Held while the writer opens and locks its file (see draft_writers.h):
   // a seal, from this process or another, that holds it exclusively sees
   // every writer's lock, and no writer starts until it commits.
-  auto opening = DraftLock::Take(DraftDir(draft), false, draft.ref() + " is being sealed");
-  if (!opening.ok()) return opening.status();
+  // A seal that crashed or failed may have left files shared with blobs:
+  // restored first (exclusively), then opened as usual. Only a draft a
+  // seal is marking again meanwhile goes round more than once.
+  std::optional<DraftLock> opening;
+  for (int tries = 0;; ++tries) {
+    auto l = DraftLock::Take(DraftDir(draft), false, draft.ref() + " is being sealed");
+    if (!l.ok()) return l.status();
+    opening.emplace(std::move(*l));
+    char c;
+    if (fgetxattr(opening->fd(), kSealingXattr, &c, 1) < 0 && errno == ENODATA) break;
+    opening.reset();  // let go of it before taking it exclusively
+    if (tries == 3) return Status::Busy(draft.ref() + " is being sealed");
+    auto excl = DraftLock::Take(DraftDir(draft), true, draft.ref() + " is being sealed");
+    if (!excl.ok()) return excl.status();
+    MODELFS_RETURN_IF_ERROR(CheckDraft(draft));
+    MODELFS_RETURN_IF_ERROR(RestoreDraftFiles(DraftDir(draft), excl->fd()));
+  }
   return writers_.Open(draft.id, open_fd, [&] { return CheckDraft(draft); }, truncate);
 }
 
@@ -365,6 +548,17 @@ Result<std::vector<std::string>> Registry::TornDraftFiles(bool remove) {
   std::vector<std::string> torn;
   for (const Version& v : drafts) {
     std::string dir = DraftDir(v);
+    if (remove) {
+      // An interrupted seal's adopted files (busy: a seal or a writer is at
+      // work on it, and the writer's open restores it anyway).
+      auto excl = DraftLock::Take(dir, true, "busy");
+      if (excl.ok()) {
+        Status st = CheckDraft(v);
+        if (st.ok()) st = RestoreDraftFiles(dir, excl->fd());
+        if (!st.ok() && st.code() != Code::kNotFound)
+          return st;
+      }
+    }
     std::error_code ec;
     auto it = std::filesystem::recursive_directory_iterator(dir, ec);
     // Sealed or discarded since the snapshot: its directory went with it.

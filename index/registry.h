@@ -241,10 +241,21 @@ class Registry {
   // The xattr a writer sets on a draft file while it has it open for
   // writing: a file that still carries it after a crash may be torn.
   static constexpr const char* kWritingXattr = "user.modelfs.writing";
+  // A seal makes each new file of a draft its own blob (a hard link: no
+  // byte copied, see drafts.cc). From the first such file until the commit
+  // (or until a failed seal is undone) the draft's staging directory
+  // carries kSealingXattr, and each file it adopted kSealModeXattr (its
+  // draft mode, octal; the inode is then 0444). A writer never writes an
+  // inode that carries kSealModeXattr: a draft marked kSealingXattr is
+  // restored first (RestoreDraftFiles), by the writer's open, the seal,
+  // the mount's start and fsck --repair.
+  static constexpr const char* kSealingXattr = "user.modelfs.sealing";
+  static constexpr const char* kSealModeXattr = "user.modelfs.draft_mode";
   // Draft files still marked as being written by a writer that is gone (no
   // lock held): "MODEL@N path (SIZE bytes)". With `remove`, they are
   // deleted, so the draft keeps only complete files (the mount does this
-  // when it starts; fsck --repair too). An error when the drafts or their
+  // when it starts; fsck --repair too), and each draft an interrupted seal
+  // left marked is restored (RestoreDraftFiles). An error when the drafts or their
   // files cannot all be read (then some may be unchecked; seal still
   // refuses a torn file) or a torn file cannot be removed.
   Result<std::vector<std::string>> TornDraftFiles(bool remove);
@@ -289,6 +300,13 @@ class Registry {
   // Removes the blobs in `fresh`, written by a push or seal that did not
   // commit, so that it leaves nothing for gc; best effort (push.cc).
   void DropFreshBlobs(std::set<Digest> fresh);
+  // Undoes what an unfinished seal did to the draft whose staging directory
+  // is `dir` (see kSealingXattr), when it is so marked: a file adopted by
+  // the seal gets its draft mode back and, if its inode is still linked
+  // elsewhere (a blob), is first replaced by a private copy, so no later
+  // write reaches a blob. Idempotent, and safe to interrupt at any point.
+  // The caller holds the draft's DraftLock exclusively (no writer).
+  Status RestoreDraftFiles(const std::string& dir, int dir_fd);
   MDB_txn* TakeReadTxn() const;
   void GiveBackReadTxn(MDB_txn* txn) const;
 

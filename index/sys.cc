@@ -86,6 +86,11 @@ int Rename(const char* from, const char* to) {
   return ::rename(from, to);
 }
 
+int Link(const char* from, const char* to) {
+  if (int e = Inject(Call::kLink, from)) return errno = e, -1;
+  return ::link(from, to);
+}
+
 int Unlink(const char* path) {
   if (int e = Inject(Call::kUnlink, path)) return errno = e, -1;
   return ::unlink(path);
@@ -99,6 +104,16 @@ int Mkdir(const char* path, mode_t mode) {
 int Rmdir(const char* path) {
   if (int e = Inject(Call::kRmdir, path)) return errno = e, -1;
   return ::rmdir(path);
+}
+
+int Fchmod(int fd, mode_t mode) {
+  if (int e = Inject(Call::kFchmod, nullptr)) return errno = e, -1;
+  return ::fchmod(fd, mode);
+}
+
+int Fremovexattr(int fd, const char* name) {
+  if (int e = Inject(Call::kFremovexattr, nullptr)) return errno = e, -1;
+  return ::fremovexattr(fd, name);
 }
 
 int Fsetxattr(int fd, const char* name, const void* value, size_t size, int flags) {
@@ -132,10 +147,13 @@ const char* CallName(Call c) {
     case Call::kSyncfs: return "syncfs";
     case Call::kFtruncate: return "ftruncate";
     case Call::kRename: return "rename";
+    case Call::kLink: return "link";
     case Call::kUnlink: return "unlink";
     case Call::kMkdir: return "mkdir";
     case Call::kRmdir: return "rmdir";
+    case Call::kFchmod: return "fchmod";
     case Call::kFsetxattr: return "fsetxattr";
+    case Call::kFremovexattr: return "fremovexattr";
     case Call::kRemoveAll: return "remove_all";
     case Call::kTxnCommit: return "mdb_txn_commit";
   }

@@ -3,8 +3,8 @@
 // function is the call of the same name, unless a test has armed the fault
 // injector below, which can fail any one of them with a chosen errno. What
 // goes through here: open, read/pread, pwrite, fsync, syncfs, ftruncate, rename,
-// unlink, mkdir, rmdir, fsetxattr, remove_all and LMDB's commit (index/
-// uses no write, link or fallocate). What does not: stat/lstat/access/
+// link, unlink, mkdir, rmdir, fchmod, fsetxattr, fremovexattr, remove_all and
+// LMDB's commit (index/ uses no write or fallocate). What does not: stat/lstat/access/
 // lseek/flock/close and directory listings (they change nothing stored; a
 // close after fsync cannot lose data), and Registry::Init's setup.
 //
@@ -30,10 +30,13 @@ int Fsync(int fd);
 int Syncfs(int fd);
 int Ftruncate(int fd, off_t len);
 int Rename(const char* from, const char* to);
+int Link(const char* from, const char* to);
 int Unlink(const char* path);
 int Mkdir(const char* path, mode_t mode);
 int Rmdir(const char* path);
+int Fchmod(int fd, mode_t mode);
 int Fsetxattr(int fd, const char* name, const void* value, size_t size, int flags);
+int Fremovexattr(int fd, const char* name);
 // std::filesystem::remove_all: the count removed, or -1 with `ec` set.
 std::uintmax_t RemoveAll(const std::string& path, std::error_code& ec);
 // mdb_txn_commit: an LMDB return code. A failed commit (injected or not)
@@ -45,8 +48,8 @@ int TxnCommit(MDB_txn* txn);
 // while no other thread of the process goes through the seam.
 
 enum class Call {
-  kOpen, kRead, kPread, kPwrite, kFsync, kSyncfs, kFtruncate, kRename, kUnlink, kMkdir, kRmdir,
-  kFsetxattr, kRemoveAll, kTxnCommit,
+  kOpen, kRead, kPread, kPwrite, kFsync, kSyncfs, kFtruncate, kRename, kLink, kUnlink, kMkdir,
+  kRmdir, kFchmod, kFsetxattr, kFremovexattr, kRemoveAll, kTxnCommit,
 };
 const char* CallName(Call c);
 
