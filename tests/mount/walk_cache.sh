@@ -4,8 +4,9 @@
 # second `ls -lR` of a ready version costs fewer requests than the first,
 # and a second stat of a name a ready version lacks costs none. Metadata set
 # on a version shows at once through the mount and within 1 s through the
-# CLI; a new version shows in its model's listing within 1 s; a draft's
-# listing changes at once.
+# CLI; a new version shows in its model's listing within 1 s, an alias's
+# (cached) target follows a move within 1 s; a draft's listing changes at
+# once.
 . "$TESTS_DIR/lib.sh"
 
 R=$WORK/reg
@@ -85,6 +86,31 @@ ls "$M/churn" >/dev/null
 ls "$M/churn" >/dev/null
 ok mf push "$R" churn "$WORK/src"
 wait_until 1 sh -c "ls '$M/churn' | grep -qx v2" || die "v2 not listed within 1 s: $(ls "$M/churn")"
+assert_eq v2 "$(readlink "$M/churn/latest")" "latest"
+
+check "an alias's target is cached, and follows a move within 1 s"
+ok mf alias "$R" churn@1 production
+wait_until 1 sh -c "[ \"\$(readlink '$M/churn/production')\" = v1 ]" || die "production -> v1 not visible"
+# The freshness thread may still drop the link once for the change just
+# made (it polls every 200 ms): some window of two reads must ask nothing.
+cached=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  readlink "$M/churn/production" >/dev/null
+  c6=$(counts)
+  assert_eq v1 "$(readlink "$M/churn/production")" "production"
+  getfattr -n user.registry.version "$M/churn/production" >/dev/null  # follows it
+  c7=$(counts)
+  [ "$(delta readlink "$c6" "$c7")" = 0 ] && { cached=1; break; }
+  sleep 0.2
+done
+[ "$cached" = 1 ] || die "every read of production asked the daemon for its target"
+ok mf alias "$R" churn@2 production
+wait_until 1 sh -c "[ \"\$(readlink '$M/churn/production')\" = v2 ]" ||
+  die "production -> v2 not visible within 1 s: $(readlink "$M/churn/production")"
+assert_contains "$(getfattr -n user.registry.version --only-values "$M/churn/production")" 2
+ln -sfn v1 "$M/churn/production"
+assert_eq v1 "$(readlink "$M/churn/production")" "production after ln -sfn through the mount"
+assert_contains "$(getfattr -n user.registry.version --only-values "$M/churn/production")" 1
 assert_eq v2 "$(readlink "$M/churn/latest")" "latest"
 
 check "a draft's listing changes at once"
