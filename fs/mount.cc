@@ -62,6 +62,8 @@ namespace {
 // How often the freshness thread polls the audit sequence. SPEC §3 wants
 // changes visible within 1 s; 200 ms leaves room for the kernel round trips.
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
+// Workers kept waiting for requests when --threads is not given (see Mount).
+constexpr unsigned kIdleThreads = 2;
 // How long a blob descriptor no read uses stays open (see Freshness::Run).
 constexpr int64_t kBlobIdleNs = 30'000'000'000;
 
@@ -418,9 +420,12 @@ int Mount(const MountOptions& opt) {
     // One /dev/fuse fd per worker: no contention on a single queue.
     fuse_loop_cfg_set_clone_fd(cfg, 1);
     if (opt.threads > 0) fuse_loop_cfg_set_max_threads(cfg, opt.threads);
-    // Keep idle workers around: creating a thread per burst costs more than
-    // an idle thread's stack.
-    fuse_loop_cfg_set_idle_threads(cfg, opt.threads > 0 ? opt.threads : 10);
+    // Idle workers kept waiting: each request wakes the next in turn, so
+    // ten of them (libfuse's default) hand a serial walk from thread to
+    // thread and cache to cache, twice as slow on 2 cores as two
+    // (scripts/bench-walk --threads). Up to max_threads (libfuse's 10
+    // unless --threads) still start when requests block, e.g. a seal.
+    fuse_loop_cfg_set_idle_threads(cfg, opt.threads > 0 ? opt.threads : kIdleThreads);
     {
       Freshness fresh(s);
       int r = fuse_session_loop_mt(se, cfg);
