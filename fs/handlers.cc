@@ -164,38 +164,50 @@ int StatOf(Server& srv, const Node& n, struct stat* out, bool* stable) {
 
 namespace {
 
+// Handler F, counted as request K before it runs: one wrapper for every
+// handler, whatever its arguments.
+template <Request K, auto F>
+struct Counted;
+template <Request K, typename... A, void (*F)(fuse_req_t, A...)>
+struct Counted<K, F> {
+  static void Call(fuse_req_t req, A... a) {
+    S(req).requests.Add(K);
+    F(req, a...);
+  }
+};
+
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops{};
   ops.init = Init;
-  ops.lookup = Lookup;
-  ops.forget = Forget;
-  ops.forget_multi = ForgetMulti;
-  ops.getattr = GetAttr;
-  ops.readlink = ReadLink;
-  ops.statfs = StatFs;
-  ops.opendir = OpenDir;
-  ops.readdir = ReadDir;
-  ops.readdirplus = ReadDirPlus;
-  ops.releasedir = ReleaseDir;
-  ops.open = Open;
-  ops.read = Read;
-  ops.write_buf = WriteBuf;
-  ops.fsync = Fsync;
-  ops.flush = Flush;
-  ops.release = Release;
-  ops.getxattr = GetXattr;
-  ops.listxattr = ListXattr;
-  ops.setxattr = SetXattr;
-  ops.removexattr = RemoveXattr;
-  ops.setattr = SetAttr;
-  ops.mkdir = MkDir;
-  ops.mknod = MkNod;
-  ops.symlink = SymLink;
-  ops.unlink = Unlink;
-  ops.rmdir = RmDir;
-  ops.rename = Rename;
-  ops.link = Link;
-  ops.create = Create;
+  ops.lookup = Counted<Request::kLookup, Lookup>::Call;
+  ops.forget = Counted<Request::kForget, Forget>::Call;
+  ops.forget_multi = Counted<Request::kForget, ForgetMulti>::Call;  // a batch counts once
+  ops.getattr = Counted<Request::kGetAttr, GetAttr>::Call;
+  ops.readlink = Counted<Request::kReadLink, ReadLink>::Call;
+  ops.statfs = Counted<Request::kStatFs, StatFs>::Call;
+  ops.opendir = Counted<Request::kOpenDir, OpenDir>::Call;
+  ops.readdir = Counted<Request::kReadDir, ReadDir>::Call;
+  ops.readdirplus = Counted<Request::kReadDirPlus, ReadDirPlus>::Call;
+  ops.releasedir = Counted<Request::kReleaseDir, ReleaseDir>::Call;
+  ops.open = Counted<Request::kOpen, Open>::Call;
+  ops.read = Counted<Request::kRead, Read>::Call;
+  ops.write_buf = Counted<Request::kWrite, WriteBuf>::Call;
+  ops.fsync = Counted<Request::kFsync, Fsync>::Call;
+  ops.flush = Counted<Request::kFlush, Flush>::Call;
+  ops.release = Counted<Request::kRelease, Release>::Call;
+  ops.getxattr = Counted<Request::kGetXattr, GetXattr>::Call;
+  ops.listxattr = Counted<Request::kListXattr, ListXattr>::Call;
+  ops.setxattr = Counted<Request::kSetXattr, SetXattr>::Call;
+  ops.removexattr = Counted<Request::kRemoveXattr, RemoveXattr>::Call;
+  ops.setattr = Counted<Request::kSetAttr, SetAttr>::Call;
+  ops.mkdir = Counted<Request::kMkDir, MkDir>::Call;
+  ops.mknod = Counted<Request::kMkNod, MkNod>::Call;
+  ops.symlink = Counted<Request::kSymLink, SymLink>::Call;
+  ops.unlink = Counted<Request::kUnlink, Unlink>::Call;
+  ops.rmdir = Counted<Request::kRmDir, RmDir>::Call;
+  ops.rename = Counted<Request::kRename, Rename>::Call;
+  ops.link = Counted<Request::kLink, Link>::Call;
+  ops.create = Counted<Request::kCreate, Create>::Call;
   return ops;
 }
 

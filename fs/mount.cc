@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -61,8 +62,15 @@ namespace {
 // How often the freshness thread polls the audit sequence. SPEC §3 wants
 // changes visible within 1 s; 200 ms leaves room for the kernel round trips.
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
+// Workers kept waiting for requests when --threads is not given (see Mount).
+constexpr unsigned kIdleThreads = 2;
 // How long a blob descriptor no read uses stays open (see Freshness::Run).
 constexpr int64_t kBlobIdleNs = 30'000'000'000;
+
+// Set by SIGUSR1: the freshness thread writes the request counts to the log
+// at its next poll (a signal handler may not take the log's lock).
+volatile sig_atomic_t g_report_requests = 0;
+void OnReportSignal(int) { g_report_requests = 1; }
 
 int Fail(const std::string& msg) {
   std::cerr << "modelfs: " << msg << "\n";
@@ -192,6 +200,10 @@ class Freshness {
       // Denial summaries that are due, so a caller that stops still has
       // its count in the trail; Poll then announces them like any record.
       srv_->enforcer->Flush();
+      if (g_report_requests) {
+        g_report_requests = 0;
+        Log(srv_->requests.Format());
+      }
       Poll();
       // A blob gc removed lives on disk while we hold it open: idle
       // descriptors go after a while (a read reopens in one open(2)).
@@ -334,6 +346,12 @@ int Mount(const MountOptions& opt) {
     fuse_session_destroy(se);
     return Fail("cannot install signal handlers");
   }
+  // `kill -USR1 PID`: the requests served so far, by kind, in the log.
+  struct sigaction sa {};
+  sa.sa_handler = OnReportSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, nullptr);
   if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
@@ -402,9 +420,12 @@ int Mount(const MountOptions& opt) {
     // One /dev/fuse fd per worker: no contention on a single queue.
     fuse_loop_cfg_set_clone_fd(cfg, 1);
     if (opt.threads > 0) fuse_loop_cfg_set_max_threads(cfg, opt.threads);
-    // Keep idle workers around: creating a thread per burst costs more than
-    // an idle thread's stack.
-    fuse_loop_cfg_set_idle_threads(cfg, opt.threads > 0 ? opt.threads : 10);
+    // Idle workers kept waiting: each request wakes the next in turn, so
+    // ten of them (libfuse's default) hand a serial walk from thread to
+    // thread and cache to cache, twice as slow on 2 cores as two
+    // (scripts/bench-walk --threads). Up to max_threads (libfuse's 10
+    // unless --threads) still start when requests block, e.g. a seal.
+    fuse_loop_cfg_set_idle_threads(cfg, opt.threads > 0 ? opt.threads : kIdleThreads);
     {
       Freshness fresh(s);
       int r = fuse_session_loop_mt(se, cfg);
@@ -414,6 +435,7 @@ int Mount(const MountOptions& opt) {
       }
     }  // the freshness thread stops before the session goes away
     fuse_loop_cfg_destroy(cfg);
+    Log(s->requests.Format());
     Log("unmounting " + mountpoint);
   }
   fuse_session_unmount(se);

@@ -32,8 +32,12 @@ void Init(void* userdata, fuse_conn_info* conn) {
   if (srv->opt.read_path == ReadPath::kSpliceMove) want(FUSE_CAP_SPLICE_MOVE);
   else conn->want &= ~FUSE_CAP_SPLICE_MOVE;
   if (srv->opt.read_path == ReadPath::kCopy) conn->want &= ~FUSE_CAP_SPLICE_WRITE;
-  // Alias symlinks move: their targets must be asked for every time.
-  conn->want &= ~FUSE_CAP_CACHE_SYMLINKS;
+  // Symlink targets cached in the kernel's page cache: `getfattr -R`
+  // follows latest and production for each name it reads, a readlink each.
+  // Aliases and latest move, but the freshness thread invalidates the
+  // inodes of a changed model's links (inval_inode drops the page, waiting
+  // for a readlink in flight to fill it first, so none is left stale).
+  want(FUSE_CAP_CACHE_SYMLINKS);
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->time_gran = 1;
 }

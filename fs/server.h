@@ -11,6 +11,7 @@
 #include "fs/callers.h"
 #include "fs/inodes.h"
 #include "fs/pending_links.h"
+#include "fs/request_counts.h"
 #include "fs/tree.h"
 #include "index/blob_fds.h"
 #include "index/registry.h"
@@ -53,7 +54,7 @@ struct Server {
   PendingLinks pending;   // ln -sfn's temporary symlinks
   ServeOptions opt;
   fuse_session* se = nullptr;
-
+  RequestCounts requests;  // served so far, by kind (every handler counts itself)
 };
 
 // The request handlers; userdata is the Server.

@@ -19,6 +19,10 @@ constexpr uint32_t kLinkMode = S_IFLNK | 0777;
 // Far more cached counts than directories a walk keeps hot; past it the
 // cache starts over rather than growing without bound.
 constexpr size_t kMaxCachedCounts = 1 << 20;
+// Cached xattr lists (a version's is ~1 KiB): getfattr -d reads one node's
+// list and values one after another, so a few thousand cover any walk's
+// working set, and a walk over 100,000 versions does not keep them all.
+constexpr size_t kMaxCachedXattrs = 4096;
 
 std::string VersionDir(uint32_t n) { return "v" + std::to_string(n); }
 
@@ -495,7 +499,7 @@ Result<std::shared_ptr<const Xattrs>> Tree::GetXattrs(const Node& n) const {
   auto list = std::make_shared<const Xattrs>(std::move(*built));
   if (!cacheable) return list;
   std::lock_guard<std::mutex> g(xattr_mu_);
-  if (xattrs_.size() >= kMaxCachedCounts) xattrs_.clear();
+  if (xattrs_.size() >= kMaxCachedXattrs) xattrs_.clear();
   // Stored under the epoch read before the snapshot: a change announced
   // since then makes this entry stale at once.
   xattrs_[n.ino] = CachedXattrs{view->epoch, list};
