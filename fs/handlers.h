@@ -8,7 +8,7 @@
 // reply, and never make notify calls (the freshness thread in mount.cc does).
 #pragma once
 
-#define FUSE_USE_VERSION 312  // 3.12: fuse_loop_cfg_set_max_threads for --threads
+#define FUSE_USE_VERSION 317  // 3.17: passthrough (fuse_passthrough_open); 3.12: loop config
 #include <fuse_lowlevel.h>
 
 #include <atomic>

@@ -8,7 +8,7 @@
 // terminal, and a container often has no syslog daemon, so a daemonized
 // mount appends to ROOT/mount.log (private to ROOT's owner like the rest of
 // ROOT), with libfuse's own messages, by making that file its stderr.
-#define FUSE_USE_VERSION 312  // 3.12: fuse_loop_cfg_set_max_threads for --threads
+#define FUSE_USE_VERSION 317  // 3.17: passthrough (fuse_passthrough_open); 3.12: loop config
 #include "fs/mount.h"
 
 #include <fcntl.h>
