@@ -71,8 +71,8 @@ int Fail(const std::string& msg) {
 
 // ---------------------------------------------------------------- options
 
-// Splits -o options into ours (read=, dontneed=) and libfuse's (allow_other,
-// ro, default_permissions, max_read=, ...).
+// Splits -o options into ours (read=, dontneed=, passthrough=) and libfuse's
+// (allow_other, ro, default_permissions, max_read=, ...).
 Status ParseOptions(const std::vector<std::string>& in, ServeOptions* serve,
                     std::vector<std::string>* fuse_opts) {
   for (const std::string& o : in) {
@@ -83,6 +83,10 @@ Status ParseOptions(const std::vector<std::string>& in, ServeOptions* serve,
       else if (v == "splice") serve->read_path = ReadPath::kSplice;
       else if (v == "splice_move") serve->read_path = ReadPath::kSpliceMove;
       else return Status::Invalid("-o read= takes copy, splice or splice_move, not " + v);
+    } else if (o.rfind("passthrough=", 0) == 0) {
+      std::string v = o.substr(12);
+      if (v != "0" && v != "1") return Status::Invalid("-o passthrough= takes 0 or 1");
+      serve->passthrough = v == "1";
     } else if (o.rfind("dontneed=", 0) == 0) {
       std::string v = o.substr(9);
       if (v != "0" && v != "1") return Status::Invalid("-o dontneed= takes 0 or 1");
