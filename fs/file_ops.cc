@@ -1,7 +1,8 @@
 // Open files: a ready version's file reads its blob (verified on first open
 // since mount), through FUSE passthrough where the kernel allows it (it
-// then reads and maps the blob itself), else by read requests; a draft's file reads and writes its staging file, a writer
-// holding a DraftWriter (index/draft_writers.h) until its last close.
+// then reads and maps the blob itself), else by read requests; a draft's
+// file reads and writes its staging file, a writer holding a DraftWriter
+// (index/draft_writers.h) until its last close.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -143,7 +144,8 @@ void InitPassthrough(Server& srv, fuse_conn_info* conn) {
   if (on) conn->want |= FUSE_CAP_PASSTHROUGH;  // and no writeback cache: Init never wants it
   else conn->want &= ~FUSE_CAP_PASSTHROUGH;
   srv.served.enabled.store(on);
-  if (srv.opt.passthrough && !on) Log("passthrough: not offered by the kernel; reads are served by the daemon");
+  if (srv.opt.passthrough && !on)
+    Log("passthrough: not offered by the kernel; reads are served by the daemon");
 }
 
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -243,7 +245,8 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi
   // The reply has been copied into the kernel (the mounted file's page
   // cache) by now, so the blob's copy of these pages is redundant.
   // (A draft's staging file keeps its pages: the seal reads them next.)
-  if (srv.opt.dontneed && !fh.draft && !fh.passthrough) DropServed(fd, fh.size, static_cast<uint64_t>(off), size);
+  if (srv.opt.dontneed && !fh.draft && !fh.passthrough)
+    DropServed(fd, fh.size, static_cast<uint64_t>(off), size);
   lease.Reset();
   Unref(hp);
 }
