@@ -1,12 +1,16 @@
 // Open files: a ready version's file reads its blob (verified on first open
-// since mount); a draft's file reads and writes its staging file, a writer
-// holding a DraftWriter (index/draft_writers.h) until its last close.
+// since mount), through FUSE passthrough where the kernel allows it (it
+// then reads and maps the blob itself), else by read requests; a draft's
+// file reads and writes its staging file, a writer holding a DraftWriter
+// (index/draft_writers.h) until its last close.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "fs/handlers.h"
@@ -92,7 +96,57 @@ void OpenDraft(fuse_req_t req, const Node& n, fuse_file_info* fi) {
   }
 }
 
+// The backing id the kernel is to read inode `ino` through, or 0 to serve
+// it by read requests: the first open of an inode decides, later opens
+// share its choice (and backing id) until the last release (ServedInodes).
+// `fd` is the blob's descriptor, verified already.
+int ServeInode(fuse_req_t req, fuse_ino_t ino, int fd, const std::string& what) {
+  Server& srv = S(req);
+  ServedInodes& sv = srv.served;
+  std::lock_guard<std::mutex> lock(sv.mu);
+  ServedInodes::Inode& in = sv.open[ino];
+  if (in.opens++ > 0) return in.backing_id;
+  if (!sv.enabled.load(std::memory_order_relaxed) || sv.refused.count(ino)) return 0;
+  errno = 0;
+  int id = fuse_passthrough_open(req, fd);
+  if (id > 0) return in.backing_id = id;
+  int err = errno;
+  // No CAP_SYS_ADMIN (EPERM) or no support in the kernel will not change
+  // during the mount: stop asking. Anything else (a stacked filesystem
+  // under the blob, ELOOP) is this inode's: it is not asked again.
+  bool for_good = err == EPERM || err == ENOTTY || err == EOPNOTSUPP || err == ENOSYS;
+  if (for_good) sv.enabled.store(false, std::memory_order_relaxed);
+  else sv.refused.insert(ino);
+  if (!sv.refusal_logged.exchange(true))
+    Log("passthrough refused for " + what + " (" + (err ? strerror(err) : "no backing id") +
+        "): serving " + (for_good ? "every file" : "such files") + " by read requests");
+  return 0;
+}
+
+// Undoes ServeInode for one open; the last one closes the backing id.
+void UnserveInode(fuse_req_t req, fuse_ino_t ino) {
+  ServedInodes& sv = S(req).served;
+  std::lock_guard<std::mutex> lock(sv.mu);
+  auto it = sv.open.find(ino);
+  if (it == sv.open.end() || --it->second.opens > 0) return;
+  if (it->second.backing_id > 0) {
+    if (int rc = fuse_passthrough_close(req, it->second.backing_id); rc < 0)
+      Log("error: closing passthrough backing id " + std::to_string(it->second.backing_id) +
+          ": " + strerror(errno));
+  }
+  sv.open.erase(it);
+}
+
 }  // namespace
+
+void InitPassthrough(Server& srv, fuse_conn_info* conn) {
+  bool on = srv.opt.passthrough && (conn->capable & FUSE_CAP_PASSTHROUGH);
+  if (on) conn->want |= FUSE_CAP_PASSTHROUGH;  // and no writeback cache: Init never wants it
+  else conn->want &= ~FUSE_CAP_PASSTHROUGH;
+  srv.served.enabled.store(on);
+  if (srv.opt.passthrough && !on)
+    Log("passthrough: not offered by the kernel; reads are served by the daemon");
+}
 
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Server& srv = S(req);
@@ -120,13 +174,26 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!lease.ok())
     return RefuseBlob(req, FormatRef(n.model, n.version) + " " + n.name, lease.status());
   auto* fh = new FileHandle;
-  fh->hold = std::move(hold);
   fh->blob = e->digest;
   fh->size = e->size;
+  int backing_id = ServeInode(req, ino, lease->fd(), FormatRef(n.model, n.version) + " " + n.name);
+  if (backing_id > 0) {
+    // The kernel holds the blob open itself now: our descriptor may go back
+    // to the cache's bound (BlobFds), and the mounted file has no pages of
+    // its own (the blob's are the ones read and mapped).
+    fh->passthrough = true;
+    fi->backing_id = backing_id;
+    fi->keep_cache = 0;
+  } else {
+    fh->hold = std::move(hold);
+    fi->keep_cache = stable ? 1 : 0;  // immutable bytes: keep pages across opens
+  }
   fi->fh = reinterpret_cast<uint64_t>(fh);
-  fi->keep_cache = stable ? 1 : 0;  // immutable bytes: keep pages across opens
-  fi->noflush = 1;                  // nothing to flush on close
-  if (fuse_reply_open(req, fi) != 0) Unref(fh);
+  fi->noflush = 1;  // nothing to flush on close
+  if (fuse_reply_open(req, fi) != 0) {
+    UnserveInode(req, ino);
+    Unref(fh);
+  }
 }
 
 void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -178,7 +245,8 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi
   // The reply has been copied into the kernel (the mounted file's page
   // cache) by now, so the blob's copy of these pages is redundant.
   // (A draft's staging file keeps its pages: the seal reads them next.)
-  if (srv.opt.dontneed && !fh.draft) DropServed(fd, fh.size, static_cast<uint64_t>(off), size);
+  if (srv.opt.dontneed && !fh.draft && !fh.passthrough)
+    DropServed(fd, fh.size, static_cast<uint64_t>(off), size);
   lease.Reset();
   Unref(hp);
 }
@@ -225,6 +293,7 @@ void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
 void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   if (fh->draft) S(req).open_drafts.Remove(ino);
+  else UnserveInode(req, ino);
   Unref(fh);
   fuse_reply_err(req, 0);
 }

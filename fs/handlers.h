@@ -8,7 +8,7 @@
 // reply, and never make notify calls (the freshness thread in mount.cc does).
 #pragma once
 
-#define FUSE_USE_VERSION 312  // 3.12: fuse_loop_cfg_set_max_threads for --threads
+#define FUSE_USE_VERSION 317  // 3.17: passthrough (fuse_passthrough_open); 3.12: loop config
 #include <fuse_lowlevel.h>
 
 #include <atomic>
@@ -115,6 +115,7 @@ struct FileHandle {
   Digest blob;        // a ready version's file: what it reads
   BlobFds::Hold hold;  // ... and its claim on the blob's cached descriptor
   uint64_t size = 0;
+  bool passthrough = false;  // the kernel reads the blob itself (no hold needed)
   std::atomic<int> refs{1};
   bool draft = false;                 // a staging file: no fixed size, nothing to drop
   std::optional<DraftWriter> writer;  // set when open for writing; owns fd
@@ -127,6 +128,9 @@ void Unref(FileHandle* fh);
 
 // name_ops.cc: names, attributes and directories.
 void Init(void* userdata, fuse_conn_info* conn);
+// file_ops.cc: asks for FUSE passthrough at init when the options and the
+// kernel allow it (Init's part for open files).
+void InitPassthrough(Server& srv, fuse_conn_info* conn);
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
 void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets);

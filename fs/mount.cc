@@ -8,7 +8,7 @@
 // terminal, and a container often has no syslog daemon, so a daemonized
 // mount appends to ROOT/mount.log (private to ROOT's owner like the rest of
 // ROOT), with libfuse's own messages, by making that file its stderr.
-#define FUSE_USE_VERSION 312  // 3.12: fuse_loop_cfg_set_max_threads for --threads
+#define FUSE_USE_VERSION 317  // 3.17: passthrough (fuse_passthrough_open); 3.12: loop config
 #include "fs/mount.h"
 
 #include <fcntl.h>
@@ -79,8 +79,8 @@ int Fail(const std::string& msg) {
 
 // ---------------------------------------------------------------- options
 
-// Splits -o options into ours (read=, dontneed=) and libfuse's (allow_other,
-// ro, default_permissions, max_read=, ...).
+// Splits -o options into ours (read=, dontneed=, passthrough=) and libfuse's
+// (allow_other, ro, default_permissions, max_read=, ...).
 Status ParseOptions(const std::vector<std::string>& in, ServeOptions* serve,
                     std::vector<std::string>* fuse_opts) {
   for (const std::string& o : in) {
@@ -91,6 +91,10 @@ Status ParseOptions(const std::vector<std::string>& in, ServeOptions* serve,
       else if (v == "splice") serve->read_path = ReadPath::kSplice;
       else if (v == "splice_move") serve->read_path = ReadPath::kSpliceMove;
       else return Status::Invalid("-o read= takes copy, splice or splice_move, not " + v);
+    } else if (o.rfind("passthrough=", 0) == 0) {
+      std::string v = o.substr(12);
+      if (v != "0" && v != "1") return Status::Invalid("-o passthrough= takes 0 or 1");
+      serve->passthrough = v == "1";
     } else if (o.rfind("dontneed=", 0) == 0) {
       std::string v = o.substr(9);
       if (v != "0" && v != "1") return Status::Invalid("-o dontneed= takes 0 or 1");

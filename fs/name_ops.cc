@@ -40,6 +40,7 @@ void Init(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_CACHE_SYMLINKS);
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->time_gran = 1;
+  InitPassthrough(*srv, conn);
 }
 
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {

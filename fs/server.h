@@ -3,10 +3,14 @@
 // the serving options. Internal to fs/.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "fs/callers.h"
 #include "fs/inodes.h"
@@ -40,6 +44,28 @@ struct ServeOptions {
   // kernel keeps the bytes in the mounted file's cache, so keeping both
   // would cache every model twice.
   bool dontneed = true;
+  // Ready files read by FUSE passthrough (`-o passthrough=0|1`): the kernel
+  // reads and maps the blob itself, as a native file. Needs a kernel with
+  // FUSE_PASSTHROUGH and CAP_SYS_ADMIN; where refused, the read path above.
+  bool passthrough = true;
+};
+
+// How each open ready file's inode is served (fs/file_ops.cc). The kernel
+// takes one backing file per inode and refuses to mix modes on one inode
+// (a cached-mode open of an inode with a backing file cannot be mapped,
+// ENODEV), so the first open decides for all opens until the last release:
+// passthrough (one backing id, shared, closed on the last release) or the
+// read path of ServeOptions.
+struct ServedInodes {
+  struct Inode {
+    int backing_id = 0;  // 0: served by read requests
+    uint32_t opens = 0;
+  };
+  std::mutex mu;
+  std::unordered_map<uint64_t, Inode> open;  // by inode number, under mu
+  std::unordered_set<uint64_t> refused;      // inodes whose backing file was refused, under mu
+  std::atomic<bool> enabled{false};          // negotiated at init and not refused for good
+  std::atomic<bool> refusal_logged{false};
 };
 
 struct Server {
@@ -53,6 +79,7 @@ struct Server {
   OpenDraftFiles open_drafts;  // draft files open through the mount
   PendingLinks pending;   // ln -sfn's temporary symlinks
   ServeOptions opt;
+  ServedInodes served;  // ready files open through the mount: passthrough or not
   fuse_session* se = nullptr;
   RequestCounts requests;  // served so far, by kind (every handler counts itself)
 };

@@ -66,13 +66,17 @@ stop_mount() {
 # it to be unmounted and the daemon reaped when the test exits, however it
 # exits. Sets MOUNT_PID and MOUNT_LOG (the daemon's stderr). MOUNT_WRAP, if
 # set, is a command that execs the rest (e.g. `prlimit --nofile=1024:1024`).
+# MODELFS_PASSTHROUGH=0|1, if set, is passed as `-o passthrough=` (ctest
+# runs the read tests in both modes: tests/CMakeLists.txt).
 start_mount() {
   local root=$1 mnt=$2
   shift 2
   mkdir -p "$mnt"
   MOUNT_LOG="$WORK/mount-$(basename "$mnt")-$RANDOM.log"
+  local pt=()
+  [ -n "${MODELFS_PASSTHROUGH:-}" ] && pt=(-o "passthrough=$MODELFS_PASSTHROUGH")
   # shellcheck disable=SC2086  # MOUNT_WRAP is a command line: split it
-  ${MOUNT_WRAP:-} "$MODELFS" mount "$root" "$mnt" -f "$@" >"$MOUNT_LOG" 2>&1 &
+  ${MOUNT_WRAP:-} "$MODELFS" mount "$root" "$mnt" -f "${pt[@]}" "$@" >"$MOUNT_LOG" 2>&1 &
   MOUNT_PID=$!
   on_exit "stop_mount '$mnt' $MOUNT_PID"
   if ! wait_until "$MOUNT_TIMEOUT" is_mounted "$mnt"; then
