@@ -1,9 +1,12 @@
 // Open files: a ready version's file reads its blob (verified on first open
-// since mount), through FUSE passthrough where the kernel allows it (it
-// then reads and maps the blob itself), else by read requests; a draft's
-// file reads and writes its staging file, a writer holding a DraftWriter
-// (index/draft_writers.h) until its last close.
+// since mount); a draft's file reads and writes its staging file, a writer
+// holding a DraftWriter (index/draft_writers.h) until its last close. Both
+// go through FUSE passthrough where the kernel allows it (it then reads,
+// writes and maps the backing file itself, as a native one), else by
+// requests (Read, WriteBuf).
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,60 +56,19 @@ void RefuseBlob(fuse_req_t req, const std::string& what, const Status& st) {
   Err(req, err == EMFILE || err == ENFILE ? err : EIO);
 }
 
-// A draft's file handle, for reading or (with `writer`) writing.
-FileHandle* NewDraftHandle(int fd, std::optional<DraftWriter> writer, const Version& v,
-                           const std::string& name) {
-  auto* fh = new FileHandle;
-  fh->fd = writer ? writer->fd() : fd;
-  fh->draft = true;
-  fh->writer = std::move(writer);
-  fh->version = v;
-  fh->name = name;
-  return fh;
-}
-
-void OpenDraft(fuse_req_t req, const Node& n, fuse_file_info* fi) {
-  Server& srv = S(req);
-  Version v;
-  std::shared_ptr<const PathFd> pf;
-  if (int err = DraftOf(srv, n, &v, &pf)) return Err(req, err);
-  int acc = fi->flags & O_ACCMODE;
-  bool write = acc != O_RDONLY || (fi->flags & O_TRUNC);
-  if (!Allowed(req, write ? policy::Operation::kWriteDraft : policy::Operation::kRead, n.model))
-    return;
-  std::string path = FdPath(pf->fd());
-  FileHandle* fh;
-  if (write) {
-    int flags = O_RDWR | O_CLOEXEC | (fi->flags & O_APPEND);
-    auto w = srv.reg->OpenDraftWriter(
-        v, [&] { return open(path.c_str(), flags); }, fi->flags & O_TRUNC);
-    if (!w.ok()) return Err(req, w.status().code() == Code::kNotFound ? ESTALE : ErrnoOf(w.status()));
-    fh = NewDraftHandle(-1, std::move(*w), v, n.name);
-  } else {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Err(req, errno);
-    fh = NewDraftHandle(fd, std::nullopt, v, n.name);
-  }
-  fi->fh = reinterpret_cast<uint64_t>(fh);
-  fi->keep_cache = 0;  // the bytes change
-  srv.open_drafts.Add(n.ino, fh->fd);
-  if (fuse_reply_open(req, fi) != 0) {
-    srv.open_drafts.Remove(n.ino);
-    Unref(fh);
-  }
-}
-
-// The backing id the kernel is to read inode `ino` through, or 0 to serve
-// it by read requests: the first open of an inode decides, later opens
-// share its choice (and backing id) until the last release (ServedInodes).
-// `fd` is the blob's descriptor, verified already.
-int ServeInode(fuse_req_t req, fuse_ino_t ino, int fd, const std::string& what) {
+// The backing id the kernel is to read (and, for a draft, write) inode
+// `ino` through, or 0 to serve it by requests: the first open of an inode
+// decides, later opens share its choice (and backing id) until the last
+// release (ServedInodes); `allow` false makes a first open decide for
+// requests. `fd` is the file's descriptor (a blob's, verified already; a
+// staging file's): the kernel opens its own per open, with that open's flags.
+int ServeInode(fuse_req_t req, fuse_ino_t ino, int fd, bool allow, const std::string& what) {
   Server& srv = S(req);
   ServedInodes& sv = srv.served;
   std::lock_guard<std::mutex> lock(sv.mu);
   ServedInodes::Inode& in = sv.open[ino];
   if (in.opens++ > 0) return in.backing_id;
-  if (!sv.enabled.load(std::memory_order_relaxed) || sv.refused.count(ino)) return 0;
+  if (!allow || !sv.enabled.load(std::memory_order_relaxed) || sv.refused.count(ino)) return 0;
   errno = 0;
   int id = fuse_passthrough_open(req, fd);
   if (id > 0) return in.backing_id = id;
@@ -135,6 +97,81 @@ void UnserveInode(fuse_req_t req, fuse_ino_t ino) {
           ": " + strerror(errno));
   }
   sv.open.erase(it);
+}
+
+// Whether the kernel may write a draft's file `fd` without asking us
+// (passthrough): such writes escape WriteBuf's check of
+// [limits].max_file_size, so only while the file cannot outgrow the limit
+// before the filesystem under it is full (the default limit, 256 GiB, is
+// beyond most disks; a policy that sets a small one gets every write
+// checked, by requests).
+bool SizeLimitUnreachable(const Server& srv, int fd) {
+  struct stat st;
+  struct statvfs fs;
+  if (fstat(fd, &st) != 0 || fstatvfs(fd, &fs) != 0) return false;
+  uint64_t room = static_cast<uint64_t>(fs.f_bfree) * fs.f_frsize;
+  return static_cast<uint64_t>(st.st_size) + room < srv.enforcer->policy()->limits().max_file_size;
+}
+
+// A draft's file handle, for reading or (with `writer`) writing; `fd` is
+// the reader's (owned by the handle) or -1 for a writer.
+FileHandle* NewDraftHandle(int fd, std::optional<DraftWriter> writer, const Version& v,
+                           const std::string& name) {
+  auto* fh = new FileHandle;
+  fh->fd = writer ? writer->fd() : fd;
+  fh->draft = true;
+  fh->writer = std::move(writer);
+  fh->version = v;
+  fh->name = name;
+  return fh;
+}
+
+// Replies to an open (entry null) or a create of draft file `ino` with
+// `fh`: through passthrough when ServeInode grants it (the kernel then
+// reads, writes and maps the staging file itself, as a native file; the
+// handle still holds the writer's lock and mark until the release), else
+// by requests. False when the reply failed (the caller undoes its part;
+// the handle is gone).
+bool ReplyDraftOpen(fuse_req_t req, fuse_ino_t ino, FileHandle* fh, fuse_file_info* fi,
+                    const fuse_entry_param* entry) {
+  Server& srv = S(req);
+  int backing_id = ServeInode(req, ino, fh->fd, SizeLimitUnreachable(srv, fh->fd),
+                              fh->version.ref() + " " + fh->name);
+  fh->passthrough = backing_id > 0;
+  fi->backing_id = backing_id;
+  fi->fh = reinterpret_cast<uint64_t>(fh);
+  fi->keep_cache = 0;  // the bytes change
+  srv.open_drafts.Add(ino, fh->fd);
+  if ((entry ? fuse_reply_create(req, entry, fi) : fuse_reply_open(req, fi)) == 0) return true;
+  srv.open_drafts.Remove(ino);
+  UnserveInode(req, ino);
+  Unref(fh);
+  return false;
+}
+
+void OpenDraft(fuse_req_t req, const Node& n, fuse_file_info* fi) {
+  Server& srv = S(req);
+  Version v;
+  std::shared_ptr<const PathFd> pf;
+  if (int err = DraftOf(srv, n, &v, &pf)) return Err(req, err);
+  int acc = fi->flags & O_ACCMODE;
+  bool write = acc != O_RDONLY || (fi->flags & O_TRUNC);
+  if (!Allowed(req, write ? policy::Operation::kWriteDraft : policy::Operation::kRead, n.model))
+    return;
+  std::string path = FdPath(pf->fd());
+  FileHandle* fh;
+  if (write) {
+    int flags = O_RDWR | O_CLOEXEC | (fi->flags & O_APPEND);
+    auto w = srv.reg->OpenDraftWriter(
+        v, [&] { return open(path.c_str(), flags); }, fi->flags & O_TRUNC);
+    if (!w.ok()) return Err(req, w.status().code() == Code::kNotFound ? ESTALE : ErrnoOf(w.status()));
+    fh = NewDraftHandle(-1, std::move(*w), v, n.name);
+  } else {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Err(req, errno);
+    fh = NewDraftHandle(fd, std::nullopt, v, n.name);
+  }
+  ReplyDraftOpen(req, n.ino, fh, fi, nullptr);
 }
 
 }  // namespace
@@ -176,7 +213,8 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto* fh = new FileHandle;
   fh->blob = e->digest;
   fh->size = e->size;
-  int backing_id = ServeInode(req, ino, lease->fd(), FormatRef(n.model, n.version) + " " + n.name);
+  int backing_id =
+      ServeInode(req, ino, lease->fd(), true, FormatRef(n.model, n.version) + " " + n.name);
   if (backing_id > 0) {
     // The kernel holds the blob open itself now: our descriptor may go back
     // to the cache's bound (BlobFds), and the mounted file has no pages of
@@ -251,8 +289,8 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi
   Unref(hp);
 }
 
-// Writes go straight to the staging file (from /dev/fuse's buffer; with
-// splice, from its pipe).
+// Writes not passed through go to the staging file (from /dev/fuse's
+// buffer; with splice, from its pipe).
 void WriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   if (!fh->writer) return Err(req, fh->draft ? EBADF : EROFS);
@@ -293,7 +331,7 @@ void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
 void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   if (fh->draft) S(req).open_drafts.Remove(ino);
-  else UnserveInode(req, ino);
+  UnserveInode(req, ino);
   Unref(fh);
   fuse_reply_err(req, 0);
 }
@@ -320,16 +358,9 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   change.reset();  // before the reply: the caller's next request may seal
   if (err) return Err(req, err);
   FileHandle* fh = NewDraftHandle(-1, std::move(*w), v, name);
-  fi->fh = reinterpret_cast<uint64_t>(fh);
-  fi->keep_cache = 0;
   fuse_entry_param e = EntryParam(c);
   srv.nodes.Ref(c.node);
-  srv.open_drafts.Add(c.node.ino, fh->fd);
-  if (fuse_reply_create(req, &e, fi) != 0) {
-    srv.open_drafts.Remove(c.node.ino);
-    srv.nodes.Forget(c.node.ino, 1);
-    Unref(fh);
-  }
+  if (!ReplyDraftOpen(req, c.node.ino, fh, fi, &e)) srv.nodes.Forget(c.node.ino, 1);
 }
 
 }  // namespace modelfs::fs

@@ -44,13 +44,15 @@ struct ServeOptions {
   // kernel keeps the bytes in the mounted file's cache, so keeping both
   // would cache every model twice.
   bool dontneed = true;
-  // Ready files read by FUSE passthrough (`-o passthrough=0|1`): the kernel
-  // reads and maps the blob itself, as a native file. Needs a kernel with
-  // FUSE_PASSTHROUGH and CAP_SYS_ADMIN; where refused, the read path above.
+  // Files read (and drafts written) by FUSE passthrough (`-o passthrough=0|1`):
+  // the kernel reads, writes and maps the backing file itself, as a native
+  // file. Needs a kernel with FUSE_PASSTHROUGH and CAP_SYS_ADMIN; where
+  // refused, the read path above and write requests.
   bool passthrough = true;
 };
 
-// How each open ready file's inode is served (fs/file_ops.cc). The kernel
+// How each open file's inode (a ready file's or a draft's) is served
+// (fs/file_ops.cc). The kernel
 // takes one backing file per inode and refuses to mix modes on one inode
 // (a cached-mode open of an inode with a backing file cannot be mapped,
 // ENODEV), so the first open decides for all opens until the last release:
@@ -79,7 +81,7 @@ struct Server {
   OpenDraftFiles open_drafts;  // draft files open through the mount
   PendingLinks pending;   // ln -sfn's temporary symlinks
   ServeOptions opt;
-  ServedInodes served;  // ready files open through the mount: passthrough or not
+  ServedInodes served;  // files open through the mount: passthrough or not
   fuse_session* se = nullptr;
   RequestCounts requests;  // served so far, by kind (every handler counts itself)
 };

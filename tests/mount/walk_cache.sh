@@ -19,21 +19,6 @@ printf 'x' >"$WORK/src/sub/extra.txt"
 ok mf push "$R" churn "$WORK/src" --metric auc=0.90 --tag team=growth
 start_mount "$R" "$M"
 
-# counts: the daemon's request counts now, as "total=N lookup=N ..." (the
-# line it logs on SIGUSR1; bounded wait for it).
-counts() {
-  local before
-  before=$(grep -c 'requests: total=' "$MOUNT_LOG")
-  kill -USR1 "$MOUNT_PID"
-  wait_until 5 sh -c "[ \$(grep -c 'requests: total=' '$MOUNT_LOG') -gt $before ]" ||
-    die "no request counts in the log within 5 s:
-$(mount_log)"
-  grep 'requests: total=' "$MOUNT_LOG" | tail -1 | sed 's/.*requests: //'
-}
-# count KIND LINE: the count of KIND in a counts line (0 when absent).
-count() { printf '%s\n' "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print 0}'; }
-# delta KIND BEFORE AFTER
-delta() { echo $(($(count "$1" "$3") - $(count "$1" "$2"))); }
 
 check "the counter counts: a lookup of a new name is one request at least"
 c0=$(counts)
