@@ -383,6 +383,9 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
     int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return Status::FromErrno("draft file " + f.rel, errno);
     Fd held(fd);
+    // The disk starts on the file's bytes (Publish waits for them) while
+    // they are hashed from the page cache.
+    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     uint64_t size = 0;
     auto digest = BlobStore::HashFd(fd, &size);
     if (!digest.ok()) return digest.status().WithContext("draft file " + f.rel);
