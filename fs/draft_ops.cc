@@ -241,23 +241,32 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   fuse_reply_attr(req, &st, kDraftTimeout);
 }
 
-void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
-  Node dir;
-  if (!GetNode(req, parent, &dir)) return;
-  if (dir.kind == NodeKind::kRoot || dir.kind == NodeKind::kModel) return Err(req, EINVAL);
+// Makes `name` in draft directory `dir` with `make(dirfd)` (mknodat,
+// mkdirat, symlinkat: 0 or -1 with errno) under the draft's change lock,
+// and replies with its entry.
+template <typename Make>
+void MakeInDraft(fuse_req_t req, const Node& dir, const char* name, Make make) {
   Version v;
   std::shared_ptr<const PathFd> pf;
   std::optional<DraftLock> change;
   if (!DraftParent(req, dir, &v, &pf, &change)) return;
-  // A version holds regular files and directories only.
-  if (!S_ISREG(mode)) return Err(req, EPERM);
   if (!DraftPathFits(req, v, pf->fd(), name)) return;
   Child c;
-  int err = mknodat(pf->fd(), name, S_IFREG | (mode & 0777), 0) == 0 ? 0 : errno;
+  int err = make(pf->fd()) == 0 ? 0 : errno;
   if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
   change.reset();  // before the reply: the caller's next request may seal
   if (err) return Err(req, err);
   ReplyEntry(req, c);
+}
+
+void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
+  Node dir;
+  if (!GetNode(req, parent, &dir)) return;
+  if (dir.kind == NodeKind::kRoot || dir.kind == NodeKind::kModel) return Err(req, EINVAL);
+  // A version holds regular files and directories only.
+  if (!S_ISREG(mode)) return Err(req, EPERM);
+  MakeInDraft(req, dir, name,
+              [&](int dirfd) { return mknodat(dirfd, name, S_IFREG | (mode & 0777), 0); });
 }
 
 void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
@@ -281,17 +290,7 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
     if (!v.ok()) return ReplyStatus(req, v.status());
     return ReplyIndexEntry(req, dir, name);
   }
-  Version v;
-  std::shared_ptr<const PathFd> pf;
-  std::optional<DraftLock> change;
-  if (!DraftParent(req, dir, &v, &pf, &change)) return;
-  if (!DraftPathFits(req, v, pf->fd(), name)) return;
-  Child c;
-  int err = mkdirat(pf->fd(), name, mode & 0777) == 0 ? 0 : errno;
-  if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
-  change.reset();  // before the reply: the caller's next request may seal
-  if (err) return Err(req, err);
-  ReplyEntry(req, c);
+  MakeInDraft(req, dir, name, [&](int dirfd) { return mkdirat(dirfd, name, mode & 0777); });
 }
 
 void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -379,17 +378,7 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
 }
 
 void DraftSymLink(fuse_req_t req, const Node& dir, const char* link, const char* name) {
-  Version v;
-  std::shared_ptr<const PathFd> pf;
-  std::optional<DraftLock> change;
-  if (!DraftParent(req, dir, &v, &pf, &change)) return;
-  if (!DraftPathFits(req, v, pf->fd(), name)) return;
-  Child c;
-  int err = symlinkat(link, pf->fd(), name) == 0 ? 0 : errno;
-  if (!err) err = DraftChild(dir, v, pf->fd(), name, &c);
-  change.reset();  // before the reply: the caller's next request may seal
-  if (err) return Err(req, err);
-  ReplyEntry(req, c);
+  MakeInDraft(req, dir, name, [&](int dirfd) { return symlinkat(link, dirfd, name); });
 }
 
 int DraftReadLink(Server& srv, const Node& n, std::string* target) {
