@@ -262,6 +262,16 @@ TEST_CASE("push of a new model under faults", "[faults]") {
   RunScenario(s);
 }
 
+namespace {
+// churn@1 ready and churn@2 a draft holding WriteTree's files.
+void DraftWithTree(Fixture& f) {
+  f.Push("churn");
+  auto d = f.reg->CreateDraft("churn", 2, Alice());
+  REQUIRE(d.ok());
+  WriteTree(f.reg->DraftDir(*d));
+}
+}  // namespace
+
 TEST_CASE("draft: create, seal and discard under faults", "[faults]") {
   Scenario create;
   create.name = "create draft";
@@ -271,12 +281,7 @@ TEST_CASE("draft: create, seal and discard under faults", "[faults]") {
 
   Scenario seal;
   seal.name = "seal";
-  seal.setup = [](Fixture& f) {
-    f.Push("churn");
-    auto d = f.reg->CreateDraft("churn", 2, Alice());
-    REQUIRE(d.ok());
-    WriteTree(f.reg->DraftDir(*d));
-  };
+  seal.setup = DraftWithTree;
   seal.change = [](Fixture& f) { return f.reg->Seal("churn", 2, Alice()).status(); };
   // The draft's directory is removed after the commit; what is left of it
   // is garbage that gc removes (fsck lists it as such, not as a problem).
@@ -297,12 +302,7 @@ TEST_CASE("opening a draft file to rewrite it, under faults", "[faults]") {
   // written (an xattr), then truncate it; the writes are the mount's own.
   Scenario s;
   s.name = "draft writer";
-  s.setup = [](Fixture& f) {
-    f.Push("churn");
-    auto d = f.reg->CreateDraft("churn", 2, Alice());
-    REQUIRE(d.ok());
-    WriteTree(f.reg->DraftDir(*d));
-  };
+  s.setup = DraftWithTree;
   s.change = [](Fixture& f) -> Status {
     auto snap = f.reg->Read();
     if (!snap.ok()) return snap.status();
