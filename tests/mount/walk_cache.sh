@@ -3,9 +3,9 @@
 # requests: counted by the daemon (`kill -USR1` writes them to its log), a
 # second `ls -lR` of a ready version costs fewer requests than the first,
 # and a second stat of a name a ready version lacks costs none. Metadata set
-# on a version shows at once through the mount and within 1 s through the
-# CLI; a new version shows in its model's listing within 1 s, an alias's
-# (cached) target follows a move within 1 s; a draft's listing changes at
+# on a version shows at once through the mount and within 3 s through the
+# CLI; a new version shows in its model's listing within 3 s, an alias's
+# (cached) target follows a move within 3 s; a draft's listing changes at
 # once.
 . "$TESTS_DIR/lib.sh"
 
@@ -18,6 +18,9 @@ printf '{}' >"$WORK/src/config.json"
 printf 'x' >"$WORK/src/sub/extra.txt"
 ok mf push "$R" churn "$WORK/src" --metric auc=0.90 --tag team=growth
 start_mount "$R" "$M"
+# Changes by the CLI reach the mount in ~200 ms (its freshness thread polls
+# every 200 ms); the bound leaves room for a loaded machine and sanitizers.
+FRESH=3
 
 
 check "the counter counts: a lookup of a new name is one request at least"
@@ -57,25 +60,25 @@ setfattr -n user.metrics.auc -v 0.95 "$M/churn/v1"
 assert_contains "$(getfattr -n user.metrics.auc --only-values "$M/churn/v1")" "0.95"
 assert_contains "$(getfattr -d -m - "$M/churn/v1")" 'user.metrics.auc="0.95"'
 
-check "metadata set by the CLI is visible through the mount within 1 s"
+check "metadata set by the CLI is visible through the mount within ${FRESH} s"
 ok mf set "$R" churn@1 metrics.auc=0.97 tags.owner=ana
-wait_until 1 sh -c "getfattr -n user.metrics.auc --only-values '$M/churn/v1' | grep -qx 0.97" ||
-  die "metrics.auc=0.97 not visible within 1 s: $(getfattr -d -m - "$M/churn/v1" 2>&1)"
+wait_until "$FRESH" sh -c "getfattr -n user.metrics.auc --only-values '$M/churn/v1' | grep -qx 0.97" ||
+  die "metrics.auc=0.97 not visible within ${FRESH} s: $(getfattr -d -m - "$M/churn/v1" 2>&1)"
 assert_contains "$(getfattr -d -m - "$M/churn/v1")" 'user.tags.owner="ana"'
 # ... and the version's listing is unchanged by it.
 ls -lR "$M/churn/v1" >"$WORK/ls3"
 assert_file_eq "$WORK/ls1" "$WORK/ls3" "listing after set"
 
-check "a new version appears in the model's (cached) listing within 1 s"
+check "a new version appears in the model's (cached) listing within ${FRESH} s"
 ls "$M/churn" >/dev/null
 ls "$M/churn" >/dev/null
 ok mf push "$R" churn "$WORK/src"
-wait_until 1 sh -c "ls '$M/churn' | grep -qx v2" || die "v2 not listed within 1 s: $(ls "$M/churn")"
+wait_until "$FRESH" sh -c "ls '$M/churn' | grep -qx v2" || die "v2 not listed within ${FRESH} s: $(ls "$M/churn")"
 assert_eq v2 "$(readlink "$M/churn/latest")" "latest"
 
-check "an alias's target is cached, and follows a move within 1 s"
+check "an alias's target is cached, and follows a move within ${FRESH} s"
 ok mf alias "$R" churn@1 production
-wait_until 1 sh -c "[ \"\$(readlink '$M/churn/production')\" = v1 ]" || die "production -> v1 not visible"
+wait_until "$FRESH" sh -c "[ \"\$(readlink '$M/churn/production')\" = v1 ]" || die "production -> v1 not visible"
 # The freshness thread may still drop the link once for the change just
 # made (it polls every 200 ms): some window of two reads must ask nothing.
 cached=0
@@ -90,8 +93,8 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 done
 [ "$cached" = 1 ] || die "every read of production asked the daemon for its target"
 ok mf alias "$R" churn@2 production
-wait_until 1 sh -c "[ \"\$(readlink '$M/churn/production')\" = v2 ]" ||
-  die "production -> v2 not visible within 1 s: $(readlink "$M/churn/production")"
+wait_until "$FRESH" sh -c "[ \"\$(readlink '$M/churn/production')\" = v2 ]" ||
+  die "production -> v2 not visible within ${FRESH} s: $(readlink "$M/churn/production")"
 assert_contains "$(getfattr -n user.registry.version --only-values "$M/churn/production")" 2
 ln -sfn v1 "$M/churn/production"
 assert_eq v1 "$(readlink "$M/churn/production")" "production after ln -sfn through the mount"
