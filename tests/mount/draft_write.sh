@@ -34,8 +34,11 @@ check "opens of one draft file overlap: pwrite, pread and shared mmap through ea
 ok "$PY" - "$M/churn/v1/big.bin" <<'PY'
 import mmap, os, sys
 path = sys.argv[1]
-w1 = os.open(path, os.O_RDWR)
+# A reader opens first: the inode's backing file is then the daemon's
+# read-only descriptor, and the writers opened after it must still write
+# (the kernel opens a backing file per open, with that open's flags).
 r1 = os.open(path, os.O_RDONLY)
+w1 = os.open(path, os.O_RDWR)
 w2 = os.open(path, os.O_WRONLY)
 os.pwrite(w1, b"first", 0)
 assert os.pread(r1, 5, 0) == b"first", "a reader does not see a writer's bytes"
