@@ -42,4 +42,7 @@ Command AddFsck(CLI::App& app);
 Command AddMount(CLI::App& app);
 Command AddPolicyCheck(CLI::App& app);  // `policy check`, under a `policy` group
 
+// commands_why.cc
+Command AddWhy(CLI::App& app);  // why the mount refused the caller (user.registry.why)
+
 }  // namespace modelfs::cli

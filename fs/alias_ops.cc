@@ -35,12 +35,11 @@ Status MoveAlias(fuse_req_t req, const Node& model_dir, const std::string& alias
 }
 
 // Whether `name` may stand in a model directory as a symlink: an alias
-// name, or one of ln's temporaries. Logs why not.
-bool LinkName(const Node& dir, const std::string& name) {
+// name, or one of ln's temporaries; otherwise why not.
+Status LinkName(const Node& dir, const std::string& name) {
   Status bad = CheckAliasName(name);
-  if (bad.ok() || IsLnTemporary(name)) return true;
-  Log("error: " + dir.model + "/" + name + ": " + bad.message());
-  return false;
+  if (bad.ok() || IsLnTemporary(name)) return Status::Ok();
+  return Status::Invalid(dir.model + "/" + name + ": " + bad.message());
 }
 
 }  // namespace
@@ -55,14 +54,12 @@ void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
   if (dir.kind != NodeKind::kModel) {
-    if (dir.kind == NodeKind::kRoot) {
-      Log(std::string("error: symlink ") + name + ": the root holds models only");
-      return Err(req, EINVAL);
-    }
+    if (dir.kind == NodeKind::kRoot)
+      return ReplyStatus(req, Status::Invalid(std::string("symlink ") + name + ": " + kHolds));
     return DraftSymLink(req, dir, link, name);  // seal decides what it may lead to
   }
   std::string nm(name);
-  if (!LinkName(dir, nm)) return Err(req, EINVAL);
+  if (Status bad = LinkName(dir, nm); !bad.ok()) return ReplyStatus(req, bad);
   if (!Allowed(req, policy::Operation::kSetAlias, dir.model)) return;
   if (!CheckAliasName(nm).ok()) {
     // ln -sfn's temporary: kept in memory until renamed over the alias. Its
@@ -88,10 +85,8 @@ void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
 
 void UnlinkAlias(fuse_req_t req, const Node& dir, const std::string& name) {
   Server& srv = S(req);
-  if (name == "latest") {
-    Log("error: " + dir.model + "/latest is computed and cannot be removed");
-    return Err(req, EINVAL);
-  }
+  if (name == "latest")
+    return ReplyStatus(req, Status::Invalid(dir.model + "/latest is computed and cannot be removed"));
   if (!Allowed(req, policy::Operation::kDeleteAlias, dir.model)) return;
   if (!CheckAliasName(name).ok()) return Err(req, srv.pending.Remove(dir.model_id, name) ? 0 : ENOENT);
   ReplyChanged(req, srv.reg->DeleteAlias(dir.model, name, ActorOf(req)));
@@ -103,13 +98,14 @@ void RenameInModel(fuse_req_t req, const Node& dir, const std::string& from, con
   // or a temporary renamed to another temporary.
   Server& srv = S(req);
   auto l = CheckAliasName(from).ok() ? std::nullopt : srv.pending.Get(dir.model_id, from);
-  if (!l) {
-    Log("error: rename " + dir.model + "/" + from + " -> " + to +
-        ": versions and aliases are not renamed (ln -sfn vN ALIAS moves an alias)");
-    return Err(req, EINVAL);
-  }
-  if (flags & RENAME_EXCHANGE) return Err(req, EINVAL);
-  if (!LinkName(dir, to)) return Err(req, EINVAL);
+  if (!l)
+    return ReplyStatus(req, Status::Invalid("rename " + dir.model + "/" + from + " -> " + to +
+                                            ": versions and aliases are not renamed (ln -sfn vN "
+                                            "ALIAS moves an alias)"));
+  if (flags & RENAME_EXCHANGE)
+    return ReplyStatus(req, Status::Invalid("rename " + dir.model + "/" + from + " <-> " + to +
+                                            ": aliases are not exchanged"));
+  if (Status bad = LinkName(dir, to); !bad.ok()) return ReplyStatus(req, bad);
   if (!Allowed(req, policy::Operation::kSetAlias, dir.model)) return;
   if (!CheckAliasName(to).ok()) {
     // Temporary to temporary: the kernel now names the node by `to`.

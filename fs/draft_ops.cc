@@ -143,10 +143,17 @@ int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, C
   return 0;
 }
 
+Status NotADraft(const Node& n) {
+  return Status::ReadOnly(FormatRef(n.model, n.version) +
+                          " is sealed: a ready or archived version never changes (mkdir " +
+                          n.model + "/v<next_version> makes a draft)");
+}
+
 bool DraftParent(fuse_req_t req, const Node& dir, Version* v, std::shared_ptr<const PathFd>* pf,
                  std::optional<DraftLock>* change) {
   if (int err = DraftOf(S(req), dir, v, pf)) {
-    fuse_reply_err(req, err == EINVAL ? EROFS : err);
+    if (err == EINVAL || err == EROFS) ReplyStatus(req, NotADraft(dir));
+    else fuse_reply_err(req, err);
     return false;
   }
   if (dir.kind == NodeKind::kDraftFile) {
@@ -187,12 +194,15 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   Server& srv = S(req);
   Node n;
   if (!GetNode(req, ino, &n)) return;
-  if (!IsDraft(n) && n.kind != NodeKind::kVersion) return Err(req, EROFS);
+  if (!IsDraft(n) && n.kind != NodeKind::kVersion)
+    return n.kind == NodeKind::kFile || n.kind == NodeKind::kDir ? ReplyStatus(req, NotADraft(n))
+                                                                  : Err(req, EROFS);
   Version v;
   std::shared_ptr<const PathFd> pf;
   bool file = n.kind == NodeKind::kDraftFile;
   auto* fh = file && fi ? reinterpret_cast<FileHandle*>(fi->fh) : nullptr;
-  if (int err = DraftOf(srv, n, &v, &pf)) return Err(req, err);
+  if (int err = DraftOf(srv, n, &v, &pf))
+    return err == EROFS ? ReplyStatus(req, NotADraft(n)) : Err(req, err);
   if (!Allowed(req, policy::Operation::kWriteDraft, n.model)) return;
   std::string path = FdPath(pf->fd());
   if ((to_set & FUSE_SET_ATTR_SIZE) && !file) return Err(req, EISDIR);
@@ -262,9 +272,13 @@ void MakeInDraft(fuse_req_t req, const Node& dir, const char* name, Make make) {
 void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
-  if (dir.kind == NodeKind::kRoot || dir.kind == NodeKind::kModel) return Err(req, EINVAL);
-  // A version holds regular files and directories only.
-  if (!S_ISREG(mode)) return Err(req, EPERM);
+  if (dir.kind == NodeKind::kRoot || dir.kind == NodeKind::kModel)
+    return ReplyStatus(req, Status::Invalid(std::string("mknod ") + name + ": " + kHolds));
+  if (!S_ISREG(mode))
+    return ReplyStatus(req, Status::FromErrno(FormatRef(dir.model, dir.version) + " " + name +
+                                                  ": a version holds regular files, directories "
+                                                  "and symlinks, not FIFOs, sockets or devices",
+                                              EPERM));
   MakeInDraft(req, dir, name,
               [&](int dirfd) { return mknodat(dirfd, name, S_IFREG | (mode & 0777), 0); });
 }
@@ -281,10 +295,9 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   }
   if (dir.kind == NodeKind::kModel) {
     uint32_t number = ParseVersionDir(name);
-    if (number == 0) {
-      Log("error: mkdir " + dir.model + "/" + name + ": a model holds version directories v<N>");
-      return Err(req, EINVAL);
-    }
+    if (number == 0)
+      return ReplyStatus(req, Status::Invalid("mkdir " + dir.model + "/" + name +
+                                              ": a model holds version directories v<N>"));
     if (!Allowed(req, policy::Operation::kCreateDraft, dir.model)) return;
     auto v = srv.reg->CreateDraft(dir.model, number, ActorOf(req));
     if (!v.ok()) return ReplyStatus(req, v.status());
@@ -311,10 +324,9 @@ void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Server& srv = S(req);
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
-  if (dir.kind == NodeKind::kRoot) {
-    Log(std::string("error: rmdir ") + name + ": models are not removed through the mount");
-    return Err(req, EROFS);
-  }
+  if (dir.kind == NodeKind::kRoot)
+    return ReplyStatus(
+        req, Status::ReadOnly(std::string("rmdir ") + name + ": models are not removed through the mount"));
   if (dir.kind == NodeKind::kModel) {
     uint32_t number = ParseVersionDir(name);
     if (number == 0) return Err(req, ENOENT);
@@ -338,19 +350,20 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   Node from, to;
   if (!GetNode(req, parent, &from) || !GetNode(req, newparent, &to)) return;
   if (from.kind == NodeKind::kModel || to.kind == NodeKind::kModel) {
-    if (from.ino != to.ino) return Err(req, EINVAL);
+    if (from.ino != to.ino)
+      return ReplyStatus(req, Status::Invalid(std::string("rename ") + name + " -> " + newname +
+                                              ": versions and aliases stay in their model"));
     return RenameInModel(req, from, name, newname, flags);
   }
-  if (from.kind == NodeKind::kRoot || to.kind == NodeKind::kRoot) {
-    Log(std::string("error: rename ") + name + ": models are not renamed");
-    return Err(req, EINVAL);
-  }
+  if (from.kind == NodeKind::kRoot || to.kind == NodeKind::kRoot)
+    return ReplyStatus(req, Status::Invalid(std::string("rename ") + name + ": models are not renamed"));
   Version v1, v2;
   std::shared_ptr<const PathFd> p1, p2;
   std::optional<DraftLock> change;
   if (!DraftParent(req, from, &v1, &p1, &change)) return;
   int err = DraftOf(srv, to, &v2, &p2);
-  if (err) return Err(req, err == EINVAL ? EROFS : err);
+  if (err == EINVAL || err == EROFS) return ReplyStatus(req, NotADraft(to));
+  if (err) return Err(req, err);
   if (to.kind == NodeKind::kDraftFile) return Err(req, ENOTDIR);
   if (v1.id != v2.id) return Err(req, EXDEV);  // mv copies across drafts
   // The name itself; what a directory holds is checked again by seal.
@@ -396,6 +409,13 @@ int DraftReadLink(Server& srv, const Node& n, std::string* target) {
 // Hard links are refused: a version lists each path with its own bytes,
 // and a draft node is one path (inodes.h), so two names of one staging
 // inode would be one node the kernel reaches by either.
-void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
+void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t newparent, const char* newname) {
+  Node dir;
+  if (!GetNode(req, newparent, &dir)) return;  // names the model, for the refusal's record
+  ReplyStatus(req, Status::FromErrno(std::string("link ") + newname +
+                                         ": hard links are refused (a version holds each path's "
+                                         "own bytes; cp makes a copy)",
+                                     EPERM));
+}
 
 }  // namespace modelfs::fs

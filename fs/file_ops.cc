@@ -194,11 +194,8 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, IsDir(n) ? EISDIR : EINVAL);
     return;
   }
-  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-    // Ready versions are immutable (SPEC §3).
-    fuse_reply_err(req, EROFS);
-    return;
-  }
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+    return ReplyStatus(req, NotADraft(n));  // ready versions are immutable (SPEC §3)
   if (!Allowed(req, policy::Operation::kRead, n.model)) return;
   bool stable = false;
   auto e = srv.tree->FileEntry(n, &stable);
@@ -342,7 +339,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
   if (dir.kind == NodeKind::kRoot || dir.kind == NodeKind::kModel)
-    return Err(req, EINVAL);  // only models, versions and aliases live here
+    return ReplyStatus(req, Status::Invalid(std::string("create ") + name + ": " + kHolds));
   Version v;
   std::shared_ptr<const PathFd> pf;
   std::optional<DraftLock> change;

@@ -3,6 +3,7 @@
 #include "fs/handlers.h"
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 namespace modelfs::fs {
@@ -29,12 +30,33 @@ int ErrnoOf(const Status& s) {
   return EIO;
 }
 
+namespace {
+
+// The model the request in hand is about, for its refusal's record: the
+// model of the first node it names (GetNode), "" for the registry root.
+// libfuse runs one request at a time on a thread, and Counted (below)
+// starts each afresh.
+struct RequestScope {
+  bool named = false;
+  std::string model;
+};
+thread_local RequestScope t_request;
+
+}  // namespace
+
 void ReplyStatus(fuse_req_t req, const Status& s) {
   // Expected answers (no such name, a refusal already logged by the
   // Enforcer) are not errors of the daemon.
   if (!s.ok() && s.code() != Code::kNotFound && s.code() != Code::kNoData &&
-      s.code() != Code::kDenied && s.code() != Code::kNotEmpty)
+      s.code() != Code::kDenied && s.code() != Code::kNotEmpty) {
     Log("error: " + s.message());
+    // What the log says of the caller's failed request, the caller may
+    // read (user.registry.why); a denial the Enforcer has recorded already.
+    int err = ErrnoOf(s);
+    const char* name = strerrorname_np(err);
+    S(req).enforcer->refusals().Record(fuse_req_ctx(req)->uid, t_request.model,
+                                      std::string(name ? name : "error") + " " + s.message());
+  }
   fuse_reply_err(req, ErrnoOf(s));
 }
 
@@ -93,6 +115,10 @@ bool GetNode(fuse_req_t req, fuse_ino_t ino, Node* out) {
     return false;
   }
   *out = std::move(*n);
+  if (!t_request.named) {
+    t_request.named = true;
+    t_request.model = out->model;
+  }
   return true;
 }
 
@@ -172,6 +198,8 @@ template <Request K, typename... A, void (*F)(fuse_req_t, A...)>
 struct Counted<K, F> {
   static void Call(fuse_req_t req, A... a) {
     S(req).requests.Add(K);
+    t_request.named = false;
+    t_request.model.clear();
     F(req, a...);
   }
 };

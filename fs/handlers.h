@@ -46,7 +46,9 @@ inline void Err(fuse_req_t req, int err) { fuse_reply_err(req, err); }
 // The errno of a failed Status: the OS's own when it came from a system call.
 int ErrnoOf(const Status& s);
 // Replies with the errno of a failed Status; unexpected failures (not a
-// plain "no such name") go to the log with their message.
+// plain "no such name") go to the log with their message, and are kept as
+// the caller's refusal on the request's model (Refusals, read back as
+// user.registry.why): a refusal that has a reason goes through here.
 void ReplyStatus(fuse_req_t req, const Status& s);
 // Replies after a registry change: our own caches (counts, xattrs) are
 // dropped at once, so the caller's next getfattr or stat sees the change;
@@ -98,6 +100,12 @@ struct stat DraftStat(struct stat st);
 // to it (the kernel then looks the name up again), EINVAL for nodes that
 // are no version's contents.
 int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd>* fd);
+// Why a file cannot be made in the root or a model directory.
+inline constexpr const char* kHolds =
+    "the root holds models only, and a model its versions v<N> and aliases only";
+// Why node `n` (of a ready or archived version) cannot be written: EROFS
+// with a reason for the caller (ReplyStatus).
+Status NotADraft(const Node& n);
 // The child `name` of draft directory `dir` (staging directory `dirfd`).
 int DraftChild(const Node& dir, const Version& v, int dirfd, const char* name, Child* c);
 

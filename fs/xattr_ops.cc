@@ -28,6 +28,15 @@ void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
   if (!AllowedToRead(req, n)) return;
+  if (name == policy::kWhyXattr) {
+    // The caller's own refusals, by the uid the kernel gives: on the root
+    // all of them, elsewhere the latest on the node's model.
+    const policy::Refusals& r = S(req).enforcer->refusals();
+    uint32_t uid = fuse_req_ctx(req)->uid;
+    std::string why = n.kind == NodeKind::kRoot ? r.All(uid) : r.Latest(uid, n.model).value_or("");
+    if (why.empty()) return Err(req, ENODATA);
+    return ReplyXattr(req, why, size);
+  }
   auto xs = S(req).tree->GetXattrs(n);
   if (!xs.ok()) return ReplyStatus(req, xs.status());
   for (const auto& [k, v] : **xs)
@@ -58,7 +67,10 @@ bool VersionNode(fuse_req_t req, const Node& n, int other) {
     case NodeKind::kVersion: return true;
     case NodeKind::kFile:
     case NodeKind::kDir: fuse_reply_err(req, EROFS); return false;
-    case NodeKind::kModel: fuse_reply_err(req, EINVAL); return false;
+    case NodeKind::kModel:
+      ReplyStatus(req, Status::Invalid(n.model + ": metadata is set on a version (" + n.model +
+                                       "/v<N>), not on its model"));
+      return false;
     default: fuse_reply_err(req, other); return false;  // drafts' files: not kept
   }
 }
@@ -79,14 +91,14 @@ void SetState(fuse_req_t req, const Node& n, const std::string& val) {
     if (!Allowed(req, policy::Operation::kArchive, n.model)) return;
     return ReplyChanged(req, srv.reg->Archive(n.model, n.version, ActorOf(req)));
   }
-  Log("error: user.registry.state takes ready or archived, not " + val);
-  Err(req, EINVAL);
+  ReplyStatus(req, Status::Invalid("user.registry.state takes ready or archived, not " +
+                                   EscapeText(val)));
 }
 
 void SetApproval(fuse_req_t req, const Node& n, const std::string& val) {
   if (val != "approved" && val != "rejected") {
-    Log("error: user.registry.approval takes approved or rejected, not " + val);
-    return Err(req, EINVAL);
+    return ReplyStatus(req, Status::Invalid("user.registry.approval takes approved or rejected, not " +
+                                            EscapeText(val)));
   }
   if (!Allowed(req, policy::Operation::kApprove, n.model)) return;
   ReplyChanged(req, S(req).reg->Approve(n.model, n.version, val == "approved", "", ActorOf(req)));
@@ -108,9 +120,9 @@ void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   }
   auto key = MetaKeyOfXattr(nm);
   if (!key) {
-    Log("error: " + std::string(name) + " cannot be set (settable: " + SettableNames(true) +
-        ", user.registry.state, user.registry.approval)");
-    return Err(req, EINVAL);
+    return ReplyStatus(req, Status::Invalid(EscapeText(name) + " cannot be set (settable: " +
+                                            SettableNames(true) +
+                                            ", user.registry.state, user.registry.approval)"));
   }
   MetaExpect expect = (flags & XATTR_CREATE)    ? MetaExpect::kAbsent
                       : (flags & XATTR_REPLACE) ? MetaExpect::kPresent

@@ -157,6 +157,9 @@ Status Enforcer::WithGates(const Identity& who, std::string_view model, std::str
 
 void Enforcer::Deny(const Identity& who, Action action, std::string_view model,
                     std::string_view object, const std::string& reason, bool always) {
+  refusals_.Record(who.uid, model,
+                   "EACCES " + std::string(ActionName(action)) + " " + std::string(object) + ": " +
+                       reason);
   auto now = clock_();
   std::vector<Summary> due;
   bool record = true;

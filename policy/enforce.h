@@ -19,6 +19,7 @@
 #include "index/registry.h"
 #include "policy/identity.h"
 #include "policy/policy.h"
+#include "policy/refusals.h"
 
 namespace modelfs::policy {
 
@@ -133,6 +134,12 @@ class Enforcer {
                    bool force, std::string_view object,
                    const std::function<Status(const Guard&)>& act);
 
+  // What each caller was refused most recently, per model: every denial
+  // is recorded here, whether or not its audit record was rate-limited
+  // (the caller always learns their own reason), and the mount adds its
+  // other refusals.
+  Refusals& refusals() { return refusals_; }
+
   std::shared_ptr<const Policy> policy() const { return policy_(); }
   static Actor ActorOf(const Identity& who) { return Actor{who.uid, who.user}; }
 
@@ -169,6 +176,7 @@ class Enforcer {
   void WriteSummaries(const std::vector<Summary>& sums);
 
   Registry* reg_;
+  Refusals refusals_;  // thread-safe on its own
   PolicySource policy_;
   LogFn log_;
   const Limits limits_;

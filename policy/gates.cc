@@ -123,32 +123,30 @@ std::optional<LineageKind> ParseLineageKind(std::string_view name) {
 }
 
 Decision AliasGates::Check(const VersionFacts& facts) const {
+  // Every failing gate is named, not only the first: whoever is refused
+  // learns all that stands between the version and the alias at once.
   const std::string gate = "gate [aliases." + alias + "].";
-  auto deny = [&](std::string rule, std::string why) {
-    return Decision{false, gate + rule + ": " + VersionName(facts) + " " + why};
+  std::string reasons;
+  auto deny = [&](const std::string& rule, const std::string& why) {
+    if (!reasons.empty()) reasons += "; ";
+    reasons += gate + rule + ": " + VersionName(facts) + " " + why;
   };
   if (require_approval && facts.approval != "approved") {
-    return deny("require_approval",
-                "is " + (facts.approval.empty() ? std::string("pending") : facts.approval) +
-                    ", not approved");
+    deny("require_approval",
+         "is " + (facts.approval.empty() ? std::string("pending") : facts.approval) +
+             ", not approved");
   }
   // Without an approver there is no self-approval to forbid; whether an
   // approval is needed at all is require_approval's business.
   if (forbid_self_approval && !facts.approved_by.empty() &&
       facts.approved_by == facts.created_by) {
-    return deny("forbid_self_approval",
-                "was approved by " + facts.approved_by + ", who created it");
+    deny("forbid_self_approval", "was approved by " + facts.approved_by + ", who created it");
   }
   for (const MetricRequirement& req : require_metrics) {
     std::string rule = "require_metrics \"" + req.text + "\"";
     auto it = facts.metrics.find(req.metric);
-    if (it == facts.metrics.end()) {
-      return deny(std::move(rule), "has no metric " + req.metric);
-    }
-    if (!req.Holds(it->second)) {
-      return deny(std::move(rule),
-                  "has " + req.metric + " = " + FormatNumber(it->second));
-    }
+    if (it == facts.metrics.end()) deny(rule, "has no metric " + req.metric);
+    else if (!req.Holds(it->second)) deny(rule, "has " + req.metric + " = " + FormatNumber(it->second));
   }
   for (LineageKind kind : require_lineage) {
     bool present = false;
@@ -160,16 +158,15 @@ Decision AliasGates::Check(const VersionFacts& facts) const {
     }
     if (!present) {
       std::string name(LineageKindName(kind));
-      return deny("require_lineage \"" + name + "\"", "has no lineage " + name);
+      deny("require_lineage \"" + name + "\"", "has no lineage " + name);
     }
   }
   if (require_previous) {
     const auto& past = facts.past_aliases;
-    if (std::find(past.begin(), past.end(), *require_previous) == past.end()) {
-      return deny("require_previous \"" + *require_previous + "\"",
-                  "was never " + *require_previous);
-    }
+    if (std::find(past.begin(), past.end(), *require_previous) == past.end())
+      deny("require_previous \"" + *require_previous + "\"", "was never " + *require_previous);
   }
+  if (!reasons.empty()) return Decision{false, std::move(reasons)};
   return Decision{true, "all gates of [aliases." + alias + "] pass"};
 }
 

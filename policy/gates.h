@@ -57,7 +57,7 @@ enum class LineageKind { kParents, kDatasets, kCode, kRun };
 std::string_view LineageKindName(LineageKind kind);
 std::optional<LineageKind> ParseLineageKind(std::string_view name);
 
-// The gates of one alias. Checked in this order; the first failure decides.
+// The gates of one alias, checked in this order; every one is checked.
 struct AliasGates {
   std::string alias;
   bool require_approval = false;
@@ -66,9 +66,11 @@ struct AliasGates {
   std::vector<LineageKind> require_lineage;
   std::optional<std::string> require_previous;
 
-  // Allowed if every gate passes; otherwise denied with a reason such as
-  // `gate [aliases.production].require_metrics "auc >= 0.80": churn@3 has
-  // auc = 0.71`. A missing metric fails its requirement. Pure.
+  // Allowed if every gate passes; otherwise denied with a reason naming
+  // each failing gate, in the order above, joined by "; ", such as
+  // `gate [aliases.production].require_approval: churn@3 is pending, not
+  // approved; gate [aliases.production].require_metrics "auc >= 0.80":
+  // churn@3 has auc = 0.71`. A missing metric fails its requirement. Pure.
   Decision Check(const VersionFacts& facts) const;
 };
 

@@ -89,7 +89,7 @@ class Policy {
   Decision Decide(const Identity& who, Action action, std::string_view model) const;
 
   // Whether the version may become the target of `alias`: allowed when the
-  // alias has no [aliases.NAME] table, else the first failing gate denies
+  // alias has no [aliases.NAME] table, else denied naming every failing gate
   // (see AliasGates::Check). Gates apply to everyone, admins included.
   Decision CheckGates(std::string_view alias, const VersionFacts& facts) const;
 

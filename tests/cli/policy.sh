@@ -310,6 +310,9 @@ assert_eq "$PROD" "$(version_of churn@production)" "churn@production after stagi
 check "gates apply to admins; an admin's --force passes them and is audited; a lead's --force is denied"
 V=$(push_full mf-carol)  # pending, never staging
 denied root promote 'require_approval' alias "$ROOT" "churn@$V" production
+# Every failing gate is named in the one message, not only the first.
+assert_contains "$ERR" 'require_previous "staging": churn@'"$V"' was never staging' \
+  "denial of a version failing two gates"
 assert_eq "$PROD" "$(version_of churn@production)" "churn@production after root without --force"
 denied mf-alice admin '[defaults].admin' alias "$ROOT" "churn@$V" production --force
 assert_eq "$PROD" "$(version_of churn@production)" "churn@production after a lead's --force"

@@ -554,13 +554,33 @@ require_lineage      = ["parents", "run"]
        "gate [aliases.production].require_lineage \"code\": churn@3 has no lineage code"},
       {"never staging", [](VersionFacts& f) { f.past_aliases = {"canary"}; },
        "gate [aliases.production].require_previous \"staging\": churn@3 was never staging"},
-      // The first failing gate, in the documented order, is the one named.
+      // Every failing gate is named, in the documented order.
       {"pending and low auc",
        [](VersionFacts& f) { f.approval = "pending"; f.metrics["auc"] = 0.1; },
-       "gate [aliases.production].require_approval: churn@3 is pending, not approved"},
+       "gate [aliases.production].require_approval: churn@3 is pending, not approved; "
+       "gate [aliases.production].require_metrics \"auc >= 0.80\": churn@3 has auc = 0.1"},
       {"low auc and no code",
        [](VersionFacts& f) { f.metrics["auc"] = 0.1; f.has_code = false; },
-       "gate [aliases.production].require_metrics \"auc >= 0.80\": churn@3 has auc = 0.1"},
+       "gate [aliases.production].require_metrics \"auc >= 0.80\": churn@3 has auc = 0.1; "
+       "gate [aliases.production].require_lineage \"code\": churn@3 has no lineage code"},
+      {"every gate",
+       [](VersionFacts& f) {
+         f = VersionFacts{};
+         f.model = "churn";
+         f.version = 3;
+         f.created_by = "alice";
+         f.approval = "rejected";
+         f.approved_by = "alice";
+       },
+       "gate [aliases.production].require_approval: churn@3 is rejected, not approved; "
+       "gate [aliases.production].forbid_self_approval: churn@3 was approved by alice, who "
+       "created it; "
+       "gate [aliases.production].require_metrics \"auc >= 0.80\": churn@3 has no metric auc; "
+       "gate [aliases.production].require_metrics \"latency_ms <= 50\": churn@3 has no metric "
+       "latency_ms; "
+       "gate [aliases.production].require_lineage \"datasets\": churn@3 has no lineage datasets; "
+       "gate [aliases.production].require_lineage \"code\": churn@3 has no lineage code; "
+       "gate [aliases.production].require_previous \"staging\": churn@3 was never staging"},
   };
   for (const Case& c : cases) {
     INFO(c.what);
@@ -595,7 +615,8 @@ require_lineage      = ["parents", "run"]
   auto c1 = policy->CheckGates("champion", bare);
   CHECK_FALSE(c1.allowed);
   CHECK(c1.reason ==
-        "gate [aliases.champion].require_lineage \"parents\": churn@1 has no lineage parents");
+        "gate [aliases.champion].require_lineage \"parents\": churn@1 has no lineage parents; "
+        "gate [aliases.champion].require_lineage \"run\": churn@1 has no lineage run");
   bare.has_parents = true;
   CHECK(policy->CheckGates("champion", bare).reason ==
         "gate [aliases.champion].require_lineage \"run\": churn@1 has no lineage run");
