@@ -33,6 +33,7 @@
 #include <thread>
 
 #include "fs/server.h"
+#include "fs/service_notify.h"
 #include "index/names.h"
 
 namespace modelfs::fs {
@@ -449,6 +450,10 @@ int Mount(const MountOptions& opt) {
         s->reg.get(), rst.st_uid, rst.st_gid,
         int64_t{rst.st_mtim.tv_sec} * 1000000000 + rst.st_mtim.tv_nsec);
     Log("serving " + root + " at " + mountpoint);
+    // A unit of Type=notify (packaging/modelfs@.service) is started now: the
+    // mount is up and every request from here on is served.
+    Status ns = NotifyServiceManager("READY=1\nSTATUS=serving " + root + " at " + mountpoint);
+    if (!ns.ok()) Log("error: " + ns.message());
 
     fuse_loop_config* cfg = fuse_loop_cfg_create();
     // One /dev/fuse fd per worker: no contention on a single queue.
@@ -469,6 +474,7 @@ int Mount(const MountOptions& opt) {
       }
     }  // the freshness thread stops before the session goes away
     fuse_loop_cfg_destroy(cfg);
+    NotifyServiceManager("STOPPING=1");  // best effort: the manager may be gone
     Log(s->requests.Format());
     Log("unmounting " + mountpoint);
   }
