@@ -42,4 +42,8 @@ Command AddFsck(CLI::App& app);
 Command AddMount(CLI::App& app);
 Command AddPolicyCheck(CLI::App& app);  // `policy check`, under a `policy` group
 
+// mount_helper.cc: mount(8)'s helper, this binary run as mount.modelfs
+bool InvokedAsMountHelper(const char* argv0);
+int MountHelperMain(int argc, char** argv);
+
 }  // namespace modelfs::cli
