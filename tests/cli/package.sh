@@ -50,6 +50,16 @@ for f in ./usr/bin/modelfs ./usr/sbin/mount.modelfs ./usr/share/man/man1/modelfs
   printf '%s\n' "$contents" | grep -q " $f\( ->\|\$\)" || die "the package lacks $f"
 done
 assert_contains "$contents" "./usr/sbin/mount.modelfs -> ../bin/modelfs" "mount.modelfs"
+# Completions are installed when the binary can write them.
+if "$MODELFS" --help | awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{print $1}' |
+  grep -qx completion; then
+  for f in ./usr/share/bash-completion/completions/modelfs \
+    ./usr/share/zsh/vendor-completions/_modelfs ./usr/share/fish/vendor_completions.d/modelfs.fish; do
+    printf '%s\n' "$contents" | grep -q " $f\$" || die "the package lacks $f"
+  done
+else
+  echo "    (modelfs has no completion subcommand yet: no completion files expected)"
+fi
 
 check "dpkg installs it into a scratch root"
 ROOTFS=$WORK/rootfs
@@ -98,7 +108,7 @@ for page in "$ROOTFS/usr/share/man/man1/modelfs.1" "$ROOTFS/usr/share/man/man5/m
 done
 # modelfs(1) documents every subcommand the binary has.
 for sub in $(printf '%s\n' "$help" | awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{print $1}'); do
-  grep -q "^\.BI\? \"\?$sub" "$ROOTFS/usr/share/man/man1/modelfs.1" ||
+  grep -q "^\.BI\? \"\?$sub[ \"]" "$ROOTFS/usr/share/man/man1/modelfs.1" ||
     die "modelfs(1) does not document the subcommand '$sub'"
 done
 
