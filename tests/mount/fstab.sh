@@ -14,15 +14,19 @@ fi
 
 R=$WORK/reg
 M=$WORK/mnt
-mkdir -p "$M" "$WORK/sbin-upper" "$WORK/sbin-work"
+mkdir -p "$M" "$WORK/ovl"
 ok mf init "$R"
 printf 'x' >"$WORK/a.bin"
 ok mf push "$R" churn "$WORK/a.bin"
 
-# /sbin/mount.modelfs, in this namespace only.
+# /sbin/mount.modelfs, in this namespace only: an overlay whose upper
+# layer is on a tmpfs (any filesystem under $WORK may not take one).
 SBIN=$(realpath /sbin)
+ok mount -t tmpfs tmpfs "$WORK/ovl"
+on_exit "umount -l '$WORK/ovl'"
+mkdir -p "$WORK/ovl/upper" "$WORK/ovl/work"
 ok mount -t overlay overlay \
-  -o "lowerdir=$SBIN,upperdir=$WORK/sbin-upper,workdir=$WORK/sbin-work" "$SBIN"
+  -o "lowerdir=$SBIN,upperdir=$WORK/ovl/upper,workdir=$WORK/ovl/work" "$SBIN"
 on_exit "umount -l '$SBIN'"
 ln -s "$MODELFS" "$SBIN/mount.modelfs"
 

@@ -127,6 +127,22 @@ assert_eq 0 $? "the daemon's exit status"
 is_mounted "$M" && die "still mounted after ExecStop"
 wait_until 5 grep -qE '(^|[|])STOPPING=1([|]|$)' "$WORK/notify.log" || die "no STOPPING=1: $(cat "$WORK/notify.log")"
 
+check "a busy mount: ExecStop fails, systemd's SIGTERM detaches it and the daemon exits 0"
+"${start[@]}" >"$WORK/daemon-busy.log" 2>&1 &
+DAEMON=$!
+on_exit "stop_mount '$M' $DAEMON"
+wait_until 20 is_mounted "$M" || die "not mounted: $(cat "$WORK/daemon-busy.log")"
+exec 7<"$M/churn/v1/a.bin"
+run timeout 20 "${stop[@]}"
+[ "$RC" -ne 0 ] || die "ExecStop unmounted a busy mount (expected EBUSY)"
+is_mounted "$M" || die "the busy mount went away on a failed ExecStop"
+kill -TERM "$DAEMON"
+wait_pid_exit "$DAEMON" 10 || die "daemon still running 10 s after SIGTERM"
+wait "$DAEMON"
+assert_eq 0 $? "the daemon's exit status after SIGTERM"
+wait_until 5 eval "! grep -qs ' $M fuse' /proc/mounts" || die "the mount remains after SIGTERM"
+exec 7<&-
+
 check "without MODELFS_OPTIONS in the file, ExecStart still runs"
 MODELFS_OPTIONS=
 mapfile -t start < <(expand "$(unit_value ExecStart)")
