@@ -172,7 +172,7 @@ Status CheckEmpty(const std::string& mp) {
   if (first.empty() && err != 0)
     return Status::FromErrno("cannot list mountpoint " + mp + " to check that it is empty", err);
   if (!first.empty())
-    return Status::NotEmpty("mountpoint " + mp + " is not empty (it holds " + first +
+    return Status::NotEmpty("mountpoint " + mp + " is not empty (it holds " + EscapeText(first) +
                             "): the mount would hide its files; empty it, choose another "
                             "directory, or mount over them with -o nonempty");
   return Status::Ok();
