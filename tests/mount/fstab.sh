@@ -108,4 +108,9 @@ run timeout 20 mount -t modelfs "$WORK/notreg" "$M"
 [ "$RC" -ne 0 ] || die "mount of a non-registry succeeded"
 assert_contains "$ERR" "not a modelfs registry"
 
+check "the daemons' log (their stderr) has no sanitizer report"
+if grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer' "$R/mount.log"; then
+  die "sanitizer report in $R/mount.log: $(cat "$R/mount.log")"
+fi
+
 pass
