@@ -45,4 +45,8 @@ Command AddPolicyCheck(CLI::App& app);  // `policy check`, under a `policy` grou
 // commands_why.cc
 Command AddWhy(CLI::App& app);  // why the mount refused the caller (user.registry.why)
 
+// mount_helper.cc: mount(8)'s helper, this binary run as mount.modelfs
+bool InvokedAsMountHelper(const char* argv0);
+int MountHelperMain(int argc, char** argv);
+
 }  // namespace modelfs::cli

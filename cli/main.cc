@@ -61,5 +61,6 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+  if (modelfs::cli::InvokedAsMountHelper(argv[0])) return modelfs::cli::MountHelperMain(argc, argv);
   return modelfs::cli::Main(argc, argv);
 }

@@ -11,6 +11,7 @@
 #define FUSE_USE_VERSION 317  // 3.17: passthrough (fuse_passthrough_open); 3.12: loop config
 #include "fs/mount.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <sys/resource.h>
@@ -32,6 +33,7 @@
 #include <thread>
 
 #include "fs/server.h"
+#include "fs/service_notify.h"
 #include "index/names.h"
 
 namespace modelfs::fs {
@@ -79,13 +81,15 @@ int Fail(const std::string& msg) {
 
 // ---------------------------------------------------------------- options
 
-// Splits -o options into ours (read=, dontneed=, passthrough=) and libfuse's
-// (allow_other, ro, default_permissions, max_read=, ...).
-Status ParseOptions(const std::vector<std::string>& in, ServeOptions* serve,
+// Splits -o options into ours (read=, dontneed=, passthrough=, nonempty)
+// and libfuse's (allow_other, ro, default_permissions, max_read=, ...).
+Status ParseOptions(const std::vector<std::string>& in, ServeOptions* serve, bool* nonempty,
                     std::vector<std::string>* fuse_opts) {
   for (const std::string& o : in) {
     if (o.empty()) continue;
-    if (o.rfind("read=", 0) == 0) {
+    if (o == "nonempty") {
+      *nonempty = true;  // libfuse 3 no longer knows it: the check is ours
+    } else if (o.rfind("read=", 0) == 0) {
       std::string v = o.substr(5);
       if (v == "copy") serve->read_path = ReadPath::kCopy;
       else if (v == "splice") serve->read_path = ReadPath::kSplice;
@@ -149,8 +153,33 @@ std::string MountedAt(const std::string& path) {
   return found;
 }
 
+// A mount hides what its directory holds, so mounting over files is
+// refused unless asked for (-o nonempty), as fusermount did before libfuse 3.
+Status CheckEmpty(const std::string& mp) {
+  DIR* d = opendir(mp.c_str());
+  if (!d) return Status::FromErrno("cannot list mountpoint " + mp + " to check that it is empty", errno);
+  std::string first;
+  errno = 0;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") {
+      first = n;
+      break;
+    }
+  }
+  int err = errno;
+  closedir(d);
+  if (first.empty() && err != 0)
+    return Status::FromErrno("cannot list mountpoint " + mp + " to check that it is empty", err);
+  if (!first.empty())
+    return Status::NotEmpty("mountpoint " + mp + " is not empty (it holds " + EscapeText(first) +
+                            "): the mount would hide its files; empty it, choose another "
+                            "directory, or mount over them with -o nonempty");
+  return Status::Ok();
+}
+
 // Errors a user can act on, before anything is mounted.
-Status CheckMountpoint(const std::string& mp, std::string* real) {
+Status CheckMountpoint(const std::string& mp, bool nonempty, std::string* real) {
   struct stat st;
   if (stat(mp.c_str(), &st) != 0) {
     int err = errno;
@@ -169,6 +198,7 @@ Status CheckMountpoint(const std::string& mp, std::string* real) {
   if (fstype.rfind("fuse", 0) == 0)
     return Status::Busy("mountpoint " + mp + " is already mounted (" + fstype +
                         "); unmount it first with `fusermount3 -u " + mp + "`");
+  if (!nonempty) return CheckEmpty(mp);
   return Status::Ok();
 }
 
@@ -302,7 +332,8 @@ int Mount(const MountOptions& opt) {
   auto srv = std::make_unique<Server>();
   srv->opt.verify = opt.verify;
   std::vector<std::string> fuse_opts;
-  Status st = ParseOptions(opt.options, &srv->opt, &fuse_opts);
+  bool nonempty = false;
+  Status st = ParseOptions(opt.options, &srv->opt, &nonempty, &fuse_opts);
   if (!st.ok()) return Fail(st.message());
 
   // Open once now, for errors the user sees on the terminal; closed again
@@ -321,7 +352,7 @@ int Mount(const MountOptions& opt) {
   if (stat(root.c_str(), &rst) != 0) return Fail("cannot stat " + root);
 
   std::string mountpoint;
-  st = CheckMountpoint(opt.mountpoint, &mountpoint);
+  st = CheckMountpoint(opt.mountpoint, nonempty, &mountpoint);
   if (!st.ok()) return Fail(st.message());
 
   // Daemon log file, opened now so that a failure is still reported here.
@@ -419,6 +450,10 @@ int Mount(const MountOptions& opt) {
         s->reg.get(), rst.st_uid, rst.st_gid,
         int64_t{rst.st_mtim.tv_sec} * 1000000000 + rst.st_mtim.tv_nsec);
     Log("serving " + root + " at " + mountpoint);
+    // A unit of Type=notify (packaging/modelfs@.service) is started now: the
+    // mount is up and every request from here on is served.
+    Status ns = NotifyServiceManager("READY=1\nSTATUS=serving " + root + " at " + mountpoint);
+    if (!ns.ok()) Log("error: " + ns.message());
 
     fuse_loop_config* cfg = fuse_loop_cfg_create();
     // One /dev/fuse fd per worker: no contention on a single queue.
@@ -439,6 +474,7 @@ int Mount(const MountOptions& opt) {
       }
     }  // the freshness thread stops before the session goes away
     fuse_loop_cfg_destroy(cfg);
+    NotifyServiceManager("STOPPING=1");  // best effort: the manager may be gone
     Log(s->requests.Format());
     Log("unmounting " + mountpoint);
   }

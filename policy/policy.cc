@@ -705,7 +705,8 @@ Decision Policy::CheckGates(std::string_view alias, const VersionFacts& facts) c
 // 4. The default policy text
 
 std::string_view DefaultPolicyText() {
-  static constexpr std::string_view kText = R"(# modelfs policy: who may do what to which model (see the README).
+  static constexpr std::string_view kText = R"(# modelfs policy: who may do what to which model. Reference: `man 5
+# modelfs-policy`, or docs/policy.md (installed in /usr/share/doc/modelfs/docs/).
 # Changes take effect within a second; a file that does not parse keeps the
 # previous policy in force and the error is logged with its line and column.
 # Check an edit with: modelfs policy check policy.toml
