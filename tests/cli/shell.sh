@@ -72,8 +72,8 @@ read  = ["user:root"]
 EOF
 share_root "$R"
 cp "$MODELFS" "$WORK/modelfs" && chmod 755 "$WORK/modelfs"
-run as mf-dave "$WORK/modelfs" show "$R" secrety
-[ "$RC" -ne 0 ] || die "mf-dave could show secrety"
+run as mf-dave "$WORK/modelfs" show "$R" sekretx  # near secretx, but not secret*: read by default
+assert_eq 1 "$RC" "exit of mf-dave's show sekretx ($ERR)"
 assert_not_contains "$ERR" "secretx" "mf-dave's error"
 run as mf-dave "$WORK/modelfs" show "$R" churm
 assert_eq 1 "$RC" "exit of mf-dave's show churm"
