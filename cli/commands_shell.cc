@@ -39,16 +39,14 @@ void Offer(std::vector<std::string>& out, const std::string& cand, const std::st
   if (cand.rfind(cur, 0) == 0) out.push_back(cand);
 }
 
-// The registry the words name (-R, a leading path) or the default one.
-std::string RootOfWords(CLI::App& app, const std::vector<std::string>& args) {
+// The registry the words name (-R, or `lead`, the ROOT taken from the
+// first argument) or else the default one.
+std::string RootOfWords(const std::vector<std::string>& args, const std::string& lead) {
   for (size_t i = 0; i + 1 < args.size(); ++i)
     if (args[i] == "-R" || args[i] == "--root") return args[i + 1];
   for (const auto& a : args)
     if (a.rfind("--root=", 0) == 0) return a.substr(7);
-  std::vector<std::string> rest = args;
-  std::string lead;
-  if (TakeLeadingRoot(app, rest, &lead).ok() && !lead.empty()) return lead;
-  return DefaultRootQuietly();
+  return lead.empty() ? DefaultRootQuietly() : lead;
 }
 
 // Names from the registry for `kind`, starting with `cur`. `model` is the
@@ -241,46 +239,43 @@ int Complete(CLI::App& app, const std::vector<std::string>& args) {
 
   CommandWords w = ReadWords(app, words);
   const CLI::App* scope = w.sub ? w.sub : &app;
+  // The words as the command will read them, ROOT taken out by the rule of
+  // root.h (counting the current word: `show reg <TAB>` names ROOT reg).
+  std::vector<std::string> full = words;
+  full.push_back(cur);
+  std::vector<std::string> rest = full;
+  std::string lead;
+  if (!TakeLeadingRoot(app, rest, &lead).ok()) lead.clear();
+  bool cur_is_root = !lead.empty() && !w.pending && ReadWords(app, full).positionals.size() == 1;
+  std::vector<size_t> own = ReadWords(app, rest).positionals;  // the command's own arguments
+  if (!w.pending && !own.empty()) own.pop_back();                 // less the current word
+  std::string model = FirstModel(rest, own);
+
   std::vector<std::string> out;
   Kind kind = Kind::kNone;
-  std::string model;
   if (w.pending) {
+    // An option's value: --root a directory, --parent a reference, --alias
+    // an alias of the command's MODEL.
     kind = KindOf(w.pending->get_lnames().empty() ? "" : w.pending->get_lnames()[0],
                   w.pending->get_description());
-    // An alias option (push --alias) names an alias of the command's MODEL.
-    std::vector<size_t> own = w.positionals;
-    model = FirstModel(words, own);
   } else if (!w.after_dashdash && cur.size() > 0 && cur[0] == '-') {
     out = OptionNames(scope, cur);
   } else if (!w.sub || (!scope->get_subcommands({}).empty() && w.positionals.empty())) {
     out = SubcommandsOf(scope, cur);
+  } else if (cur_is_root) {
+    kind = Kind::kDirs;
   } else {
-    // The positional the current word is: ROOT first when it is a path
-    // (root.h), then the command's own in their order.
-    std::vector<size_t> own = w.positionals;
-    size_t k = own.size();
-    bool root_given = TakesRoot(w.sub) && !own.empty() &&
-                      (words[own[0]].find('/') != std::string::npos || words[own[0]][0] == '.');
-    if (root_given) {
-      own.erase(own.begin());
-      --k;
-    }
-    if (TakesRoot(w.sub) && own.empty() && !root_given &&
-        (cur.find('/') != std::string::npos || (!cur.empty() && cur[0] == '.'))) {
-      kind = Kind::kDirs;
-    } else {
-      size_t at = 0;
-      for (const CLI::Option* o : w.sub->get_options()) {
-        if (!o->get_positional()) continue;
-        size_t n = static_cast<size_t>(std::max(o->get_items_expected_max(), 0));
-        if (k < at + n) {
-          kind = KindOf(o->get_name(), o->get_description());
-          break;
-        }
-        at += n;
+    // The command's own positional the current word fills, in their order.
+    size_t k = own.size(), at = 0;
+    for (const CLI::Option* o : w.sub->get_options()) {
+      if (!o->get_positional()) continue;
+      size_t n = static_cast<size_t>(std::max(o->get_items_expected_max(), 0));
+      if (k < at + n) {
+        kind = KindOf(o->get_name(), o->get_description());
+        break;
       }
+      at += n;
     }
-    model = FirstModel(words, own);
   }
   if (kind == Kind::kFiles) {
     std::cout << ":files\n";
@@ -291,7 +286,7 @@ int Complete(CLI::App& app, const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (kind == Kind::kModel || kind == Kind::kRef || kind == Kind::kAlias)
-    out = RegistryNames(RootOfWords(app, words), kind, cur, model);
+    out = RegistryNames(RootOfWords(words, lead), kind, cur, model);
   for (const auto& c : out) std::cout << c << "\n";
   return kExitOk;
 }

@@ -87,6 +87,9 @@ unset MODELFS_ROOT
 assert_eq "churn@staging" "$(comp 3 show "$R" churn@s)" "show ROOT churn@s<TAB>"
 assert_eq "churn@staging" "$(comp 4 show -R "$R" churn@s)" "show -R ROOT churn@s<TAB>"
 assert_eq "$(lines fraud fraud@)" "$(comp 4 -R "$R" show f)" "-R before the command"
+(cd "$WORK" && comp 3 show reg churn@s) >"$WORK/rel.out"
+assert_eq "churn@staging" "$(cat "$WORK/rel.out")" "show reg churn@s<TAB>: one argument too many makes reg ROOT"
+assert_eq "$(lines production staging)" "$(comp 6 push "$R" churn x --alias "")" "push ROOT MODEL PATH --alias <TAB>"
 export MODELFS_ROOT=$R
 
 check "an ALIAS argument completes the model's aliases; --parent completes references"
@@ -99,6 +102,8 @@ check "paths: PATH arguments and ROOT complete file names"
 assert_eq "$S/weights.bin" "$(comp 3 push churn "$S/w")" "push churn PATH<TAB>"
 assert_eq "$R" "$(comp 2 show "$WORK/re")" "show ROOT<TAB> (a directory)"
 assert_eq "$R" "$(comp 3 show -R "$WORK/re")" "-R <TAB> (a directory)"
+assert_eq "$R" "$(comp 2 init "$WORK/re")" "init <TAB>: its one argument is ROOT"
+assert_eq "$R" "$(comp 2 mount "$WORK/re")" "mount <TAB>: MOUNTPOINT (a directory)"
 
 check "models the caller may not read are not offered"
 cat >>"$R/policy.toml" <<'EOF'
