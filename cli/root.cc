@@ -290,12 +290,16 @@ Status ResolveRoot(const CLI::App* sub, const std::string& positional, const std
   if (it == Specs().end()) return Status::Ok();
   std::string& root = *it->second.value;
   std::string origin;
-  if (!positional.empty() && !root.empty()) {
+  // At most one of the first argument, the command's -R and the -R given
+  // before the command.
+  std::vector<std::string> given;
+  for (const std::string* g : std::initializer_list<const std::string*>{&positional, &root, &global})
+    if (!g->empty()) given.push_back(*g);
+  if (given.size() > 1) {
     *usage = true;
-    return Status::Invalid("ROOT given twice: " + EscapeText(positional) + " and -R " + EscapeText(root));
+    return Status::Invalid("ROOT given twice: " + EscapeText(given[0]) + " and " + EscapeText(given[1]));
   }
-  if (!positional.empty()) root = positional;
-  if (root.empty()) root = global;
+  if (!given.empty()) root = given[0];
   if (root.empty()) MODELFS_RETURN_IF_ERROR(DefaultRoot(&root, &origin));
   if (root.empty()) {
     *usage = true;

@@ -98,6 +98,8 @@ cd - >/dev/null
 
 check "ROOT given twice is a usage error"
 assert_usage "twice" mf show "$R2" -R "$R" other@1
+assert_usage "twice" mf -R "$R" show "$R2" other@1
+assert_usage "twice" mf -R "$R" show --root "$R2" other@1
 
 check "a ROOT from \$MODELFS_ROOT that cannot be opened says where it came from"
 MODELFS_ROOT=$WORK/nowhere assert_fails 1 'from $MODELFS_ROOT' mf list
