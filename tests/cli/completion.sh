@@ -151,6 +151,12 @@ mf completion fish >"$WORK/modelfs.fish" || die "completion fish failed"
 assert_contains "$(cat "$WORK/modelfs.fish")" "complete -c modelfs" "fish script"
 if command -v fish >/dev/null; then
   fish -n "$WORK/modelfs.fish" || die "fish -n rejects the fish script"
+  # fish asks for completions itself (complete -C) of the modelfs on PATH.
+  mkdir -p "$WORK/bin" && ln -sf "$MODELFS" "$WORK/bin/modelfs"
+  fcomp() { PATH=$WORK/bin:$PATH fish -c 'source $argv[1]; complete -C $argv[2]' "$WORK/modelfs.fish" "$1" | sort; }
+  assert_eq "$(lines seal set show)" "$(fcomp "modelfs s")" "fish: modelfs s<TAB>"
+  assert_eq "$(lines churn@1 churn@2 churn@latest churn@production churn@staging)" "$(fcomp "modelfs show churn@")" "fish: show churn@<TAB>"
+  assert_eq "$S/weights.bin" "$(fcomp "modelfs push churn $S/w")" "fish: file names"
 else
   echo "    (fish not installed: syntax not checked)"
 fi
