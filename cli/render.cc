@@ -186,7 +186,7 @@ std::string VersionText(const json& v) {
   for (const auto& f : v["files"]) {
     char size[16];
     std::snprintf(size, sizeof size, "%9s", FormatSize(f["size"].get<uint64_t>()).c_str());
-    o << "    " << Str(f["mode"]) << " " << size << "  " << Str(f["path"]);
+    o << "    " << Str(f["mode"]) << " " << size << "\t" << Str(f["path"]);
     if (f.contains("target")) o << " -> " << Str(f["target"]);
     o << "\n";
   }
