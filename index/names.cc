@@ -234,7 +234,9 @@ Result<Ref> ParseRef(std::string_view text) {
   std::string_view rest = text.substr(at + 1);
   if (rest.empty()) return Status::Invalid("reference " + Quote(text) + " has nothing after '@'");
   // MODEL@vN as well as MODEL@N: what `ls` of the mount shows can be typed.
-  bool v_form = rest.size() > 1 && rest[0] == 'v' && rest[1] >= '0' && rest[1] <= '9';
+  // Only v<digits>: "v1beta" is an alias name like any other (CheckAliasName).
+  bool v_form = rest.size() > 1 && rest[0] == 'v' &&
+                rest.find_first_not_of("0123456789", 1) == std::string_view::npos;
   if (v_form) rest.remove_prefix(1);
   if (v_form || (rest[0] >= '0' && rest[0] <= '9')) {
     auto n = ParseVersionNumber(rest);

@@ -87,6 +87,8 @@ ok mf set "$R" churn@v2 tags.via=v
 assert_eq v "$(mf show "$R" churn@2 --json | jpy 'j["tags"]["via"]')" "set churn@v2"
 assert_eq '["churn@1"]' "$(mf show "$R" churn@2 --json | jpy 'j["lineage"]["parents"]')" "--parent churn@v1 kept as churn@1"
 assert_usage "churn@v0" mf show "$R" churn@v0
+ok mf alias "$R" churn@1 v1beta  # v, digits, more: an alias name, not a version
+assert_eq 1 "$(mf show "$R" churn@v1beta --json | jpy 'j["version"]')" "show churn@v1beta (an alias)"
 
 # ---------------------------------------------------------------- sizes
 check "tables show sizes for people, --json exact bytes"
