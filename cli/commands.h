@@ -8,19 +8,26 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "cli/root.h"
 
 namespace modelfs::cli {
+
+inline constexpr const char* kVersion = MODELFS_VERSION;  // CMake's project version
 
 struct Command {
   CLI::App* sub;             // the subcommand, owned by the app
   std::function<int()> run;  // returns the exit status
 };
 
-// Options most commands share.
-inline void AddRoot(CLI::App* c, std::string& root) {
-  c->add_option("ROOT", root, "Registry root directory")->required();
-}
+// Options most commands share. ROOT: AddRoot (root.h), which makes it
+// optional. Every --help ends with an example: Example(c, "show churn@production").
 inline void AddJson(CLI::App* c, bool& json) { c->add_flag("--json", json, "Print JSON"); }
+
+// Ends `c`'s --help with examples, one command line each (without the
+// leading "modelfs "), under "Examples:".
+void Example(CLI::App* c, std::initializer_list<const char*> lines);
 
 // commands_read.cc
 Command AddShow(CLI::App& app);
@@ -48,5 +55,12 @@ Command AddWhy(CLI::App& app);  // why the mount refused the caller (user.regist
 // mount_helper.cc: mount(8)'s helper, this binary run as mount.modelfs
 bool InvokedAsMountHelper(const char* argv0);
 int MountHelperMain(int argc, char** argv);
+
+// commands_shell.cc
+Command AddVersion(CLI::App& app);     // `version`, as --version
+Command AddCompletion(CLI::App& app);  // `completion bash|zsh|fish`: the script to source
+// `modelfs __complete CWORD WORDS...` (hidden, called by the scripts): the
+// candidates for WORDS[CWORD], one per line, or :files / :dirs.
+int Complete(CLI::App& app, const std::vector<std::string>& args);
 
 }  // namespace modelfs::cli

@@ -25,7 +25,7 @@ struct InitArgs {
 int RunInit(const InitArgs& a) {
   Status st = Registry::Init(a.root, policy::DefaultPolicyText());
   if (!st.ok()) return Fail(st);
-  std::cout << "initialized registry " << a.root << "\n";
+  if (!Quiet()) std::cout << "initialized registry " << a.root << "\n";
   return kExitOk;
 }
 
@@ -53,7 +53,7 @@ int RunGc(const GcArgs& a) {
     } else {
       for (const auto& r : rep->removed)
         std::cout << (a.dry_run ? "would remove " : "removed ") << EscapeText(r) << "\n";
-      std::cout << (a.dry_run ? "would free " : "freed ") << rep->bytes << " bytes\n";
+      if (!Quiet()) std::cout << (a.dry_run ? "would free " : "freed ") << rep->bytes << " bytes\n";
     }
     return Status::Ok();
   });
@@ -78,8 +78,9 @@ int RunFsck(const FsckArgs& a) {
       for (const auto& p : rep->problems) std::cout << "problem: " << EscapeText(p) << "\n";
       for (const auto& g : rep->garbage) std::cout << "garbage: " << EscapeText(g) << "\n";
       for (const auto& r : rep->repaired) std::cout << "repaired: " << EscapeText(r) << "\n";
-      std::cout << (rep->problems.empty() ? "index consistent" : "index INCONSISTENT") << ", "
-                << rep->garbage.size() << " garbage item(s)\n";
+      if (!Quiet() || !rep->problems.empty())
+        std::cout << (rep->problems.empty() ? "index consistent" : "index INCONSISTENT") << ", "
+                  << rep->garbage.size() << " garbage item(s)\n";
     }
     if (!rep->problems.empty())
       return Status::Corrupt(std::to_string(rep->problems.size()) + " problem(s) found");
@@ -112,7 +113,7 @@ int RunPolicyCheck(const PolicyCheckArgs& a) {
     std::cerr << p.status().message() << "\n";  // FILE:LINE:COL: message, as compilers do
     return kExitFail;
   }
-  std::cout << a.file << ": ok\n";
+  if (!Quiet()) std::cout << a.file << ": ok\n";
   return kExitOk;
 }
 
@@ -122,6 +123,7 @@ Command AddInit(CLI::App& app) {
   auto a = std::make_shared<InitArgs>();
   CLI::App* c = app.add_subcommand("init", "Create a registry at ROOT");
   AddRoot(c, a->root);
+  Example(c, {"init /srv/registry", "init ./reg"});
   return {c, [a] { return RunInit(*a); }};
 }
 
@@ -131,6 +133,7 @@ Command AddGc(CLI::App& app) {
   AddRoot(c, a->root);
   c->add_flag("--dry-run", a->dry_run, "Only list what would go");
   AddJson(c, a->json);
+  Example(c, {"gc --dry-run", "gc /srv/registry"});
   return {c, [a] { return RunGc(*a); }};
 }
 
@@ -140,18 +143,20 @@ Command AddFsck(CLI::App& app) {
   AddRoot(c, a->root);
   c->add_flag("--repair", a->repair, "Remove garbage and fix counters");
   AddJson(c, a->json);
+  Example(c, {"fsck", "fsck /srv/registry --repair"});
   return {c, [a] { return RunFsck(*a); }};
 }
 
 Command AddMount(CLI::App& app) {
   auto a = std::make_shared<MountArgs>();
   CLI::App* c = app.add_subcommand("mount", "Mount ROOT at MOUNTPOINT");
-  AddRoot(c, a->opt.root);
+  AddRoot(c, a->opt.root, RootPlace::kLeadingByCount);
   c->add_option("MOUNTPOINT", a->opt.mountpoint, "Where to mount")->required();
   c->add_flag("-f,--foreground", a->opt.foreground, "Stay in the foreground");
   c->add_option("-o", a->opt.options, "Mount options OPT[,OPT] (allow_other, ro, ...)")->delimiter(',');
   c->add_option("--threads", a->opt.threads, "Worker threads");
   c->add_flag("--no-verify", a->no_verify, "Do not verify blob digests on first open");
+  Example(c, {"mount /srv/registry /models -o allow_other", "mount /models -f"});
   return {c, [a] { return RunMount(*a); }};
 }
 
@@ -159,8 +164,10 @@ Command AddPolicyCheck(CLI::App& app) {
   auto a = std::make_shared<PolicyCheckArgs>();
   CLI::App* group = app.add_subcommand("policy", "Policy tools");
   group->require_subcommand(1);
+  Example(group, {"policy check /srv/registry/policy.toml"});
   CLI::App* c = group->add_subcommand("check", "Check a policy file: errors as FILE:LINE:COL: message");
   c->add_option("FILE", a->file, "policy.toml")->required();
+  Example(c, {"policy check /srv/registry/policy.toml"});
   return {c, [a] { return RunPolicyCheck(*a); }};
 }
 

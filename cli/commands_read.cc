@@ -32,7 +32,7 @@ int RunShow(const ShowArgs& a) {
     auto snap = s.reg().Read();
     if (!snap.ok()) return snap.status();
     auto v = snap->Resolve(*ref);
-    if (!v.ok()) return v.status();
+    if (!v.ok()) return s.Explain(*ref, v.status());
     auto j = VersionJson(*snap, *v);
     if (!j.ok()) return j.status();
     if (a.json) std::cout << DumpJson(*j) << "\n";
@@ -102,10 +102,10 @@ Status ListModels(Session& s, const Snapshot& snap, bool as_json) {
 Status ListVersions(Session& s, const Snapshot& snap, const std::string& model, bool as_json) {
   MODELFS_RETURN_IF_ERROR(s.Check(Operation::kRead, model, model));
   auto m = snap.GetModel(model);
-  if (!m.ok()) return m.status();
+  if (!m.ok()) return s.Explain(Ref{model, 0, ""}, m.status());
   RecordPrinter out(as_json);
   if (!as_json)
-    std::printf("%-8s %-8s %-9s %-20s %-12s %12s  %s\n", "VERSION", "STATE", "APPROVAL",
+    std::printf("%-8s %-8s %-9s %-20s %-12s %10s  %s\n", "VERSION", "STATE", "APPROVAL",
                 "CREATED", "BY", "SIZE", "ALIASES");
   Status failed;  // a version that cannot be shown stops the listing
   MODELFS_RETURN_IF_ERROR(snap.ForEachVersion(m->id, 0, [&](const Version& v) {
@@ -122,10 +122,10 @@ Status ListVersions(Session& s, const Snapshot& snap, const std::string& model, 
       return false;
     }
     char line[512];
-    std::snprintf(line, sizeof line, "v%-7u %-8s %-9s %-20s %-12s %12llu  %s", v.number,
+    std::snprintf(line, sizeof line, "v%-7u %-8s %-9s %-20s %-12s %10s  %s", v.number,
                   std::string(StateName(v.state)).c_str(), v.approval.status.c_str(),
                   FormatTime(v.created_at_ns).c_str(), v.created_by.c_str(),
-                  static_cast<unsigned long long>(v.size), aliases.c_str());
+                  FormatSize(v.size).c_str(), aliases.c_str());
     out.Line(line);
     return true;
   }));
@@ -181,8 +181,9 @@ Command AddShow(CLI::App& app) {
   auto a = std::make_shared<ShowArgs>();
   CLI::App* c = app.add_subcommand("show", "Show a version: MODEL, MODEL@N or MODEL@ALIAS");
   AddRoot(c, a->root);
-  c->add_option("REF", a->ref, "MODEL[@N|@ALIAS]")->required();
+  c->add_option("REF", a->ref, "MODEL[@N|@vN|@ALIAS] (MODEL alone: its latest version)")->required();
   AddJson(c, a->json);
+  Example(c, {"show churn@production", "show /srv/registry churn@v12 --json"});
   return {c, [a] { return RunShow(*a); }};
 }
 
@@ -192,6 +193,7 @@ Command AddList(CLI::App& app) {
   AddRoot(c, a->root);
   c->add_option("MODEL", a->model, "Model name");
   AddJson(c, a->json);
+  Example(c, {"list", "list churn --json"});
   return {c, [a] { return RunList(*a); }};
 }
 
@@ -201,6 +203,7 @@ Command AddLog(CLI::App& app) {
   AddRoot(c, a->root);
   c->add_option("MODEL", a->model, "Only this model");
   AddJson(c, a->json);
+  Example(c, {"log churn", "log --json"});
   return {c, [a] { return RunLog(*a); }};
 }
 

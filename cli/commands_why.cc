@@ -171,8 +171,8 @@ Command AddWhy(CLI::App& app) {
              "all of yours), kept 10 minutes");
   c->add_option("PATH", a->path, "A path in a modelfs mount")->required();
   AddJson(c, a->json);
-  c->footer("Example: ln -sfn v14 /models/churn/production || modelfs why /models/churn\n"
-            "Exit status: 0 a reason printed, 1 none kept (or PATH is not in a modelfs mount).");
+  // Exit status: 0 a reason printed, 1 none kept (or PATH is not in a modelfs mount).
+  Example(c, {"why /models/churn", "why /models/churn/production --json"});
   return {c, [a] { return RunWhy(*a); }};
 }
 

@@ -30,7 +30,8 @@ Result<std::pair<std::string, std::string>> SplitKV(const std::string& kv, const
 // A one-line progress bar on stderr when it is a terminal.
 class ProgressBar {
  public:
-  explicit ProgressBar(uint64_t total) : total_(total), on_(isatty(2) && total >= (64ull << 20)) {}
+  explicit ProgressBar(uint64_t total)
+      : total_(total), on_(!Quiet() && isatty(2) && total >= (64ull << 20)) {}
   ~ProgressBar() { Done(); }
   // Clears the bar, so what is printed next starts on a clean line.
   void Done() {
@@ -165,7 +166,7 @@ int RunSet(const SetArgs& a) {
   if (changes.empty()) return Fail(Status::Invalid("nothing to set: give K=V or --remove K"));
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Operation::kSetMeta, ref->model, a.ref));
-    return s.reg().SetMeta(ref->model, ref->version, changes, s.actor());
+    return s.Explain(*ref, s.reg().SetMeta(ref->model, ref->version, changes, s.actor()));
   });
 }
 
@@ -181,7 +182,7 @@ int RunAliasDelete(const AliasArgs& a) {
   if (!st.ok()) return UsageError(st);
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Operation::kDeleteAlias, a.ref, a.ref + "/" + a.alias));
-    return s.reg().DeleteAlias(a.ref, a.alias, s.actor());
+    return s.Explain(Ref{a.ref, 0, a.alias}, s.reg().DeleteAlias(a.ref, a.alias, s.actor()));
   });
 }
 
@@ -195,11 +196,12 @@ int RunAlias(const AliasArgs& a) {
     std::string object = ref->model + "/" + a.alias;
     MODELFS_RETURN_IF_ERROR(s.Check(a.force ? Operation::kSetAliasForced : Operation::kSetAlias,
                                     ref->model, a.force ? object + " --force" : object));
-    return s.WithGates(ref->model, a.alias, a.force,
-                       object + " -> v" + std::to_string(ref->version), [&](const Guard& gates) {
-                         return s.reg().SetAlias(ref->model, a.alias, ref->version, s.actor(),
-                                                 gates);
-                       });
+    return s.Explain(*ref, s.WithGates(ref->model, a.alias, a.force,
+                                       object + " -> v" + std::to_string(ref->version),
+                                       [&](const Guard& gates) {
+                                         return s.reg().SetAlias(ref->model, a.alias, ref->version,
+                                                                 s.actor(), gates);
+                                       }));
   });
 }
 
@@ -216,7 +218,7 @@ int RunApprove(const VersionArgs& a) {
   if (!ref.ok()) return UsageError(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Operation::kApprove, ref->model, a.ref));
-    return s.reg().Approve(ref->model, ref->version, !a.reject, a.comment, s.actor());
+    return s.Explain(*ref, s.reg().Approve(ref->model, ref->version, !a.reject, a.comment, s.actor()));
   });
 }
 
@@ -226,7 +228,7 @@ int RunSeal(const VersionArgs& a) {
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Operation::kSeal, ref->model, a.ref));
     auto v = s.reg().Seal(ref->model, ref->version, s.actor());
-    if (!v.ok()) return v.status();
+    if (!v.ok()) return s.Explain(*ref, v.status());
     std::cout << v->ref() << "\n";
     return Status::Ok();
   });
@@ -237,7 +239,7 @@ int RunArchive(const VersionArgs& a) {
   if (!ref.ok()) return UsageError(ref.status());
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Operation::kArchive, ref->model, a.ref));
-    return s.reg().Archive(ref->model, ref->version, s.actor());
+    return s.Explain(*ref, s.reg().Archive(ref->model, ref->version, s.actor()));
   });
 }
 
@@ -245,7 +247,7 @@ int RunArchive(const VersionArgs& a) {
 CLI::App* AddVersionCommand(CLI::App& app, const char* name, const char* help, VersionArgs* a) {
   CLI::App* c = app.add_subcommand(name, help);
   AddRoot(c, a->root);
-  c->add_option("REF", a->ref, "MODEL@N")->required();
+  c->add_option("REF", a->ref, "MODEL@N (or MODEL@vN)")->required();
   return c;
 }
 
@@ -269,6 +271,8 @@ Command AddPush(CLI::App& app) {
   c->add_flag("-L,--dereference", a->dereference,
               "Store what symlinks inside PATH lead to, instead of keeping them as symlinks");
   AddJson(c, a->json);
+  Example(c, {"push churn out/ --metric auc=0.91 --param lr=0.05 --parent features@7",
+              "push /srv/registry churn model.onnx config.json --alias staging"});
   return {c, [a] { return RunPush(*a); }};
 }
 
@@ -279,6 +283,7 @@ Command AddSet(CLI::App& app) {
   c->add_option("REF", a->ref, "MODEL@N")->required();
   c->add_option("K=V", a->kvs, "metrics.K, params.K, tags.K, lineage.{parents,datasets,code,run}, description");
   c->add_option("--remove", a->removes, "Remove key K");
+  Example(c, {"set churn@13 metrics.latency_ms=12 tags.owner=ana --remove tags.tmp"});
   return {c, [a] { return RunSet(*a); }};
 }
 
@@ -290,6 +295,7 @@ Command AddAlias(CLI::App& app) {
   c->add_option("ALIAS", a->alias, "Alias name")->required();
   c->add_flag("--delete", a->del, "Delete the alias");
   c->add_flag("--force", a->force, "Admins: pass failing gates (audited)");
+  Example(c, {"alias churn@13 production", "alias --delete churn staging"});
   return {c, [a] { return RunAlias(*a); }};
 }
 
@@ -298,12 +304,14 @@ Command AddApprove(CLI::App& app) {
   CLI::App* c = AddVersionCommand(app, "approve", "Approve (or --reject) MODEL@N", a.get());
   c->add_flag("--reject", a->reject, "Reject instead of approve");
   c->add_option("--comment", a->comment, "Why");
+  Example(c, {"approve churn@13 --comment \"offline eval ok\"", "approve churn@12 --reject"});
   return {c, [a] { return RunApprove(*a); }};
 }
 
 Command AddSeal(CLI::App& app) {
   auto a = std::make_shared<VersionArgs>();
   CLI::App* c = AddVersionCommand(app, "seal", "Seal a draft made through the mount", a.get());
+  Example(c, {"seal churn@14"});
   return {c, [a] { return RunSeal(*a); }};
 }
 
@@ -311,6 +319,7 @@ Command AddArchive(CLI::App& app) {
   auto a = std::make_shared<VersionArgs>();
   CLI::App* c = AddVersionCommand(app, "archive", "Archive MODEL@N (hidden from latest, kept until gc)",
                                   a.get());
+  Example(c, {"archive churn@3"});
   return {c, [a] { return RunArchive(*a); }};
 }
 

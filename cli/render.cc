@@ -1,6 +1,8 @@
 // Rendering of registry records for the CLI.
 #include "cli/render.h"
 
+#include <cstdio>
+#include <iterator>
 #include <sstream>
 
 #include "index/names.h"
@@ -11,6 +13,28 @@ using nlohmann::json;
 
 std::string DumpJson(const json& j, int indent) {
   return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+namespace {
+bool quiet_output = false;
+}  // namespace
+
+void SetQuiet(bool quiet) { quiet_output = quiet; }
+bool Quiet() { return quiet_output; }
+
+std::string FormatSize(uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes) / 1024;
+  size_t u = 0;
+  // 1023.96 KiB would print as "1024 KiB": move up once it rounds to 1024.
+  while (v >= 1023.95 && u + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v < 9.95 ? "%.1f %s" : "%.0f %s", v, kUnits[u]);
+  return buf;
 }
 
 std::string ModeString(uint32_t mode) {
@@ -132,8 +156,9 @@ std::string VersionText(const json& v) {
   };
   line("state", Str(v["state"]));
   line("digest", Str(v["digest"]));
-  line("size", std::to_string(v["size"].get<uint64_t>()) + " bytes in " +
-                   std::to_string(v["file_count"].get<uint64_t>()) + " files");
+  uint64_t bytes = v["size"].get<uint64_t>();
+  line("size", FormatSize(bytes) + (bytes >= 1024 ? " (" + std::to_string(bytes) + " bytes)" : "") +
+                   " in " + std::to_string(v["file_count"].get<uint64_t>()) + " files");
   line("created", Str(v["created_at"]) + " by " + Str(v["created_by"]));
   line("description", Str(v["description"]));
   line("aliases", Join(v["aliases"]));
@@ -159,7 +184,9 @@ std::string VersionText(const json& v) {
   }
   o << "  files:\n";
   for (const auto& f : v["files"]) {
-    o << "    " << Str(f["mode"]) << " " << f["size"].get<uint64_t>() << "\t" << Str(f["path"]);
+    char size[16];
+    std::snprintf(size, sizeof size, "%9s", FormatSize(f["size"].get<uint64_t>()).c_str());
+    o << "    " << Str(f["mode"]) << " " << size << "\t" << Str(f["path"]);
     if (f.contains("target")) o << " -> " << Str(f["target"]);
     o << "\n";
   }

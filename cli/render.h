@@ -29,5 +29,14 @@ std::string DumpJson(const nlohmann::json& j, int indent = 2);
 std::string VersionText(const nlohmann::json& v);
 std::string AuditText(const AuditRecord& r);
 std::string ModeString(uint32_t mode);  // "0444"
+// A size for people, in powers of 1024 as ls -lh and du -h count them:
+// "512 B", "1.5 KiB", "12 MiB", "3.0 GiB" (one decimal below 10). Tables
+// and text show these; --json keeps exact bytes.
+std::string FormatSize(uint64_t bytes);
+
+// --quiet: commands print their results and errors only, no progress bars
+// or confirmations. Set once by main.cc after parsing.
+void SetQuiet(bool quiet);
+bool Quiet();
 
 }  // namespace modelfs::cli

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "cli/root.h"
 #include "index/names.h"
 
 namespace modelfs::cli {
@@ -22,7 +23,17 @@ int UsageError(const Status& s) {
 
 Result<Session> Session::Open(const std::string& root) {
   auto reg = Registry::Open(root);
-  if (!reg.ok()) return reg.status();
+  if (!reg.ok()) {
+    // A ROOT the command line did not name: say where it came from.
+    if (RootOrigin().empty()) return reg.status();
+    std::string m = reg.status().message() + " (ROOT from " + RootOrigin() + ")";
+    switch (reg.status().code()) {
+      case Code::kNoAccess: return Status::NoAccess(m);
+      case Code::kNotFound: return Status::NotFound(m);
+      case Code::kInvalid: return Status::Invalid(m);
+      default: return Status::IO(m);  // the exit status is 1 all the same
+    }
+  }
   auto pol = policy::Policy::Load((*reg)->policy_path());
   if (!pol.ok()) return Status::Invalid("policy does not parse: " + pol.status().message());
   Session s;
@@ -53,6 +64,40 @@ Status Session::WithGates(const std::string& model, const std::string& alias, bo
   // "denied: " of Check's reasons: the audit record keeps it as it is, the
   // user sees it prefixed like every other refusal.
   return Status::Denied("denied: " + st.message());
+}
+
+Status Session::Explain(const Ref& ref, Status st) const {
+  if (st.code() != Code::kNotFound) return st;
+  auto snap = reg_->Read();
+  if (!snap.ok()) return st;
+  std::vector<std::string> names;
+  std::string word, prefix;
+  auto m = snap->GetModel(ref.model);
+  if (!m.ok()) {
+    if (m.status().code() != Code::kNotFound) return st;
+    word = ref.model;
+    Status listed = snap->ForEachModel("", [&](const Model& x) {
+      if (MayRead(x.name)) names.push_back(x.name);
+      return true;
+    });
+    if (!listed.ok()) return st;
+  } else if (!ref.alias.empty() && !snap->GetAlias(m->id, ref.alias).ok()) {
+    word = ref.alias;
+    prefix = ref.model + "@";
+    names.push_back("latest");
+    Status listed = snap->ForEachAlias(m->id, "", [&](const Alias& a) {
+      names.push_back(a.name);
+      return true;
+    });
+    if (!listed.ok()) return st;
+  } else {
+    return st;  // a version number: nothing to spell
+  }
+  auto near = Nearest(word, names);
+  if (near.empty()) return st;
+  std::string msg = st.message() + "; did you mean ";
+  for (size_t i = 0; i < near.size(); ++i) msg += (i ? " or " : "") + prefix + near[i];
+  return Status::NotFound(msg + "?");
 }
 
 }  // namespace modelfs::cli

@@ -52,6 +52,10 @@ class Session {
   // as `object` and returned as "denied: " + the gate's reason.
   Status WithGates(const std::string& model, const std::string& alias, bool force,
                    const std::string& object, const std::function<Status(const Guard&)>& act);
+  // Did-you-mean: when `st` says that `ref`'s model, or its alias, does
+  // not exist, adds "; did you mean X?" naming the nearest ones the caller
+  // may read (index/names.h Nearest). Any other status is returned as is.
+  Status Explain(const Ref& ref, Status st) const;
   const policy::Retention& retention() const { return enforcer_->policy()->retention(); }
   std::shared_ptr<const policy::Policy> policy() const { return enforcer_->policy(); }
 

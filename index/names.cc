@@ -1,6 +1,7 @@
 // Name and value validation shared by the CLI and the mount (SPEC §3).
 #include "index/names.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -232,7 +233,12 @@ Result<Ref> ParseRef(std::string_view text) {
   if (at == std::string_view::npos) return ref;
   std::string_view rest = text.substr(at + 1);
   if (rest.empty()) return Status::Invalid("reference " + Quote(text) + " has nothing after '@'");
-  if (rest[0] >= '0' && rest[0] <= '9') {
+  // MODEL@vN as well as MODEL@N: what `ls` of the mount shows can be typed.
+  // Only v<digits>: "v1beta" is an alias name like any other (CheckAliasName).
+  bool v_form = rest.size() > 1 && rest[0] == 'v' &&
+                rest.find_first_not_of("0123456789", 1) == std::string_view::npos;
+  if (v_form) rest.remove_prefix(1);
+  if (v_form || (rest[0] >= '0' && rest[0] <= '9')) {
     auto n = ParseVersionNumber(rest);
     if (!n.ok()) return Status::Invalid("reference " + Quote(text) + ": " + n.status().message());
     ref.version = *n;
@@ -255,6 +261,44 @@ Result<Ref> ParseVersionRef(std::string_view text) {
 
 std::string FormatRef(std::string_view model, uint32_t number) {
   return std::string(model) + "@" + std::to_string(number);
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  // d[i][j]: steps from a[0,i) to b[0,j).
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, sub});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+std::vector<std::string> Nearest(std::string_view word, const std::vector<std::string>& candidates) {
+  // A third of the word: "prodution" finds "production", "ab" finds
+  // nothing three letters away.
+  size_t limit = std::clamp<size_t>(word.size() / 3, 1, 3);
+  size_t best = limit + 1;
+  std::vector<std::string> out;
+  for (const auto& c : candidates) {
+    if (c == word) continue;
+    // Lengths alone bound the distance: skip the table for hopeless ones.
+    size_t gap = c.size() > word.size() ? c.size() - word.size() : word.size() - c.size();
+    if (gap > limit) continue;
+    size_t d = EditDistance(word, c);
+    if (d > best) continue;
+    if (d < best) out.clear();
+    best = d;
+    out.push_back(c);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 }  // namespace modelfs

@@ -48,7 +48,8 @@ Result<uint32_t> ParseVersionNumber(std::string_view text);
 std::string JoinList(const std::vector<std::string>& items);
 std::vector<std::string> SplitList(std::string_view text);
 
-// MODEL, MODEL@N or MODEL@ALIAS.
+// MODEL, MODEL@N or MODEL@ALIAS; MODEL@vN is MODEL@N, as the mount names
+// version directories (no alias has the form v<digits>).
 struct Ref {
   std::string model;
   uint32_t version = 0;  // 0 when not given as a number
@@ -62,5 +63,14 @@ Result<Ref> ParseVersionRef(std::string_view text);
 // "churn@12": the one way a version is named in messages, audit records and
 // lineage; ParseVersionRef reads it back.
 std::string FormatRef(std::string_view model, uint32_t number);
+
+// Did-you-mean: the candidates nearest to `word` by edit distance (optimal
+// string alignment: insert, delete, substitute or swap two neighbours, each
+// one step), all of those at the smallest distance, sorted; none when even
+// the nearest is further than a third of `word`'s length (at least 1, at
+// most 3) steps, or is `word` itself.
+std::vector<std::string> Nearest(std::string_view word, const std::vector<std::string>& candidates);
+// The steps Nearest counts from `a` to `b`.
+size_t EditDistance(std::string_view a, std::string_view b);
 
 }  // namespace modelfs

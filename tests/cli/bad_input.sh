@@ -101,7 +101,8 @@ bad 1 "latest" mf push "$R" churn "$S" --alias latest
 bad 1 "v12" mf push "$R" churn "$S" --alias v12
 bad 1 "Prod" mf push "$R" churn "$S" --alias Prod
 bad 1 "latest" mf alias "$R" --delete churn latest
-bad -u 2 "v1" mf show "$R" churn@v1
+bad -u 2 "churn@v0" mf show "$R" churn@v0
+bad -u 2 "churn@v01" mf show "$R" churn@v01
 
 check "paths push cannot read"
 bad 1 "$WORK/missing" mf push "$R" churn "$WORK/missing"

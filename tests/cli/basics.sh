@@ -333,7 +333,7 @@ check "usage errors exit 2 with a message naming the problem"
 assert_usage "subcommand" mf
 assert_usage "MODEL" mf push "$R"
 assert_usage "PATH" mf push "$R" churn
-assert_usage "ROOT" mf show
+assert_usage "REF" mf show
 assert_usage "ALIAS" mf alias "$R" churn@1
 assert_usage "--bogus" mf show "$R" churn --bogus
 assert_usage "--frob" mf push "$R" churn "$S" --frob 1

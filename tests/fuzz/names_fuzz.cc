@@ -28,7 +28,10 @@ void CheckRef(std::string_view text) {
   FUZZ_CHECK(CheckModelName(r->model).ok(), text);
   FUZZ_CHECK(r->version == 0 || r->alias.empty(), text);
   if (r->version != 0) {
-    FUZZ_CHECK(FormatRef(r->model, r->version) == text, text);
+    // MODEL@N, or MODEL@vN as the mount names version directories.
+    FUZZ_CHECK(FormatRef(r->model, r->version) == text ||
+                   r->model + "@v" + std::to_string(r->version) == text,
+               text);
     auto v = ParseVersionRef(text);
     FUZZ_CHECK(v.ok() && v->model == r->model && v->version == r->version, text);
   } else {

@@ -54,3 +54,43 @@ TEST_CASE("EscapeText keeps UTF-8 and escapes controls and stray bytes", "[names
   CHECK(EscapeText("\xc2\x9b" "2J \xc2\xa0") == "\\u009b2J \xc2\xa0");  // C1 escaped, NBSP kept
   CHECK(EscapeText("caf\xc3") == "caf\\xc3");  // a sequence cut short
 }
+
+TEST_CASE("MODEL@vN names version N, as the mount's v<N> directories do", "[names]") {
+  auto r = ParseRef("churn@v12");
+  REQUIRE(r.ok());
+  CHECK(r->model == "churn");
+  CHECK(r->version == 12);
+  CHECK(r->alias.empty());
+  CHECK(ParseVersionRef("features@v7")->version == 7);
+  // Parents given as MODEL@vN are kept as MODEL@N (metadata.cc stores ref()).
+  for (const char* bad : {"churn@v0", "churn@v01", "churn@v99999999999"}) {
+    INFO(bad);
+    CHECK(ParseRef(bad).status().code() == Code::kInvalid);
+  }
+  // "v" alone, or v followed by anything but a digit, is an alias name.
+  CHECK(ParseRef("churn@v")->alias == "v");
+  CHECK(ParseRef("churn@vx")->alias == "vx");
+  CHECK(ParseRef("churn@v-1")->alias == "v-1");
+  // v, digits, then anything else is an alias too (found by fuzz/names).
+  CHECK(ParseRef("churn@v1x")->alias == "v1x");
+  CHECK(ParseRef("m@v4v2795")->alias == "v4v2795");
+  CHECK(ParseRef("churn@v2-old")->alias == "v2-old");
+}
+
+TEST_CASE("Nearest suggests the closest names, and none that are far", "[names]") {
+  CHECK(EditDistance("churn", "churn") == 0);
+  CHECK(EditDistance("chrun", "churn") == 1);  // a swap is one step
+  CHECK(EditDistance("shwo", "show") == 1);
+  CHECK(EditDistance("", "abc") == 3);
+  CHECK(EditDistance("kitten", "sitting") == 3);
+  std::vector<std::string> models = {"churn", "fraud", "churn-eu", "features"};
+  CHECK(Nearest("chrun", models) == std::vector<std::string>{"churn"});
+  CHECK(Nearest("fruad", models) == std::vector<std::string>{"fraud"});
+  CHECK(Nearest("featurs", models) == std::vector<std::string>{"features"});
+  CHECK(Nearest("churn", models).empty());        // the word itself is no suggestion
+  CHECK(Nearest("zzzzz", models).empty());        // nothing near
+  CHECK(Nearest("ab", {"xy", "ac"}) == std::vector<std::string>{"ac"});
+  CHECK(Nearest("prodution", {"production", "staging"}) == std::vector<std::string>{"production"});
+  // Ties are all given, sorted.
+  CHECK(Nearest("cat", {"bat", "hat", "cart"}) == std::vector<std::string>{"bat", "cart", "hat"});
+}
