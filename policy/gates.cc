@@ -21,13 +21,6 @@ bool IsMetricNameChar(char c) {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
-std::string FormatNumber(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  if (ec != std::errc()) return "?";
-  return std::string(buf, end);
-}
-
 std::string VersionName(const VersionFacts& f) {
   return FormatRef(f.model, f.version);
 }
@@ -147,7 +140,7 @@ Decision AliasGates::Check(const VersionFacts& facts) const {
     }
     if (!req.Holds(it->second)) {
       return deny(std::move(rule),
-                  "has " + req.metric + " = " + FormatNumber(it->second));
+                  "has " + req.metric + " = " + FormatMetric(it->second));
     }
   }
   for (LineageKind kind : require_lineage) {
