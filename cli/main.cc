@@ -22,6 +22,9 @@ int Main(int argc, char** argv) {
       AddSet(app),     AddAlias(app), AddApprove(app), AddSeal(app),
       AddArchive(app), AddLog(app),  AddGc(app),      AddFsck(app),
       AddMount(app),   AddPolicyCheck(app),
+      AddGet(app),
+      AddCopy(app),
+      AddUnarchive(app),
   };
 
   auto known = [&](const std::string& name) {
