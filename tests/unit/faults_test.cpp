@@ -34,7 +34,8 @@ std::string State(Registry& reg) {
   auto snap = reg.Read();
   REQUIRE(snap.ok());
   REQUIRE(snap->ForEachModel("", [&](const Model& m) {
-    o << "model " << m.name << " next " << m.next_version << "\n";
+    o << "model " << m.name << " next " << m.next_version << " owner " << m.owner
+      << " description " << m.description << "\n";
     REQUIRE(snap->ForEachVersion(m.id, 0, [&](const Version& v) {
       o << " v" << v.number << " " << StateName(v.state) << " " << v.digest.hex() << " "
         << v.size << "B " << v.files << " files, approval " << v.approval.status << "\n";
@@ -340,6 +341,24 @@ TEST_CASE("aliases, metadata, approval and archive under faults", "[faults]") {
                  });
   add("approve", [](Fixture& f) { return f.reg->Approve("churn", 2, true, "ok", Alice()); });
   add("archive", [](Fixture& f) { return f.reg->Archive("churn", 2, Alice()); });
+  add("set model metadata", [](Fixture& f) {
+    return f.reg->SetModelMeta("churn", {{"description", std::string("predicts churn")}}, Alice());
+  });
+  add("copy within a ROOT", [](Fixture& f) {
+    auto snap = f.reg->Read();
+    if (!snap.ok()) return snap.status();
+    auto v = snap->GetVersion("churn", 2);
+    if (!v.ok()) return v.status();
+    return f.reg->Copy(*snap, f.reg->blobs(), *v, "churn-eu", "churn@2", Alice()).status();
+  });
+  Scenario un;
+  un.name = "unarchive";
+  un.setup = [two](Fixture& f) {
+    two(f);
+    REQUIRE(f.reg->Archive("churn", 2, Alice()).ok());
+  };
+  un.change = [](Fixture& f) { return f.reg->Unarchive("churn", 2, Alice()); };
+  all.push_back(std::move(un));
   for (const auto& s : all) RunScenario(s);
 }
 
