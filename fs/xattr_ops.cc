@@ -64,10 +64,22 @@ bool VersionNode(fuse_req_t req, const Node& n, int other) {
   }
 }
 
-// Sets user.registry.state: ready seals, archived archives.
+// Sets user.registry.state: ready seals a draft or unarchives an archived
+// version, archived archives.
 void SetState(fuse_req_t req, const Node& n, const std::string& val) {
   Server& srv = S(req);
   if (val == "ready") {
+    // Which change "ready" is depends on the state now (the policy differs:
+    // write to seal, admin to unarchive); Unarchive itself re-checks it in
+    // its transaction, and leaves a version that is ready meanwhile alone.
+    auto snap = srv.reg->Read();
+    if (!snap.ok()) return ReplyStatus(req, snap.status());
+    auto cur = snap->GetVersion(n.model_id, n.version);
+    if (!cur.ok()) return ReplyStatus(req, cur.status());
+    if (cur->state == State::kArchived) {
+      if (!Allowed(req, policy::Operation::kUnarchive, n.model)) return;
+      return ReplyChanged(req, srv.reg->Unarchive(n.model, n.version, ActorOf(req)));
+    }
     if (!Allowed(req, policy::Operation::kSeal, n.model)) return;
     Actor who = ActorOf(req);
     auto sealed = srv.reg->Seal(n.model, n.version, who);

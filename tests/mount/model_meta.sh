@@ -3,7 +3,7 @@
 # setfattr and setfattr -x of user.registry.description and
 # user.registry.owner on a model directory, seen at once by getfattr and by
 # the CLI, audited; flags and bad names give xattr(7)'s errnos, nothing
-# changed. And one number format (item 10): a metric's xattr is the text
+# changed; state=ready on an archived version unarchives it. And one number format (item 10): a metric's xattr is the text
 # `show` prints.
 . "$TESTS_DIR/lib.sh"
 
@@ -67,4 +67,13 @@ assert_contains "$OUT" "latency_ms = 14"$'\n'
 ok setfattr -n user.metrics.latency_ms -v 15.0 "$M/churn/v1"
 assert_eq 15 "$(val user.metrics.latency_ms "$M/churn/v1")" "xattr after setting 15.0"
 assert_eq 15 "$(mf show "$R" churn@1 --json | jpy 'json.dumps(j["metrics"]["latency_ms"])')" "--json after setting 15.0"
+
+check "state=archived then state=ready through the mount archives and unarchives (audited)"
+ok setfattr -n user.registry.state -v archived "$M/churn/v1"
+assert_eq archived "$(mf show "$R" churn@1 --json | jpy 'j["state"]')" "state after archiving"
+ok setfattr -n user.registry.state -v ready "$M/churn/v1"
+assert_eq ready "$(val user.registry.state "$M/churn/v1")" "xattr state after unarchiving"
+assert_eq ready "$(mf show "$R" churn@1 --json | jpy 'j["state"]')" "state after unarchiving"
+ok mf log "$R" churn --json
+assert_eq "churn@1" "$(echo "$OUT" | jpy '[r["object"] for r in j if r["action"]=="unarchive"][-1]')" "audit of unarchive"
 pass
