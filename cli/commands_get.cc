@@ -53,10 +53,11 @@ int RunGet(const GetArgs& a) {
       return Status::Ok();
     }
     for (const auto& f : rep->files) {
-      std::string line = std::string(GetMethodName(f.method)) + "\t" + std::to_string(f.size) +
-                         "\t" + f.path;
-      if (f.method == GetMethod::kSymlink) line += " -> " + f.target;
-      std::cout << EscapeText(line) << "\n";
+      // Tab-separated for cut/awk; the path escaped (EscapeText) so each
+      // file stays on its line.
+      std::cout << GetMethodName(f.method) << "\t" << f.size << "\t" << EscapeText(f.path);
+      if (f.method == GetMethod::kSymlink) std::cout << " -> " << EscapeText(f.target);
+      std::cout << "\n";
     }
     std::cout << EscapeText(v->ref() + " -> " + rep->dest + ": " +
                             std::to_string(rep->files.size()) + " files, " +
