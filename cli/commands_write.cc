@@ -182,7 +182,18 @@ int RunSet(const SetArgs& a) {
   }
   for (const auto& k : a.removes) changes.push_back({k, std::nullopt});
   if (changes.empty()) return Fail(Status::Invalid("nothing to set: give K=V or --remove K"));
-  if (model_only) return RunSetModel(a, changes);
+  if (model_only) {
+    // A version's key given with a bare MODEL: the version is missing from
+    // the command line, a usage error as before models had keys of their own.
+    for (const auto& c : changes) {
+      std::string_view k = c.key;
+      if (k.substr(0, 9) == "registry.") k = k.substr(9);
+      if (k != "description" && k != "owner" && ParseMetaKey(c.key).ok())
+        return UsageError(Status::Invalid("reference \"" + a.ref + "\" must name a version as MODEL@N to set " +
+                                          c.key + " (a model's own keys: description, owner)"));
+    }
+    return RunSetModel(a, changes);
+  }
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Operation::kSetMeta, ref->model, a.ref));
     return s.reg().SetMeta(ref->model, ref->version, changes, s.actor());

@@ -68,7 +68,8 @@ assert_eq "" "$(mf list "$R" --json | jpy '[m["description"] for m in j if m["mo
 check "a model's other keys, an empty owner, a missing model are refused; nothing changes"
 assert_fails 1 "owner" mf set "$R" churn owner=
 assert_fails 1 "owner" mf set "$R" churn --remove owner
-assert_fails 1 "unknown model key" mf set "$R" churn metrics.auc=1
+assert_fails 1 "unknown model key" mf set "$R" churn colour=red
+assert_usage "MODEL@N" mf set "$R" churn metrics.auc=1
 assert_fails 1 "nope" mf set "$R" nope description=x
 assert_eq ana "$(mf list "$R" --json | jpy '[m["owner"] for m in j if m["model"]=="churn"][0]')" "owner after refusals"
 
