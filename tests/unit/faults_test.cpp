@@ -351,6 +351,31 @@ TEST_CASE("aliases, metadata, approval and archive under faults", "[faults]") {
     if (!v.ok()) return v.status();
     return f.reg->Copy(*snap, f.reg->blobs(), *v, "churn-eu", "churn@2", Alice()).status();
   });
+  // From another ROOT: the blobs are stored here (each a failure point),
+  // and a failed copy leaves none of them behind.
+  auto other = std::make_shared<std::unique_ptr<Registry>>();
+  Scenario far;
+  far.name = "copy from another ROOT";
+  far.setup = [other](Fixture& f) {
+    std::string root = f.tmp.path + "/other";
+    REQUIRE(Registry::Init(root, "# policy\n").ok());
+    auto r = Registry::Open(root);
+    REQUIRE(r.ok());
+    *other = std::move(*r);
+    PushRequest req;
+    req.model = "churn";
+    req.paths = {f.src};
+    req.meta = {{"metrics.auc", std::string("0.91")}};
+    REQUIRE((*other)->Push(req, Alice()).ok());
+  };
+  far.change = [other](Fixture& f) {
+    auto snap = (*other)->Read();
+    if (!snap.ok()) return snap.status();
+    auto v = snap->GetVersion("churn", 1);
+    if (!v.ok()) return v.status();
+    return f.reg->Copy(*snap, (*other)->blobs(), *v, "churn", "other:churn@1", Alice()).status();
+  };
+  all.push_back(std::move(far));
   Scenario un;
   un.name = "unarchive";
   un.setup = [two](Fixture& f) {
