@@ -42,6 +42,13 @@ Command AddApprove(CLI::App& app);
 Command AddSeal(CLI::App& app);
 Command AddArchive(CLI::App& app);
 
+// commands_get.cc
+Command AddGet(CLI::App& app);  // `get`: a version's files into a directory, no mount
+
+// commands_lifecycle.cc
+Command AddCopy(CLI::App& app);       // `copy`: a version into another model or ROOT
+Command AddUnarchive(CLI::App& app);  // `unarchive`: archived -> ready
+
 // commands_admin.cc
 Command AddInit(CLI::App& app);
 Command AddGc(CLI::App& app);

@@ -66,6 +66,7 @@ struct PushArgs {
   std::string code, run, description;
   bool json = false;
   bool dereference = false;
+  bool if_changed = false;
 };
 
 // The request the options describe, metadata included. MODEL and --parent
@@ -76,6 +77,7 @@ Result<PushRequest> PushRequestOf(const PushArgs& a) {
   req.paths = a.paths;
   req.alias = a.alias;
   req.dereference = a.dereference;
+  req.if_changed = a.if_changed;
   auto set = [&](MetaField f, const std::string& value, std::string sub = "") {
     if (!value.empty()) req.meta.push_back({MetaKey{f, std::move(sub)}.name(), value});
   };
@@ -125,8 +127,9 @@ int RunPush(const PushArgs& a) {
         [&](const std::string& path, uint64_t size) { return pol->CheckFileSize(path, size); }));
     ProgressBar bar(bytes);
     Result<Version> v = Status::Invalid("not pushed");
+    bool reused = false;
     auto push = [&](const Guard& guard) {
-      v = s.reg().Push(*req, s.actor(), [&](uint64_t n) { bar(n); }, guard);
+      v = s.reg().Push(*req, s.actor(), [&](uint64_t n) { bar(n); }, guard, &reused);
       return v.status();
     };
     Status pushed = a.alias.empty() ? push(Guard{}) : s.WithGates(req->model, a.alias, false, object, push);
@@ -142,6 +145,9 @@ int RunPush(const PushArgs& a) {
     } else {
       std::cout << v->ref() << "\n";
     }
+    if (reused)
+      std::cerr << "modelfs: " << v->ref()
+                << " has the same files and metadata: no new version made (--if-changed)\n";
     return Status::Ok();
   });
 }
@@ -153,9 +159,22 @@ struct SetArgs {
   std::vector<std::string> kvs, removes;
 };
 
+// `set ROOT MODEL K=V`: the model's own description and owner.
+int RunSetModel(const SetArgs& a, const std::vector<MetaChange>& changes) {
+  return WithSession(a.root, [&](Session& s) -> Status {
+    MODELFS_RETURN_IF_ERROR(s.Check(Operation::kSetModelMeta, a.ref, a.ref));
+    return s.reg().SetModelMeta(a.ref, changes, s.actor());
+  });
+}
+
 int RunSet(const SetArgs& a) {
-  auto ref = ParseVersionRef(a.ref);
-  if (!ref.ok()) return UsageError(ref.status());
+  bool model_only = a.ref.find('@') == std::string::npos;
+  Result<Ref> ref = model_only ? Result<Ref>(Status::Invalid("")) : ParseVersionRef(a.ref);
+  if (model_only) {
+    if (Status st = CheckModelName(a.ref); !st.ok()) return UsageError(st);
+  } else if (!ref.ok()) {
+    return UsageError(ref.status());
+  }
   std::vector<MetaChange> changes;
   for (const auto& kv : a.kvs) {
     auto p = SplitKV(kv, "setting");
@@ -164,6 +183,18 @@ int RunSet(const SetArgs& a) {
   }
   for (const auto& k : a.removes) changes.push_back({k, std::nullopt});
   if (changes.empty()) return Fail(Status::Invalid("nothing to set: give K=V or --remove K"));
+  if (model_only) {
+    // A version's key given with a bare MODEL: the version is missing from
+    // the command line, a usage error as before models had keys of their own.
+    for (const auto& c : changes) {
+      std::string_view k = c.key;
+      if (k.substr(0, 9) == "registry.") k = k.substr(9);
+      if (k != "description" && k != "owner" && ParseMetaKey(c.key).ok())
+        return UsageError(Status::Invalid("reference \"" + a.ref + "\" must name a version as MODEL@N to set " +
+                                          c.key + " (a model's own keys: description, owner)"));
+    }
+    return RunSetModel(a, changes);
+  }
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Operation::kSetMeta, ref->model, a.ref));
     return s.Explain(*ref, s.reg().SetMeta(ref->model, ref->version, changes, s.actor()));
@@ -268,6 +299,8 @@ Command AddPush(CLI::App& app) {
   c->add_option("--run", a->run, "Training run id");
   c->add_option("--description", a->description, "Free text");
   c->add_option("--alias", a->alias, "Point this alias at the new version");
+  c->add_flag("--if-changed", a->if_changed,
+              "Make no new version when files and metadata equal the latest's: print that one");
   c->add_flag("-L,--dereference", a->dereference,
               "Store what symlinks inside PATH lead to, instead of keeping them as symlinks");
   AddJson(c, a->json);
@@ -278,10 +311,13 @@ Command AddPush(CLI::App& app) {
 
 Command AddSet(CLI::App& app) {
   auto a = std::make_shared<SetArgs>();
-  CLI::App* c = app.add_subcommand("set", "Set metadata on a version: metrics.auc=0.91 tags.team=growth ...");
+  CLI::App* c = app.add_subcommand(
+      "set", "Set metadata on a version (metrics.auc=0.91 tags.team=growth ...) or on a model (description, owner)");
   AddRoot(c, a->root);
-  c->add_option("REF", a->ref, "MODEL@N")->required();
-  c->add_option("K=V", a->kvs, "metrics.K, params.K, tags.K, lineage.{parents,datasets,code,run}, description");
+  c->add_option("REF", a->ref, "MODEL@N, or MODEL for the model's own description and owner")->required();
+  c->add_option("K=V", a->kvs,
+                "MODEL@N: metrics.K, params.K, tags.K, lineage.{parents,datasets,code,run}, "
+                "description; MODEL: description, owner");
   c->add_option("--remove", a->removes, "Remove key K");
   Example(c, {"set churn@13 metrics.latency_ms=12 tags.owner=ana --remove tags.tmp"});
   return {c, [a] { return RunSet(*a); }};

@@ -88,11 +88,11 @@ int Main(int argc, char** argv) {
              "  modelfs show churn@production\n  modelfs COMMAND --help");
   // In the order `modelfs --help` lists them.
   const std::vector<Command> commands = {
-      AddInit(app),    AddPush(app),    AddShow(app),         AddList(app),
-      AddSet(app),     AddAlias(app),   AddApprove(app),      AddSeal(app),
-      AddArchive(app), AddLog(app),     AddGc(app),           AddFsck(app),
-      AddMount(app),   AddPolicyCheck(app), AddWhy(app),
-      AddVersion(app), AddCompletion(app),
+      AddInit(app),     AddPush(app),   AddShow(app),    AddList(app),
+      AddGet(app),      AddSet(app),    AddAlias(app),   AddApprove(app),
+      AddSeal(app),     AddArchive(app), AddUnarchive(app), AddCopy(app),
+      AddLog(app),      AddGc(app),     AddFsck(app),    AddMount(app),
+      AddPolicyCheck(app), AddWhy(app), AddVersion(app), AddCompletion(app),
   };
 
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -1,6 +1,6 @@
 // Metadata as extended attributes (SPEC §3): reading lists what index/'s
 // metadata table says a node has; writing maps the xattr to a Registry
-// call (SetMeta, Seal, Archive, Approve) whose transaction decides EEXIST,
+// call (SetMeta, SetModelMeta, Seal, Archive, Approve) whose transaction decides EEXIST,
 // ENODATA, EINVAL and EROFS.
 #include <sys/xattr.h>
 
@@ -60,8 +60,9 @@ void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 
 namespace {
 
-// What setfattr/removexattr may change on a node: versions only. Replies
-// and returns false for other nodes.
+// What setfattr/removexattr may change on a node: versions, and a model's
+// own description and owner (handled by ModelXattr first). Replies and
+// returns false for other nodes.
 bool VersionNode(fuse_req_t req, const Node& n, int other) {
   switch (n.kind) {
     case NodeKind::kVersion: return true;
@@ -75,10 +76,22 @@ bool VersionNode(fuse_req_t req, const Node& n, int other) {
   }
 }
 
-// Sets user.registry.state: ready seals, archived archives.
+// Sets user.registry.state: ready seals a draft or unarchives an archived
+// version, archived archives.
 void SetState(fuse_req_t req, const Node& n, const std::string& val) {
   Server& srv = S(req);
   if (val == "ready") {
+    // Which change "ready" is depends on the state now (the policy differs:
+    // write to seal, admin to unarchive); Unarchive itself re-checks it in
+    // its transaction, and leaves a version that is ready meanwhile alone.
+    auto snap = srv.reg->Read();
+    if (!snap.ok()) return ReplyStatus(req, snap.status());
+    auto cur = snap->GetVersion(n.model_id, n.version);
+    if (!cur.ok()) return ReplyStatus(req, cur.status());
+    if (cur->state == State::kArchived) {
+      if (!Allowed(req, policy::Operation::kUnarchive, n.model)) return;
+      return ReplyChanged(req, srv.reg->Unarchive(n.model, n.version, ActorOf(req)));
+    }
     if (!Allowed(req, policy::Operation::kSeal, n.model)) return;
     Actor who = ActorOf(req);
     auto sealed = srv.reg->Seal(n.model, n.version, who);
@@ -104,13 +117,37 @@ void SetApproval(fuse_req_t req, const Node& n, const std::string& val) {
   ReplyChanged(req, S(req).reg->Approve(n.model, n.version, val == "approved", "", ActorOf(req)));
 }
 
+// Sets (value given) or removes user.registry.description or .owner of a
+// model directory: index/'s ApplyModelMeta decides EEXIST, ENODATA, EINVAL.
+void ModelXattr(fuse_req_t req, const Node& n, std::string_view name,
+                std::optional<std::string> value, MetaExpect expect) {
+  auto key = ModelMetaKeyOfXattr(name);
+  if (!key) {
+    Log("error: " + std::string(name) +
+        " cannot be set on a model (settable: user.registry.description, user.registry.owner)");
+    return Err(req, EINVAL);
+  }
+  if (!Allowed(req, policy::Operation::kSetModelMeta, n.model)) return;
+  ReplyChanged(req, S(req).reg->SetModelMeta(n.model, {MetaChange{*key, std::move(value), expect}},
+                                             ActorOf(req)));
+}
+
+MetaExpect ExpectOf(int flags) {
+  return (flags & XATTR_CREATE)    ? MetaExpect::kAbsent
+         : (flags & XATTR_REPLACE) ? MetaExpect::kPresent
+                                   : MetaExpect::kAny;
+}
+
 }  // namespace
 
 void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
               int flags) {
   if (strncmp(name, "user.", 5) != 0) return Err(req, ENOTSUP);
   Node n;
-  if (!GetNode(req, ino, &n) || !VersionNode(req, n, ENOTSUP)) return;
+  if (!GetNode(req, ino, &n)) return;
+  if (n.kind == NodeKind::kModel)
+    return ModelXattr(req, n, name, std::string(value, size), ExpectOf(flags));
+  if (!VersionNode(req, n, ENOTSUP)) return;
   std::string val(value, size);
   std::string_view nm(name);
   if (nm == "user.registry.state" || nm == "user.registry.approval") {
@@ -124,9 +161,7 @@ void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
                                             SettableNames(true) +
                                             ", user.registry.state, user.registry.approval)"));
   }
-  MetaExpect expect = (flags & XATTR_CREATE)    ? MetaExpect::kAbsent
-                      : (flags & XATTR_REPLACE) ? MetaExpect::kPresent
-                                                : MetaExpect::kAny;
+  MetaExpect expect = ExpectOf(flags);
   policy::Operation op = expect == MetaExpect::kAny ? policy::Operation::kSetMeta
                                                     : policy::Operation::kSetMetaChecked;
   if (!Allowed(req, op, n.model)) return;
@@ -138,6 +173,8 @@ void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
   if (strncmp(name, "user.", 5) != 0) return Err(req, ENODATA);
+  if (n.kind == NodeKind::kModel)
+    return ModelXattr(req, n, name, std::nullopt, MetaExpect::kPresent);
   if (!VersionNode(req, n, ENODATA)) return;
   auto key = MetaKeyOfXattr(name);
   if (!key) return Err(req, strncmp(name, "user.registry.", 14) == 0 ? EINVAL : ENODATA);

@@ -5,6 +5,7 @@
 // point).
 #include <algorithm>
 
+#include "index/metadata.h"
 #include "index/names.h"
 #include "index/registry.h"
 #include "index/write_txn.h"
@@ -193,6 +194,41 @@ Status Registry::Archive(std::string_view model, uint32_t number, const Actor& w
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
   MODELFS_RETURN_IF_ERROR(
       t.Audit(MakeAudit(who, "archive", m.name, v.number, "", v.ref(), "ready", "archived")));
+  return t.Commit();
+}
+
+Status Registry::Unarchive(std::string_view model, uint32_t number, const Actor& who) {
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  Model m;
+  Version v;
+  MODELFS_RETURN_IF_ERROR(LoadVersion(t.view(), model, number, &m, &v));
+  if (v.state == State::kReady) return Status::Ok();
+  if (v.state != State::kArchived)
+    return Status::Invalid(v.ref() + " is a draft, not archived");
+  v.state = State::kReady;
+  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+  MODELFS_RETURN_IF_ERROR(
+      t.Audit(MakeAudit(who, "unarchive", m.name, v.number, "", v.ref(), "archived", "ready")));
+  return t.Commit();
+}
+
+Status Registry::SetModelMeta(std::string_view model, const std::vector<MetaChange>& changes,
+                              const Actor& who) {
+  if (changes.empty()) return Status::Invalid("nothing to set");
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  WriteTxn& t = **tx;
+  auto m = t.view().GetModel(model);
+  if (!m.ok()) return m.status();
+  for (const auto& c : changes) {
+    std::string before, after;
+    MODELFS_RETURN_IF_ERROR(ApplyModelMeta(&*m, c, &before, &after));
+    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, c.value ? "set" : "unset", m->name, 0, "",
+                                              m->name + " " + c.key, before, after)));
+  }
+  MODELFS_RETURN_IF_ERROR(t.PutModel(*m));
   return t.Commit();
 }
 

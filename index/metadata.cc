@@ -251,6 +251,44 @@ Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string
   return Status::Ok();
 }
 
+bool SameMeta(const Version& a, const Version& b) {
+  return a.description == b.description && a.metrics == b.metrics && a.params == b.params &&
+         a.tags == b.tags && a.lineage == b.lineage;
+}
+
+std::optional<std::string> ModelMetaKeyOfXattr(std::string_view xattr) {
+  if (xattr == "user.registry.description") return "description";
+  if (xattr == "user.registry.owner") return "owner";
+  return std::nullopt;
+}
+
+Status ApplyModelMeta(Model* m, const MetaChange& c, std::string* before, std::string* after) {
+  std::string_view k = c.key;
+  if (k.substr(0, 9) == "registry.") k = k.substr(9);
+  std::string* field = k == "description" ? &m->description : k == "owner" ? &m->owner : nullptr;
+  if (!field)
+    return Status::Invalid("unknown model key " + EscapeText(c.key) +
+                           " (a model's settable keys: description, owner; a version's are "
+                           "set on MODEL@N)");
+  std::string key(k);
+  if (c.value && c.value->size() > kMaxMetaValue)
+    return Status::TooBig("value of " + key + " is longer than " + std::to_string(kMaxMetaValue) +
+                          " bytes");
+  if (c.value) MODELFS_RETURN_IF_ERROR(CheckText("value of " + key, *c.value));
+  if (key == "owner" && (!c.value || c.value->empty()))
+    return Status::Invalid("a model always has an owner: give owner=NAME");
+  if (key == "owner" && EscapeText(*c.value) != *c.value)
+    return Status::Invalid("owner " + EscapeText(*c.value) + " holds control characters");
+  if (!field->empty() && c.expect == MetaExpect::kAbsent)
+    return Status::Exists(key + " is already set on model " + m->name);
+  if (field->empty() && c.expect == MetaExpect::kPresent)
+    return Status::NoData(key + " is not set on model " + m->name);
+  *before = *field;
+  *field = c.value.value_or("");
+  *after = *field;
+  return Status::Ok();
+}
+
 Result<Attributes> VersionAttributes(const Snapshot& s, const Version& v) {
   Attributes out;
   Status read;
@@ -321,7 +359,10 @@ nlohmann::json MetaJson(const Version& v) {
       path = path.substr(dot + 1);
     }
     json& slot = (*at)[std::string(path)];
-    if (i.field == MetaField::kMetric) slot = json(v.metrics);
+    if (i.field == MetaField::kMetric) {
+      slot = json::object();
+      for (const auto& [k, x] : v.metrics) slot[k] = MetricJson(x);
+    }
     else if (i.family) slot = json(*TextFamily(&v, i.field));
     else if (i.list) slot = json(*ListField(&v, i.field));
     else slot = *TextField(&v, i.field);

@@ -78,6 +78,20 @@ inline constexpr size_t kMaxXattrList = 65536;
 Status ApplyMeta(const Snapshot& s, Version* v, const MetaChange& c, std::string* before,
                  std::string* after);
 
+// Whether two versions carry the same metadata: description, metrics,
+// params, tags and lineage (push --if-changed).
+bool SameMeta(const Version& a, const Version& b);
+
+// A model's own fields, set with `modelfs set ROOT MODEL K=V` and
+// setfattr on the model directory: "description" (free text, removable)
+// and "owner" (a name, never empty). The key is taken as for versions
+// ("registry.owner" too); ModelMetaKeyOfXattr maps user.registry.description
+// and user.registry.owner to it, nullopt for any other name.
+std::optional<std::string> ModelMetaKeyOfXattr(std::string_view xattr);
+// Applies `c` to `m` as ApplyMeta does to a version (expect, UTF-8, size),
+// setting the old and new values for the audit trail.
+Status ApplyModelMeta(Model* m, const MetaChange& c, std::string* before, std::string* after);
+
 // A node's extended attributes as the mount lists them, in listing order:
 // the read-only user.registry.* attributes, then every metadata field set.
 // Corrupt when a record they are made of is damaged.

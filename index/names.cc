@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 namespace modelfs {
 namespace {
@@ -194,12 +195,17 @@ Result<double> ParseMetric(std::string_view key, std::string_view text) {
   return v;
 }
 
-std::string FormatMetric(double v) {
-  char buf[64];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;
-  return std::string(buf, p);
+nlohmann::json MetricJson(double v) {
+  // Whole numbers print as integers: nlohmann writes 14.0 for the double,
+  // and people write (and policy gates compare) 14. Below 2^53 every whole
+  // double is exact as an int64; above, JSON's form is 1e+20 already.
+  constexpr double kExact = 9007199254740992.0;  // 2^53
+  if (std::isfinite(v) && std::trunc(v) == v && std::fabs(v) < kExact)
+    return nlohmann::json(static_cast<int64_t>(v));
+  return nlohmann::json(v);
 }
+
+std::string FormatMetric(double v) { return MetricJson(v).dump(); }
 
 std::string JoinList(const std::vector<std::string>& items) {
   std::string out;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,8 +39,14 @@ uint32_t ParseVersionDir(std::string_view name);
 // A finite decimal number such as 0.913 or -2e-3; rejects "nan", "inf", "",
 // trailing garbage and hex.
 Result<double> ParseMetric(std::string_view key, std::string_view text);
-// Shortest text that reads back as the same double: 0.913, 12, 1e-07.
+// The one form a metric value is printed in, everywhere (xattrs, show,
+// show --json, log, gate reasons): text that reads back as the same double,
+// a whole number without a fraction ("14", not "14.0"), else JSON's
+// shortest round-trip form (0.913, 0.0001, 1e-07, 1.5e+20).
 std::string FormatMetric(double v);
+// The same value as a JSON number whose text is exactly FormatMetric(v):
+// an integer when v is a whole number below 2^53 in magnitude.
+nlohmann::json MetricJson(double v);
 // A positive decimal version number.
 Result<uint32_t> ParseVersionNumber(std::string_view text);
 

@@ -113,7 +113,7 @@ Status Plan(const std::vector<std::string>& paths, bool deref, std::vector<Item>
 // not there before) and commits the version in one write transaction.
 Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Actor& who,
                                const BlobStore::Progress& progress, const Guard& alias_guard,
-                               std::vector<Item>* items, std::set<Digest>* fresh) {
+                               std::vector<Item>* items, std::set<Digest>* fresh, bool* reused) {
   std::map<std::string, Digest> digests;
   uint64_t done = 0;
   for (auto& it : *items) {
@@ -151,6 +151,27 @@ Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Acto
   std::vector<TreeItem> tree = TreeOf(*items);
   for (auto& it : tree)
     if (!it.dir && it.mode != kSymlinkMode) it.digest = digests.at(it.rel);
+  if (req.if_changed && !new_model) {
+    // Decided in the transaction, against the latest as it is at commit.
+    Status read;
+    uint32_t latest = t.view().LatestReady(m.id, &read);
+    MODELFS_RETURN_IF_ERROR(read);
+    if (latest != 0) {
+      auto lv = t.view().GetVersion(m.id, latest);
+      if (!lv.ok()) return lv.status();
+      if (lv->digest == TreeDigest(tree) && SameMeta(*lv, v)) {
+        if (reused) *reused = true;
+        if (req.alias.empty()) return *lv;  // nothing changes: the transaction aborts
+        auto cur = t.view().GetAlias(m.id, req.alias);
+        if (cur.ok() && cur->version == lv->number) return *lv;
+        std::string note;
+        if (alias_guard) MODELFS_RETURN_IF_ERROR(alias_guard(t.view(), *lv, &note));
+        MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &*lv, req.alias, who, note));
+        MODELFS_RETURN_IF_ERROR(t.Commit());
+        return *lv;
+      }
+    }
+  }
   MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
   MODELFS_RETURN_IF_ERROR(t.PutModel(m));
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
@@ -228,7 +249,9 @@ Status Registry::PlanPush(const std::vector<std::string>& paths, bool dereferenc
 }
 
 Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
-                               const BlobStore::Progress& progress, const Guard& alias_guard) {
+                               const BlobStore::Progress& progress, const Guard& alias_guard,
+                               bool* reused) {
+  if (reused) *reused = false;
   MODELFS_RETURN_IF_ERROR(CheckModelName(req.model));
   if (!req.alias.empty()) MODELFS_RETURN_IF_ERROR(CheckAliasName(req.alias));
   {
@@ -249,7 +272,7 @@ Result<Version> Registry::Push(const PushRequest& req, const Actor& who,
   auto lock = GcLock::Take(root_, false);
   if (!lock.ok()) return lock.status();
   std::set<Digest> fresh;  // blobs this push wrote that were not there before
-  auto v = StoreAndCommit(this, req, who, progress, alias_guard, &items, &fresh);
+  auto v = StoreAndCommit(this, req, who, progress, alias_guard, &items, &fresh, reused);
   if (!v.ok() && !fresh.empty()) {
     lock->reset();  // our shared hold would keep us from the exclusive one
     DropFreshBlobs(fresh);

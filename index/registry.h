@@ -122,6 +122,10 @@ struct PushRequest {
   // Follow symlinks inside the input and store what they lead to, rather
   // than keep them as symlinks (which must then resolve inside it).
   bool dereference = false;
+  // Make no new version when the files (the version digest) and the
+  // metadata are those of the model's latest ready version: that version
+  // is returned instead (with the alias, if asked for, pointed at it).
+  bool if_changed = false;
 };
 
 // A check run inside a write transaction, against the records as they are
@@ -186,9 +190,23 @@ class Registry {
   // Stores the files and commits a new ready version with the next number.
   // Creates the model when it does not exist. `alias_guard` is run for the
   // alias, when one is asked for.
+  // With req.if_changed, *reused (when given) says whether an existing
+  // version was returned rather than a new one made.
   Result<Version> Push(const PushRequest& req, const Actor& who,
                        const BlobStore::Progress& progress = {},
-                       const Guard& alias_guard = {});
+                       const Guard& alias_guard = {}, bool* reused = nullptr);
+  // Copies version `src` (ready), read from `from` and its blob store
+  // `from_blobs`, as the next version of `model` in this registry (created
+  // when absent): the same files (blobs stored here only when missing,
+  // each checked against its digest: Corrupt if it does not match), its
+  // description, metrics, params, tags and lineage. Within one registry
+  // (`from_blobs` is this one's) the source is added to its parents; from
+  // another, whose MODEL@N names mean nothing here, the parents are left
+  // out and the source is recorded as tags.copied_from = `from_label`
+  // ("ROOT:MODEL@N"). Approval and aliases are not copied.
+  // Audited as "copy".
+  Result<Version> Copy(const Snapshot& from, const BlobStore& from_blobs, const Version& src,
+                       std::string_view model, std::string_view from_label, const Actor& who);
   Result<Model> CreateModel(std::string_view name, const Actor& who);
   Status SetMeta(std::string_view model, uint32_t number, const std::vector<MetaChange>& changes,
                  const Actor& who);
@@ -201,6 +219,13 @@ class Registry {
   Status Approve(std::string_view model, uint32_t number, bool approve, std::string_view comment,
                  const Actor& who);
   Status Archive(std::string_view model, uint32_t number, const Actor& who);
+  // Makes an archived version ready again (archiving is reversible until
+  // gc removes it). A ready version: nothing to do, Ok; a draft: Invalid.
+  Status Unarchive(std::string_view model, uint32_t number, const Actor& who);
+  // A model's own description and owner (ApplyModelMeta), audited as set
+  // or unset of "MODEL description".
+  Status SetModelMeta(std::string_view model, const std::vector<MetaChange>& changes,
+                      const Actor& who);
   // Drafts (SPEC §4): a version being written through the mount. Its files
   // live in DraftDir() until Seal() stores them as blobs and commits the
   // version as ready in one transaction. `number` must be the model's

@@ -138,9 +138,17 @@ Result<Version> NewVersion(WriteTxn& t, Model* m, State state, const Actor& who)
   return v;
 }
 
+Digest TreeDigest(const std::vector<TreeItem>& items) {
+  VersionDigest vd;
+  for (const auto& it : items) {
+    if (it.dir) continue;
+    vd.Add(it.rel, it.mode, it.mode == kSymlinkMode ? LinkDigest(it.target) : it.digest);
+  }
+  return vd.Finish();
+}
+
 Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
   std::map<std::string, ObjectId> dir_ids{{"", v->id}};
-  VersionDigest vd;
   v->size = 0;
   v->files = 0;
   for (const auto& it : items) {
@@ -162,17 +170,15 @@ Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items) {
       e.size = it.target.size();
       e.digest = LinkDigest(it.target);
       ++v->files;
-      vd.Add(it.rel, e.mode, e.digest);
     } else {
       e.size = it.size;
       e.digest = it.digest;
       v->size += e.size;
       ++v->files;
-      vd.Add(it.rel, e.mode, e.digest);
     }
     MODELFS_RETURN_IF_ERROR(t.PutEntry(e));
   }
-  v->digest = vd.Finish();
+  v->digest = TreeDigest(items);
   return Status::Ok();
 }
 

@@ -59,6 +59,10 @@ struct TreeItem {
   std::string target;  // symlinks: checked by CheckVersionLinks first
 };
 
+// The version digest (SPEC §3) of a tree: what PutTree sets, computed
+// without writing (push --if-changed compares it with the latest's).
+Digest TreeDigest(const std::vector<TreeItem>& items);
+
 // Writes the entries of version `v` for `items`, and sets its size, file
 // count and digest (SPEC §3) from them. Used by push and seal alike.
 Status PutTree(WriteTxn& t, Version* v, const std::vector<TreeItem>& items);

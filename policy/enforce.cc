@@ -32,6 +32,8 @@ const OperationInfo kOperations[] = {
     {Operation::kSetMetaChecked, "set metadata", {Action::kRead, Action::kWrite}},
     {Operation::kApprove, "approve", {Action::kApprove}},
     {Operation::kArchive, "archive", {Action::kAdmin}},
+    {Operation::kUnarchive, "unarchive", {Action::kAdmin}},
+    {Operation::kSetModelMeta, "set model metadata", {Action::kWrite}},
     {Operation::kSetAlias, "set alias", {Action::kPromote}},
     {Operation::kSetAliasForced, "force alias", {Action::kPromote, Action::kAdmin}},
     {Operation::kDeleteAlias, "delete alias", {Action::kPromote}},

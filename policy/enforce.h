@@ -29,7 +29,7 @@ enum class Operation : uint8_t {
   kReadRoot,          // stat, list and statfs the registry root: its listing shows
                       // only the models the caller may read
   kCreateModel,       // mkdir MODEL
-  kPush,              // push a version into an existing model
+  kPush,              // push (or copy) a version into an existing model
   kPushNewModel,      // push that creates its model
   kCreateDraft,       // mkdir MODEL/vN
   kWriteDraft,        // create, write, rename, remove files of a draft
@@ -39,6 +39,8 @@ enum class Operation : uint8_t {
   kSetMetaChecked,    // the same with XATTR_CREATE/REPLACE: whether a key exists is for readers
   kApprove,           // approve or reject
   kArchive,           // state=archived
+  kUnarchive,         // archived -> ready again (as archive)
+  kSetModelMeta,      // a model's own description and owner
   kSetAlias,          // create or move an alias (the gates apply too)
   kSetAliasForced,    // the same past failing gates (audited)
   kDeleteAlias,       // rm ALIAS

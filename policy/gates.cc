@@ -21,13 +21,6 @@ bool IsMetricNameChar(char c) {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
-std::string FormatNumber(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  if (ec != std::errc()) return "?";
-  return std::string(buf, end);
-}
-
 std::string VersionName(const VersionFacts& f) {
   return FormatRef(f.model, f.version);
 }
@@ -146,7 +139,7 @@ Decision AliasGates::Check(const VersionFacts& facts) const {
     std::string rule = "require_metrics \"" + req.text + "\"";
     auto it = facts.metrics.find(req.metric);
     if (it == facts.metrics.end()) deny(rule, "has no metric " + req.metric);
-    else if (!req.Holds(it->second)) deny(rule, "has " + req.metric + " = " + FormatNumber(it->second));
+    else if (!req.Holds(it->second)) deny(rule, "has " + req.metric + " = " + FormatMetric(it->second));
   }
   for (LineageKind kind : require_lineage) {
     bool present = false;

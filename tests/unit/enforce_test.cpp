@@ -81,6 +81,8 @@ TEST_CASE("each operation needs the actions of its row", "[enforce]") {
       {Operation::kSetMetaChecked, {&writer, &creator}},
       {Operation::kApprove, {&lead, &root}},
       {Operation::kArchive, {&root}},
+      {Operation::kUnarchive, {&root}},
+      {Operation::kSetModelMeta, {&writer, &creator}},
       {Operation::kSetAlias, {&lead, &root}},
       {Operation::kSetAliasForced, {&root}},  // promote and admin
       {Operation::kDeleteAlias, {&lead, &root}},

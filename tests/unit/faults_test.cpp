@@ -34,7 +34,8 @@ std::string State(Registry& reg) {
   auto snap = reg.Read();
   REQUIRE(snap.ok());
   REQUIRE(snap->ForEachModel("", [&](const Model& m) {
-    o << "model " << m.name << " next " << m.next_version << "\n";
+    o << "model " << m.name << " next " << m.next_version << " owner " << m.owner
+      << " description " << m.description << "\n";
     REQUIRE(snap->ForEachVersion(m.id, 0, [&](const Version& v) {
       o << " v" << v.number << " " << StateName(v.state) << " " << v.digest.hex() << " "
         << v.size << "B " << v.files << " files, approval " << v.approval.status << "\n";
@@ -340,6 +341,49 @@ TEST_CASE("aliases, metadata, approval and archive under faults", "[faults]") {
                  });
   add("approve", [](Fixture& f) { return f.reg->Approve("churn", 2, true, "ok", Alice()); });
   add("archive", [](Fixture& f) { return f.reg->Archive("churn", 2, Alice()); });
+  add("set model metadata", [](Fixture& f) {
+    return f.reg->SetModelMeta("churn", {{"description", std::string("predicts churn")}}, Alice());
+  });
+  add("copy within a ROOT", [](Fixture& f) {
+    auto snap = f.reg->Read();
+    if (!snap.ok()) return snap.status();
+    auto v = snap->GetVersion("churn", 2);
+    if (!v.ok()) return v.status();
+    return f.reg->Copy(*snap, f.reg->blobs(), *v, "churn-eu", "churn@2", Alice()).status();
+  });
+  // From another ROOT: the blobs are stored here (each a failure point),
+  // and a failed copy leaves none of them behind.
+  auto other = std::make_shared<std::unique_ptr<Registry>>();
+  Scenario far;
+  far.name = "copy from another ROOT";
+  far.setup = [other](Fixture& f) {
+    std::string root = f.tmp.path + "/other";
+    REQUIRE(Registry::Init(root, "# policy\n").ok());
+    auto r = Registry::Open(root);
+    REQUIRE(r.ok());
+    *other = std::move(*r);
+    PushRequest req;
+    req.model = "churn";
+    req.paths = {f.src};
+    req.meta = {{"metrics.auc", std::string("0.91")}};
+    REQUIRE((*other)->Push(req, Alice()).ok());
+  };
+  far.change = [other](Fixture& f) {
+    auto snap = (*other)->Read();
+    if (!snap.ok()) return snap.status();
+    auto v = snap->GetVersion("churn", 1);
+    if (!v.ok()) return v.status();
+    return f.reg->Copy(*snap, (*other)->blobs(), *v, "churn", "other:churn@1", Alice()).status();
+  };
+  all.push_back(std::move(far));
+  Scenario un;
+  un.name = "unarchive";
+  un.setup = [two](Fixture& f) {
+    two(f);
+    REQUIRE(f.reg->Archive("churn", 2, Alice()).ok());
+  };
+  un.change = [](Fixture& f) { return f.reg->Unarchive("churn", 2, Alice()); };
+  all.push_back(std::move(un));
   for (const auto& s : all) RunScenario(s);
 }
 

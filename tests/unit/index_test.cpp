@@ -81,6 +81,17 @@ TEST_CASE("version directories, refs and metrics parse strictly", "[names]") {
     CHECK_FALSE(ParseMetric("m", bad).ok());
   CHECK(FormatMetric(0.913) == "0.913");
   CHECK(FormatMetric(12) == "12");
+  // One form everywhere: a whole number never gains ".0", and the JSON
+  // number show --json prints has exactly the xattr's text.
+  CHECK(FormatMetric(14.0) == "14");
+  CHECK(FormatMetric(-3.0) == "-3");
+  CHECK(FormatMetric(0.0001) == "0.0001");
+  for (double x : {14.0, 0.913, 0.0001, 1e-07, -2.5, 1.5e20, 9007199254740992.0, 123456789.125,
+                   0.1 + 0.2}) {
+    INFO(x);
+    CHECK(MetricJson(x).dump() == FormatMetric(x));
+    CHECK(*ParseMetric("m", FormatMetric(x)) == x);
+  }
 }
 
 TEST_CASE("records round-trip through their encoding", "[records]") {
