@@ -148,7 +148,10 @@ class EtcdClient {
   // calling `on_response` for each message in order (not concurrently).
   // The watch ends when the server cancels it (compaction), when the
   // callback returns false, when the stream breaks (then `on_end` gets the
-  // Status) or when the EtcdWatch is destroyed.
+  // Status) or when the EtcdWatch is destroyed; `on_end` is called once in
+  // every case, with Ok unless the stream broke. The watch reads from one
+  // endpoint (a broken stream is the caller's to resume, from the revision
+  // after the last it applied). The client must outlive the watch.
   std::unique_ptr<EtcdWatch> Watch(const std::string& key, const std::string& range_end,
                                    int64_t start_revision,
                                    std::function<bool(const EtcdWatchResponse&)> on_response,

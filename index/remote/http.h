@@ -59,8 +59,9 @@ class Http {
   Result<HttpResponse> Send(const HttpRequest& req) const;
 
   // Sends the request once and hands the body to `sink` as it arrives, for
-  // as long as the server streams it. `cancelled` is polled about every
-  // 100 ms: when it returns true the transfer ends and Stream returns Ok.
+  // as long as the server streams it. `cancelled` is polled as data arrives
+  // and at least once a second (libcurl's progress callback): when it
+  // returns true the transfer ends and Stream returns Ok.
   // No total timeout; the connect timeout applies. The status and headers
   // are in `*head` once known (before the first sink call).
   Status Stream(const HttpRequest& req, HttpResponse* head, const BodySink& sink,
