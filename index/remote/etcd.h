@@ -7,6 +7,13 @@
 // restores. Several endpoints may be given: a request that cannot reach one
 // (after http.h's retries) goes to the next. Thread-safe.
 //
+// Retries make an answer ambiguous, never a change double: a txn whose
+// first answer was lost (a dropped connection, a 5xx after the commit) and
+// which is sent again finds its own write and reports its compares failed.
+// A caller that gets !succeeded therefore re-reads before it decides
+// (as the commit protocol of SPEC §7 does anyway); a plain Put sent twice
+// writes the same value at two revisions.
+//
 // Errors: a gateway error document {"code": gRPC code, "message": ...}
 // becomes a Status naming the request and etcd's message: InvalidArgument
 // -> kInvalid, NotFound (a lease) -> kNotFound, OutOfRange (a revision that
