@@ -1,6 +1,10 @@
 // The S3 client (index/remote/s3.h) against a real store: Swift with s3api,
 // started once per ctest run by tests/fixtures/s3.sh (fixture "s3").
+#include <poll.h>
+
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "index/remote/s3.h"
 #include "tests/remote/endpoints.h"
@@ -138,4 +142,99 @@ TEST_CASE("a store that does not answer fails after bounded retries", "[s3]") {
   // Two backoffs of 100 ms and 200 ms, each +-50%: at least 150 ms.
   CHECK(took >= std::chrono::milliseconds(150));
   CHECK(took < std::chrono::seconds(5));
+}
+
+namespace {
+
+// A one-thread HTTP server on 127.0.0.1 that answers each connection with
+// the next of `replies` (then closes it), for retry tests. Each wait is
+// bounded (poll, 10 s), so a client that never comes cannot hang the test.
+class ScriptedServer {
+ public:
+  explicit ScriptedServer(std::vector<std::string> replies) : replies_(std::move(replies)) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    REQUIRE(listen(fd_, 8) == 0);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~ScriptedServer() {
+    thread_.join();
+    close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int served() const { return served_.load(); }
+
+ private:
+  void Serve() {
+    for (const auto& reply : replies_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 10000) != 1) return;
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string req;
+      char buf[4096];
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        pollfd q{c, POLLIN, 0};
+        if (poll(&q, 1, 10000) != 1) break;
+        ssize_t n = read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        req.append(buf, n);
+      }
+      (void)!write(c, reply.data(), reply.size());
+      close(c);
+      served_++;
+    }
+  }
+  std::vector<std::string> replies_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> served_{0};
+  std::thread thread_;
+};
+
+std::string Reply(int status, const std::string& body) {
+  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
+}  // namespace
+
+TEST_CASE("a 5xx is retried with backoff and the answer after it returned", "[s3][retry]") {
+  S3Config c = Config();
+  c.retry.attempts = 4;
+  c.retry.first_backoff = std::chrono::milliseconds(20);
+  {
+    ScriptedServer server({Reply(503, "busy"), Reply(500, ""), Reply(200, "the object")});
+    c.endpoint = server.url();
+    auto got = S3Client(c).Get("k");
+    REQUIRE_OK(got);
+    CHECK(*got == "the object");
+    CHECK(server.served() == 3);
+  }
+  {
+    // 4xx is the caller's mistake: not retried.
+    ScriptedServer server({Reply(404, "<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>")});
+    c.endpoint = server.url();
+    Status s = S3Client(c).Get("k").status();
+    CHECK(s.code() == Code::kNotFound);
+    CHECK(s.message() == "S3 GET " + c.bucket + "/k: NoSuchKey: gone");
+    CHECK(server.served() == 1);
+  }
+  {
+    // Out of attempts: the last 5xx is the error.
+    c.retry.attempts = 2;
+    ScriptedServer server({Reply(503, ""), Reply(503, "<Error><Code>ServiceUnavailable</Code></Error>")});
+    c.endpoint = server.url();
+    Status s = S3Client(c).Get("k").status();
+    CHECK(s.code() == Code::kIO);
+    CHECK(s.message().find("ServiceUnavailable") != std::string::npos);
+    CHECK(server.served() == 2);
+  }
 }
