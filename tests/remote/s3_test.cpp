@@ -165,11 +165,17 @@ class ScriptedServer {
     thread_ = std::thread([this] { Serve(); });
   }
   ~ScriptedServer() {
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
     close(fd_);
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int served() const { return served_.load(); }
+  // How many connections were answered, once the server has answered all
+  // it will (it counts a reply after sending it: the client may have read
+  // it before).
+  int served() {
+    if (thread_.joinable()) thread_.join();
+    return served_.load();
+  }
 
  private:
   void Serve() {
