@@ -1,0 +1,228 @@
+// libcurl behind Http (http.h). One easy handle per request: the remote
+// engines' requests are few and large (blobs) or long-lived (watch), so a
+// connection pool would save little and share state between threads.
+#include "index/remote/http.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace modelfs::remote {
+namespace {
+
+void GlobalInit() {
+  static std::once_flag once;
+  // curl_global_init is not thread-safe; once per process, never cleaned up
+  // (other threads may still be using curl at exit).
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Transfer {
+  HttpResponse* resp = nullptr;
+  const BodySink* sink = nullptr;
+  const std::function<bool()>* cancelled = nullptr;
+  bool stopped = false;  // the sink or the canceller ended it
+  std::string_view upload;
+  size_t upload_pos = 0;
+};
+
+size_t OnBody(char* data, size_t size, size_t n, void* p) {
+  auto* t = static_cast<Transfer*>(p);
+  size_t len = size * n;
+  if (t->sink != nullptr) {
+    if (!(*t->sink)(data, len)) {
+      t->stopped = true;
+      return 0;  // CURLE_WRITE_ERROR, which Stream turns into Ok
+    }
+    return len;
+  }
+  t->resp->body.append(data, len);
+  return len;
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* p) {
+  auto* t = static_cast<Transfer*>(p);
+  size_t len = size * n;
+  std::string line(data, len);
+  if (line.rfind("HTTP/", 0) == 0) {
+    t->resp->headers.clear();  // a new response (after 100 Continue, a redirect)
+    return len;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string::npos) return len;
+  std::string name = line.substr(0, colon);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  size_t b = colon + 1;
+  while (b < line.size() && (line[b] == ' ' || line[b] == '\t')) ++b;
+  size_t e = line.size();
+  while (e > b && (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' ')) --e;
+  t->resp->headers[name] = line.substr(b, e - b);
+  return len;
+}
+
+size_t OnUpload(char* buf, size_t size, size_t n, void* p) {
+  auto* t = static_cast<Transfer*>(p);
+  size_t len = std::min(size * n, t->upload.size() - t->upload_pos);
+  std::copy_n(t->upload.data() + t->upload_pos, len, buf);
+  t->upload_pos += len;
+  return len;
+}
+
+int OnProgress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(p);
+  if (t->cancelled != nullptr && (*t->cancelled)()) {
+    t->stopped = true;
+    return 1;  // CURLE_ABORTED_BY_CALLBACK
+  }
+  return 0;
+}
+
+struct Handle {
+  CURL* h = curl_easy_init();
+  curl_slist* headers = nullptr;
+  ~Handle() {
+    curl_slist_free_all(headers);
+    if (h != nullptr) curl_easy_cleanup(h);
+  }
+};
+
+// Sets up `h` for `req`; the transfer's state lives in `t`.
+void Prepare(Handle& hd, const HttpRequest& req, const RetryPolicy& pol, Transfer& t,
+             std::chrono::milliseconds timeout, char* errbuf) {
+  CURL* h = hd.h;
+  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(pol.connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  for (const auto& line : req.headers) hd.headers = curl_slist_append(hd.headers, line.c_str());
+  // No "Expect: 100-continue" (one round trip fewer), except on signed
+  // requests: libcurl 7.88 signs the "Expect:" that removes the header as a
+  // header `expect` with an empty value, which it then does not send, so
+  // the store's signature never matches (s3api: SignatureDoesNotMatch).
+  // There, uploads over 1 MiB wait for the store's 100 Continue.
+  if (req.aws_sigv4.empty()) hd.headers = curl_slist_append(hd.headers, "Expect:");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd.headers);
+  if (req.method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (req.method == "PUT") {
+    // An upload, so that libcurl sends Content-Length and signs the same
+    // request it sends; the body is read from memory.
+    t.upload = req.body;
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, OnUpload);
+    curl_easy_setopt(h, CURLOPT_READDATA, &t);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+  } else if (req.method == "POST") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+  } else if (req.method != "GET") {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+  if (!req.aws_sigv4.empty()) {
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, req.aws_sigv4.c_str());
+    // Separately, not as "user:password": a tempauth key id holds a colon.
+    curl_easy_setopt(h, CURLOPT_USERNAME, req.aws_key_id.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, req.aws_secret.c_str());
+  }
+}
+
+bool RetryableCurl(CURLcode rc) {
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string Describe(const HttpRequest& req, CURLcode rc, const char* errbuf) {
+  return req.method + " " + req.url + ": " + (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+}
+
+}  // namespace
+
+Result<HttpResponse> Http::Send(const HttpRequest& req) const {
+  GlobalInit();
+  thread_local std::mt19937 rng{std::random_device{}()};
+  std::chrono::milliseconds backoff = policy_.first_backoff;
+  std::string last_error;
+  for (int attempt = 1;; ++attempt) {
+    Handle hd;
+    if (hd.h == nullptr) return Status::IO(req.method + " " + req.url + ": curl_easy_init failed");
+    HttpResponse resp;
+    Transfer t;
+    t.resp = &resp;
+    char errbuf[CURL_ERROR_SIZE] = {};
+    Prepare(hd, req, policy_, t, policy_.timeout, errbuf);
+    CURLcode rc = curl_easy_perform(hd.h);
+    bool retry;
+    if (rc == CURLE_OK) {
+      curl_easy_getinfo(hd.h, CURLINFO_RESPONSE_CODE, &resp.status);
+      if (!RetryableStatus(resp.status) || attempt >= policy_.attempts) return resp;
+      last_error = req.method + " " + req.url + ": HTTP " + std::to_string(resp.status);
+      retry = true;
+    } else {
+      last_error = Describe(req, rc, errbuf);
+      retry = RetryableCurl(rc);
+    }
+    if (!retry || attempt >= policy_.attempts) {
+      return Status::IO(last_error + (attempt > 1 ? " (after " + std::to_string(attempt) + " attempts)" : ""));
+    }
+    std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count() * 3 / 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+    backoff *= 2;
+  }
+}
+
+Status Http::Stream(const HttpRequest& req, HttpResponse* head, const BodySink& sink,
+                    const std::function<bool()>& cancelled) const {
+  GlobalInit();
+  Handle hd;
+  if (hd.h == nullptr) return Status::IO(req.method + " " + req.url + ": curl_easy_init failed");
+  Transfer t;
+  t.resp = head;
+  bool got_status = false;
+  // The status is known once the headers are in: fetch it before the first
+  // piece of body reaches the sink.
+  BodySink wrapped = [&](const char* data, size_t size) {
+    if (!got_status) {
+      curl_easy_getinfo(hd.h, CURLINFO_RESPONSE_CODE, &head->status);
+      got_status = true;
+    }
+    return sink(data, size);
+  };
+  t.sink = &wrapped;
+  t.cancelled = &cancelled;
+  char errbuf[CURL_ERROR_SIZE] = {};
+  Prepare(hd, req, policy_, t, std::chrono::milliseconds(0), errbuf);
+  curl_easy_setopt(hd.h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(hd.h, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(hd.h, CURLOPT_XFERINFODATA, &t);
+  // A stream that goes silent is still alive (a watch with no events); TCP
+  // keepalive finds a peer that is gone.
+  curl_easy_setopt(hd.h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(hd.h, CURLOPT_TCP_KEEPIDLE, 10L);
+  curl_easy_setopt(hd.h, CURLOPT_TCP_KEEPINTVL, 5L);
+  CURLcode rc = curl_easy_perform(hd.h);
+  curl_easy_getinfo(hd.h, CURLINFO_RESPONSE_CODE, &head->status);
+  if (t.stopped || rc == CURLE_OK) return Status::Ok();
+  return Status::IO(Describe(req, rc, errbuf));
+}
+
+}  // namespace modelfs::remote
