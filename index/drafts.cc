@@ -80,6 +80,18 @@ Status DraftPathTooLong(const std::string& ref, std::string_view rel, size_t max
                            ENAMETOOLONG);
 }
 
+// Takes the seal's exclusive lock on a draft file (draft_writers.h), or
+// false while a writer holds it. A writer through the mount lets go when
+// the daemon gets its release, which FUSE sends after close(2) has
+// returned: a seal right after `cp` waits a moment (bounded) for it.
+bool LockWhenClosed(int fd) {
+  for (int waited_ms = 0;; waited_ms += 5) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+    if (errno != EWOULDBLOCK || waited_ms >= 500) return false;
+    usleep(5000);
+  }
+}
+
 // Walks the draft directory, checking each file for a writer and for a
 // crashed writer's mark, one file at a time: no descriptor is kept, so a
 // draft of any size seals with a bounded number of them. The caller holds
@@ -119,7 +131,7 @@ Status WalkDraft(const std::string& ref, const std::string& dir, const std::stri
     int fd = sys::Open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return Status::FromErrno("draft file " + r, errno);
     Fd held(fd);
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) return Status::Busy(r + " is open for writing");
+    if (!LockWhenClosed(fd)) return Status::Busy(r + " is open for writing");
     char v;
     if (fgetxattr(fd, Registry::kWritingXattr, &v, 1) >= 0 || errno == ERANGE)
       return Status::Corrupt(r + " was being written when its writer stopped: it may be torn; "
