@@ -49,17 +49,10 @@ Result<Version> Registry::Copy(const Snapshot& from, const BlobStore& from_blobs
     auto tx = WriteTxn::Begin(this);
     if (!tx.ok()) return tx.status();
     WriteTxn& t = **tx;
-    Model m;
-    auto mr = t.view().GetModel(model);
-    bool new_model = !mr.ok();
-    if (new_model) {
-      if (mr.status().code() != Code::kNotFound) return mr.status();
-      auto made = NewModel(t, model, who);
-      if (!made.ok()) return made.status();
-      m = std::move(*made);
-    } else {
-      m = *mr;
-    }
+    bool new_model = false;
+    auto mr = ModelOrNew(t, model, who, &new_model);
+    if (!mr.ok()) return mr.status();
+    Model m = std::move(*mr);
     auto nv = NewVersion(t, &m, State::kReady, who);
     if (!nv.ok()) return nv.status();
     Version v = std::move(*nv);

@@ -130,17 +130,10 @@ Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Acto
   auto tx = WriteTxn::Begin(reg);
   if (!tx.ok()) return tx.status();
   WriteTxn& t = **tx;
-  Model m;
-  auto mr = t.view().GetModel(req.model);
-  bool new_model = !mr.ok();
-  if (new_model) {
-    if (mr.status().code() != Code::kNotFound) return mr.status();
-    auto made = NewModel(t, req.model, who);
-    if (!made.ok()) return made.status();
-    m = std::move(*made);
-  } else {
-    m = *mr;
-  }
+  bool new_model = false;
+  auto mr = ModelOrNew(t, req.model, who, &new_model);
+  if (!mr.ok()) return mr.status();
+  Model m = std::move(*mr);
   auto nv = NewVersion(t, &m, State::kReady, who);
   if (!nv.ok()) return nv.status();
   Version v = std::move(*nv);

@@ -123,6 +123,13 @@ Result<Model> NewModel(WriteTxn& t, std::string_view name, const Actor& who) {
   return m;
 }
 
+Result<Model> ModelOrNew(WriteTxn& t, std::string_view name, const Actor& who, bool* created) {
+  auto m = t.view().GetModel(name);
+  *created = !m.ok();
+  if (m.ok() || m.status().code() != Code::kNotFound) return m;
+  return NewModel(t, name, who);
+}
+
 Result<Version> NewVersion(WriteTxn& t, Model* m, State state, const Actor& who) {
   auto id = t.NextId();
   if (!id.ok()) return id.status();

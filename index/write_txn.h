@@ -44,6 +44,10 @@ class WriteTxn {
 // A new model named `name`, owned and created by `who` now (not yet put).
 Result<Model> NewModel(WriteTxn& t, std::string_view name, const Actor& who);
 
+// Model `name` as the transaction sees it, or a new one (NewModel, not yet
+// put) when there is none; `*created` says which.
+Result<Model> ModelOrNew(WriteTxn& t, std::string_view name, const Actor& who, bool* created);
+
 // A new version of `m` in state `state`, created by `who` now, taking the
 // model's next number (the caller writes `m` back: next_version moved on).
 Result<Version> NewVersion(WriteTxn& t, Model* m, State state, const Actor& who);
