@@ -60,8 +60,8 @@ int RunGet(const GetArgs& a) {
       std::cout << "\n";
     }
     std::cout << EscapeText(v->ref() + " -> " + rep->dest + ": " +
-                            std::to_string(rep->files.size()) + " files, " +
-                            std::to_string(rep->bytes) + " bytes, digests verified")
+                            Count(rep->files.size(), "file") + ", " +
+                            Count(rep->bytes, "byte") + ", digests verified")
               << "\n";
     return Status::Ok();
   });

@@ -158,7 +158,7 @@ std::string VersionText(const json& v) {
   line("digest", Str(v["digest"]));
   uint64_t bytes = v["size"].get<uint64_t>();
   line("size", FormatSize(bytes) + (bytes >= 1024 ? " (" + std::to_string(bytes) + " bytes)" : "") +
-                   " in " + std::to_string(v["file_count"].get<uint64_t>()) + " files");
+                   " in " + Count(v["file_count"].get<uint64_t>(), "file"));
   line("created", Str(v["created_at"]) + " by " + Str(v["created_by"]));
   line("description", Str(v["description"]));
   line("aliases", Join(v["aliases"]));

@@ -33,6 +33,10 @@ std::string ModeString(uint32_t mode);  // "0444"
 // "512 B", "1.5 KiB", "12 MiB", "3.0 GiB" (one decimal below 10). Tables
 // and text show these; --json keeps exact bytes.
 std::string FormatSize(uint64_t bytes);
+// "1 file", "3 files": `n` and `noun`, plural unless n is 1.
+inline std::string Count(uint64_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
 
 // --quiet: commands print their results and errors only, no progress bars
 // or confirmations. Set once by main.cc after parsing.
