@@ -174,44 +174,49 @@ Status Registry::Approve(std::string_view model, uint32_t number, bool approve,
   return t.Commit();
 }
 
-Status Registry::Archive(std::string_view model, uint32_t number, const Actor& who) {
-  auto tx = WriteTxn::Begin(this);
+namespace {
+
+// Moves ready version `model`@`number` to archived (`archive`) or back; a
+// version already there is left as it is. An archived version keeps no
+// alias, so one an alias points at must not go.
+Status SetArchived(Registry* reg, std::string_view model, uint32_t number, bool archive,
+                   const Actor& who) {
+  auto tx = WriteTxn::Begin(reg);
   if (!tx.ok()) return tx.status();
   WriteTxn& t = **tx;
   Model m;
   Version v;
   MODELFS_RETURN_IF_ERROR(LoadVersion(t.view(), model, number, &m, &v));
-  if (v.state == State::kArchived) return Status::Ok();
-  if (v.state != State::kReady)
-    return Status::Invalid(v.ref() + " is a draft: discard it instead of archiving it");
-  Status alias_st;
-  auto aliases = t.view().AliasesOf(m.id, number, &alias_st);
-  MODELFS_RETURN_IF_ERROR(alias_st);  // a damaged alias may point here
-  if (!aliases.empty())
-    return Status::Busy(v.ref() + " is the target of alias " + JoinList(aliases) +
-                        ": move the alias first");
-  v.state = State::kArchived;
+  State from = archive ? State::kReady : State::kArchived;
+  State to = archive ? State::kArchived : State::kReady;
+  if (v.state == to) return Status::Ok();
+  if (v.state != from)
+    return Status::Invalid(archive ? v.ref() + " is a draft: discard it instead of archiving it"
+                                   : v.ref() + " is a draft, not archived");
+  if (archive) {
+    Status alias_st;
+    auto aliases = t.view().AliasesOf(m.id, number, &alias_st);
+    MODELFS_RETURN_IF_ERROR(alias_st);  // a damaged alias may point here
+    if (!aliases.empty())
+      return Status::Busy(v.ref() + " is the target of alias " + JoinList(aliases) +
+                          ": move the alias first");
+  }
+  v.state = to;
   MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(
-      t.Audit(MakeAudit(who, "archive", m.name, v.number, "", v.ref(), "ready", "archived")));
+  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, archive ? "archive" : "unarchive", m.name,
+                                            v.number, "", v.ref(), archive ? "ready" : "archived",
+                                            archive ? "archived" : "ready")));
   return t.Commit();
 }
 
+}  // namespace
+
+Status Registry::Archive(std::string_view model, uint32_t number, const Actor& who) {
+  return SetArchived(this, model, number, true, who);
+}
+
 Status Registry::Unarchive(std::string_view model, uint32_t number, const Actor& who) {
-  auto tx = WriteTxn::Begin(this);
-  if (!tx.ok()) return tx.status();
-  WriteTxn& t = **tx;
-  Model m;
-  Version v;
-  MODELFS_RETURN_IF_ERROR(LoadVersion(t.view(), model, number, &m, &v));
-  if (v.state == State::kReady) return Status::Ok();
-  if (v.state != State::kArchived)
-    return Status::Invalid(v.ref() + " is a draft, not archived");
-  v.state = State::kReady;
-  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(
-      t.Audit(MakeAudit(who, "unarchive", m.name, v.number, "", v.ref(), "archived", "ready")));
-  return t.Commit();
+  return SetArchived(this, model, number, false, who);
 }
 
 Status Registry::SetModelMeta(std::string_view model, const std::vector<MetaChange>& changes,
