@@ -34,6 +34,9 @@ Command AddShow(CLI::App& app);
 Command AddList(CLI::App& app);
 Command AddLog(CLI::App& app);
 
+// commands_events.cc
+Command AddEvents(CLI::App& app);  // `events`: the event log, --follow streams it
+
 // commands_write.cc
 Command AddPush(CLI::App& app);
 Command AddSet(CLI::App& app);

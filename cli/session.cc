@@ -54,6 +54,7 @@ Status Session::Check(policy::Operation op, const std::string& model, const std:
 }
 
 bool Session::MayRead(const std::string& model) const { return enforcer_->MayRead(who_, model); }
+bool Session::MayAdminister() const { return enforcer_->MayAdminister(who_); }
 
 Status Session::WithGates(const std::string& model, const std::string& alias, bool force,
                           const std::string& object,

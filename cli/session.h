@@ -45,6 +45,8 @@ class Session {
   // Whether the caller may read `model`: for leaving it out of a listing,
   // so a refusal is neither audited nor reported.
   bool MayRead(const std::string& model) const;
+  // Whether the caller administers the registry, quietly (see MayRead).
+  bool MayAdminister() const;
   // Runs `act`, a registry call that moves `alias` of `model`, with the
   // alias's gates as its guard (see Enforcer::WithGates). With `force` a
   // failing gate is let through and the override audited; the caller must

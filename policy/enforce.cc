@@ -138,6 +138,10 @@ bool Enforcer::MayRead(const Identity& who, std::string_view model) const {
   return policy_()->Decide(who, Action::kRead, model).allowed;
 }
 
+bool Enforcer::MayAdminister(const Identity& who) const {
+  return policy_()->Decide(who, Action::kAdmin, "").allowed;
+}
+
 Status Enforcer::WithGates(const Identity& who, std::string_view model, std::string_view alias,
                            bool force, std::string_view object,
                            const std::function<Status(const Guard&)>& act) {

@@ -126,6 +126,9 @@ class Enforcer {
   // Whether `who` may read `model`: for listings, which leave out what the
   // caller may not see instead of refusing (nothing is audited).
   bool MayRead(const Identity& who, std::string_view model) const;
+  // Whether `who` administers the registry (reads the whole audit trail),
+  // quietly, like MayRead.
+  bool MayAdminister(const Identity& who) const;
 
   // Runs `act` (a registry change that moves `alias` of `model`) with the
   // gates of the alias as its Guard, checked at commit time. With `force`
