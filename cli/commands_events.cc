@@ -78,9 +78,10 @@ int RunEvents(const EventsArgs& a) {
       watch = std::make_unique<ChangeWatch>(std::move(*w));
     }
     uint64_t pos = a.since;
-    // While looks after a wake-up find nothing: ChangeWatch::SettleMs's k.
+    // While looks after a wake-up find nothing: ChangeWatch::SettleMs's k,
+    // from 0 again at each new write, growing while only the timer wakes us.
     int settle = -1;
-    bool after_wake = false;
+    bool woken = false, timed_out = false;
     for (;;) {
       uint64_t before = pos;
       // Drained before reading, so a commit after the read wakes the poll.
@@ -103,7 +104,10 @@ int RunEvents(const EventsArgs& a) {
       // reports POLLERR then), so `events -f | head -1` ends without
       // waiting for the next event to fail to write.
       struct pollfd fds[3] = {{watch->fd(), POLLIN, 0}, {sig_fd, POLLIN, 0}, {STDOUT_FILENO, 0, 0}};
-      settle = after_wake && pos == before ? settle + 1 : -1;
+      if (pos != before) settle = -1;
+      else if (woken) settle = 0;
+      else if (timed_out && settle >= 0) ++settle;
+      else settle = -1;
       int wait_ms = settle >= 0 ? ChangeWatch::SettleMs(settle) : -1;
       if (wait_ms < 0) {
         settle = -1;
@@ -116,7 +120,8 @@ int RunEvents(const EventsArgs& a) {
         reader_gone = true;
         return Status::Ok();
       }
-      after_wake = (n > 0 && (fds[0].revents & POLLIN)) || (n == 0 && settle >= 0);
+      woken = n > 0 && (fds[0].revents & POLLIN);
+      timed_out = n == 0;
     }
   });
   if (sig_fd >= 0) close(sig_fd);
