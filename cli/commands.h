@@ -37,6 +37,9 @@ Command AddLog(CLI::App& app);
 // commands_events.cc
 Command AddEvents(CLI::App& app);  // `events`: the event log, --follow streams it
 
+// commands_hooks.cc
+Command AddHooks(CLI::App& app);  // `hooks run|status|test|retry`
+
 // commands_write.cc
 Command AddPush(CLI::App& app);
 Command AddSet(CLI::App& app);

@@ -11,6 +11,8 @@
 #define FUSE_USE_VERSION 317  // 3.17: passthrough (fuse_passthrough_open); 3.12: loop config
 #include "fs/mount.h"
 
+#include <sys/eventfd.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -34,6 +36,7 @@
 
 #include "fs/server.h"
 #include "fs/service_notify.h"
+#include "hooks/deliver.h"
 #include "index/names.h"
 
 namespace modelfs::fs {
@@ -201,6 +204,39 @@ Status CheckMountpoint(const std::string& mp, bool nonempty, std::string* real) 
   if (!nonempty) return CheckEmpty(mp);
   return Status::Ok();
 }
+
+// ---------------------------------------------------------------- hooks
+
+// The mount's hook deliverer (hooks/deliver.h): delivers the events the
+// [[hooks]] of the policy in force match, for as long as the mount runs
+// (or waits, while `modelfs hooks run` holds ROOT/hooks.lock).
+class HookThread {
+ public:
+  explicit HookThread(Server* srv)
+      : stop_fd_(eventfd(0, EFD_CLOEXEC)),
+        deliverer_(srv->reg.get(), [srv] { return srv->policy->current(); },
+                   [](const std::string& line) { Log(line); }) {
+    thread_ = std::thread([this] {
+      Status st = deliverer_.Run(stop_, stop_fd_);
+      if (!st.ok()) Log("error: hooks: " + st.message() + "; no hooks are delivered by this mount");
+    });
+  }
+  ~HookThread() {
+    stop_ = true;
+    uint64_t one = 1;
+    if (stop_fd_ >= 0) (void)!write(stop_fd_, &one, sizeof one);
+    thread_.join();
+    if (stop_fd_ >= 0) close(stop_fd_);
+  }
+  HookThread(const HookThread&) = delete;
+  HookThread& operator=(const HookThread&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  int stop_fd_;
+  hooks::Deliverer deliverer_;
+  std::thread thread_;
+};
 
 // ---------------------------------------------------------------- freshness
 
@@ -467,12 +503,13 @@ int Mount(const MountOptions& opt) {
     fuse_loop_cfg_set_idle_threads(cfg, opt.threads > 0 ? opt.threads : kIdleThreads);
     {
       Freshness fresh(s);
+      HookThread hooks(s);
       int r = fuse_session_loop_mt(se, cfg);
       if (r < 0) {
         Log(std::string("error: session loop: ") + strerror(-r));
         rc = 1;
       }
-    }  // the freshness thread stops before the session goes away
+    }  // the freshness and hook threads stop before the session goes away
     fuse_loop_cfg_destroy(cfg);
     NotifyServiceManager("STOPPING=1");  // best effort: the manager may be gone
     Log(s->requests.Format());

@@ -409,6 +409,15 @@ uint64_t Snapshot::LastAuditSeq() const {
   return seq.ok() ? *seq : 0;
 }
 
+Result<std::string> Snapshot::GetState(std::string_view key) const {
+  std::string k = "state/" + std::string(key);
+  MDB_val mk = Val(k), v;
+  int rc = mdb_get(txn_, reg_->dbi_meta_, &mk, &v);
+  if (rc == MDB_NOTFOUND) return std::string();
+  if (rc != 0) return Error("reading meta record \"" + k + "\"", rc);
+  return std::string(View(v));
+}
+
 // ---------------------------------------------------------------- Registry
 
 Registry::Registry(std::string root) : root_(std::move(root)), blobs_(root_) {}
@@ -726,6 +735,24 @@ Status Registry::CheckCounters(bool repair, bool records_damaged, const Actor& w
     MODELFS_RETURN_IF_ERROR(
         tx->Audit(MakeAudit(who, "fsck", "", 0, "", f.what, f.before, f.after)));
   return tx->Commit();
+}
+
+}  // namespace modelfs
+
+namespace modelfs {
+
+Status Registry::PutState(std::string_view key, std::string_view value) {
+  auto tx = WriteTxn::Begin(this);
+  if (!tx.ok()) return tx.status();
+  std::string k = "state/" + std::string(key);
+  if (value.empty()) {
+    MDB_val mk = lmdb::Val(k);
+    int rc = mdb_del((*tx)->txn_, dbi_meta_, &mk, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::Error("deleting meta record \"" + k + "\"", rc);
+  } else {
+    MODELFS_RETURN_IF_ERROR((*tx)->Put(dbi_meta_, k, value));
+  }
+  return (*tx)->Commit();
 }
 
 }  // namespace modelfs

@@ -87,6 +87,8 @@ class Snapshot {
   // The sequence number of the newest audit record: it grows with every
   // change, so a reader can poll it to learn that something changed.
   uint64_t LastAuditSeq() const;
+  // A helper's own small record (Registry::PutState), "" when absent.
+  Result<std::string> GetState(std::string_view key) const;
 
   // Every record that does not decode, or whose key is malformed, in the
   // tables of models, versions, entries, aliases and audit records, table
@@ -284,6 +286,12 @@ class Registry {
   // files cannot all be read (then some may be unchecked; seal still
   // refuses a torn file) or a torn file cannot be removed.
   Result<std::vector<std::string>> TornDraftFiles(bool remove);
+
+  // Small records the registry's helpers keep for themselves (a hook's
+  // delivery cursor), in the meta table under "state/KEY": not audited and
+  // not a change to the registry (the mount's tree does not refresh for
+  // them), but committed durably like the rest. An empty value deletes.
+  Status PutState(std::string_view key, std::string_view value);
 
   // Records a refused action in the audit trail; `version` and `alias`, when
   // known, are the version (0: none) and alias ("": none) it was about.

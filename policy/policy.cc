@@ -235,10 +235,20 @@ class Parser {
         ParseRetention(node);
       } else if (k == "limits") {
         ParseLimits(node);
+      } else if (k == "hooks") {
+        ParseHooks(node);
+      } else if (k == "hook_user") {
+        const auto* s = node.as_string();
+        if (s == nullptr || s->get().empty()) {
+          Fail(node.source(), "hook_user must be an account name such as \"nobody\", not " +
+                                  std::string(s ? "an empty string" : TypeName(node.type())));
+        } else {
+          policy_->hook_user_ = s->get();
+        }
       } else {
         Fail(key.source(), "unknown key " + Quote(k) +
-                               "; expected groups, defaults, models, aliases, retention or "
-                               "limits");
+                               "; expected groups, defaults, models, aliases, retention, "
+                               "limits, hooks or hook_user");
       }
     }
     if (failed_) return Error();
@@ -575,6 +585,108 @@ class Parser {
     }
   }
 
+  // A string array of at least one element, else a Fail naming `where`.
+  std::optional<std::vector<std::string>> StringList(const toml::node& value,
+                                                      const std::string& where) {
+    const toml::array* arr = value.as_array();
+    if (arr == nullptr || arr->empty()) {
+      Fail(value.source(), where + " must be a non-empty array of strings");
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    for (const toml::node& e : *arr) {
+      const auto* s = e.as_string();
+      if (s == nullptr || s->get().empty()) {
+        Fail(e.source(), where + ": each element must be a non-empty string, not " +
+                             std::string(s ? "\"\"" : TypeName(e.type())));
+        return std::nullopt;
+      }
+      out.push_back(s->get());
+    }
+    return out;
+  }
+
+  void ParseHooks(const toml::node& node) {
+    const toml::array* arr = node.as_array();
+    if (arr == nullptr) {
+      Fail(node.source(), "hooks must be an array of tables: write [[hooks]], not " +
+                              std::string(TypeName(node.type())));
+      return;
+    }
+    size_t number = 0;
+    for (const toml::node& elem : *arr) {
+      std::string where = "[[hooks]] #" + std::to_string(++number);
+      const toml::table* t = ExpectTable(elem, where);
+      if (t == nullptr) continue;
+      Hook h;
+      bool has_on = false;
+      for (auto&& [key, value] : *t) {
+        const std::string_view k = key.str();
+        const std::string field = where + "." + std::string(k);
+        const auto* str = value.as_string();
+        if (k == "name") {
+          if (str == nullptr || str->get().empty() ||
+              str->get().find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789._-") != std::string::npos) {
+            Fail(value.source(), field + " must be a name of letters, digits, '.', '_' and '-'");
+            continue;
+          }
+          h.name = str->get();
+          for (const Hook& other : policy_->hooks_)
+            if (other.name == h.name) Fail(value.source(), field + ": another hook is named " + Quote(h.name));
+        } else if (k == "on") {
+          has_on = true;
+          if (auto l = StringList(value, field)) {
+            for (const auto& g : *l)
+              if (auto err = CheckGlob(g)) Fail(value.source(), field + ": " + *err);
+            h.on = std::move(*l);
+          }
+        } else if (k == "run") {
+          if (auto l = StringList(value, field)) h.run = std::move(*l);
+        } else if (k == "url") {
+          if (str == nullptr || !(str->get().rfind("http://", 0) == 0 || str->get().rfind("https://", 0) == 0)) {
+            Fail(value.source(), field + " must be an http:// or https:// URL");
+            continue;
+          }
+          h.url = str->get();
+        } else if (k == "secret_file") {
+          if (str == nullptr || str->get().empty() || str->get()[0] != '/') {
+            Fail(value.source(), field + " must be an absolute path");
+            continue;
+          }
+          h.secret_file = str->get();
+        } else if (k == "timeout") {
+          auto d = str ? ParseDuration(str->get()) : Result<int64_t>(Status::Invalid("not a string"));
+          if (!d.ok()) Fail(value.source(), field + " must be a duration such as \"30s\": " + d.status().message());
+          else h.timeout_seconds = *d;
+        } else if (k == "max_attempts") {
+          const auto* i = value.as_integer();
+          if (i == nullptr || i->get() < 1 || i->get() > 1000) {
+            Fail(value.source(), field + " must be an integer from 1 to 1000");
+            continue;
+          }
+          h.max_attempts = static_cast<int>(i->get());
+        } else if (k == "when") {
+          Fail(key.source(), field + ": conditions on hooks are not supported yet; "
+                                     "match on event types with on = [...]");
+        } else {
+          Fail(key.source(), "unknown key " + Quote(k) + " in " + where +
+                                 "; expected name, on, run, url, secret_file, timeout or "
+                                 "max_attempts");
+        }
+      }
+      if (!t->contains("name")) Fail(elem.source(), where + " has no name = \"NAME\"");
+      if (!has_on) Fail(elem.source(), where + " has no on = [\"EVENT TYPE\", ...]");
+      if (!t->contains("run") && !t->contains("url"))
+        Fail(elem.source(), where + " needs run = [\"CMD\", ...] or url = \"https://...\"");
+      if (t->contains("run") && t->contains("url"))
+        Fail(t->get("url")->source(), where + " has both run and url: a hook does one of them");
+      if (!h.secret_file.empty() && t->contains("run"))
+        Fail(t->get("secret_file")->source(), where + ".secret_file signs url hooks; a run hook has none");
+      policy_->hooks_.push_back(std::move(h));
+    }
+  }
+
   void ParseLimits(const toml::node& node) {
     const toml::table* t = ExpectTable(node, "[limits]");
     if (t == nullptr) return;
@@ -703,6 +815,19 @@ Decision Policy::CheckGates(std::string_view alias, const VersionFacts& facts) c
 
 // ---------------------------------------------------------------------------
 // 4. The default policy text
+
+bool Hook::Matches(std::string_view type) const {
+  std::string t(type);
+  for (const auto& g : on)
+    if (fnmatch(g.c_str(), t.c_str(), 0) == 0) return true;
+  return false;
+}
+
+const Hook* Policy::hook(std::string_view name) const {
+  for (const Hook& h : hooks_)
+    if (h.name == name) return &h;
+  return nullptr;
+}
 
 std::string_view DefaultPolicyText() {
   static constexpr std::string_view kText = R"(# modelfs policy: who may do what to which model. Reference: `man 5

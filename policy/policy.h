@@ -59,6 +59,22 @@ Result<uint64_t> ParseSize(std::string_view text);
 // "64G" when n is a whole number of a unit, else the number of bytes.
 std::string FormatSize(uint64_t n);
 
+// One [[hooks]] entry (SPEC §8 "Hooks"): what to do when an event whose
+// type matches `on` commits. Exactly one of `run` (a command: argv, the
+// event as JSON on its stdin) and `url` (an HTTP POST of the event, signed
+// with HMAC-SHA256 when `secret_file` is set).
+struct Hook {
+  std::string name;             // unique; [A-Za-z0-9._-]
+  std::vector<std::string> on;  // event types or globs: "alias.production", "version.*"
+  std::vector<std::string> run;
+  std::string url;              // http:// or https://
+  std::string secret_file;      // url hooks: the HMAC key, the file's bytes
+  int64_t timeout_seconds = 30;  // one attempt
+  int max_attempts = 8;          // then the delivery is given up (hooks status lists it)
+  // Whether an event of `type` is for this hook.
+  bool Matches(std::string_view type) const;
+};
+
 class Policy {
  public:
   // Parses policy.toml text. Any mistake (TOML syntax, unknown key or table,
@@ -96,6 +112,11 @@ class Policy {
   // The gates of an alias, or nullptr when it has none.
   const AliasGates* gates(std::string_view alias) const;
   const Retention& retention() const { return retention_; }
+  // [[hooks]] in file order, and the account `run` hooks run as
+  // (top-level hook_user, default "nobody").
+  const std::vector<Hook>& hooks() const { return hooks_; }
+  const Hook* hook(std::string_view name) const;
+  const std::string& hook_user() const { return hook_user_; }
   const Limits& limits() const { return limits_; }
   // Ok when a file of `size` bytes is within [limits].max_file_size; else
   // an error with errno EFBIG naming `what`, its size and the limit.
@@ -134,6 +155,8 @@ class Policy {
   std::map<std::string, AliasGates, std::less<>> gates_;
   Retention retention_;
   Limits limits_;
+  std::vector<Hook> hooks_;
+  std::string hook_user_ = "nobody";
 };
 
 // The policy.toml that `modelfs init` writes: everything allowed to "*",
