@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "index/events.h"
+#include "hooks/command.h"
 #include "index/remote/http.h"
 
 namespace modelfs::hooks {
@@ -30,7 +31,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr size_t kOutputKeep = 4096;  // of a command's output, the end
 constexpr size_t kErrorKeep = 600;    // of an error message kept in the record
 constexpr milliseconds kIdlePass{2000};  // a pass at least this often (policy edits)
 
@@ -102,19 +102,14 @@ Attempt SendUrl(const policy::Hook& hook, const std::string& body, const std::st
   return a;
 }
 
-// The environment of a run hook: a fixed PATH and the event's facts.
-std::vector<std::string> HookEnv(const json& ev, const std::string& id, const std::string& hook,
-                                 const passwd* pw) {
+// The environment of a run hook: the event's facts.
+std::vector<std::string> HookEnv(const json& ev, const std::string& id, const std::string& hook) {
   auto str = [&](const char* k) {
     const json& v = ev.contains(k) ? ev[k] : json();
     if (v.is_null()) return std::string();
     return v.is_string() ? v.get<std::string>() : v.dump();
   };
-  std::vector<std::string> env = {
-      "PATH=/usr/local/bin:/usr/bin:/bin",
-      "LANG=C.UTF-8",
-      std::string("HOME=") + (pw && pw->pw_dir ? pw->pw_dir : "/"),
-      std::string("USER=") + (pw && pw->pw_name ? pw->pw_name : ""),
+  return {
       "MODELFS_HOOK=" + hook,
       "MODELFS_DELIVERY=" + id,
       "MODELFS_EVENT_TYPE=" + str("type"),
@@ -123,148 +118,18 @@ std::vector<std::string> HookEnv(const json& ev, const std::string& id, const st
       "MODELFS_VERSION=" + str("version"),
       "MODELFS_ALIAS=" + str("alias"),
   };
-  return env;
 }
 
 Attempt SendRun(const policy::Hook& hook, const std::string& body, const json& ev,
                 const std::string& id, const std::string& user) {
-  Attempt a;
-  // Who it runs as, resolved before fork (the child may call only
-  // async-signal-safe functions in a threaded daemon).
-  bool root = geteuid() == 0;
-  struct passwd pwbuf {};
-  struct passwd* pw = nullptr;
-  std::vector<char> buf(16384);
-  std::vector<gid_t> groups(64);
-  int ngroups = static_cast<int>(groups.size());
-  if (root) {
-    getpwnam_r(user.c_str(), &pwbuf, buf.data(), buf.size(), &pw);
-    if (pw == nullptr) {
-      a.status = Status::Invalid("hook_user " + user + " does not exist");
-      return a;
-    }
-    if (getgrouplist(user.c_str(), pw->pw_gid, groups.data(), &ngroups) < 0) ngroups = 0;
-  } else {
-    getpwuid_r(geteuid(), &pwbuf, buf.data(), buf.size(), &pw);
-  }
-  std::vector<std::string> env = HookEnv(ev, id, hook.name, pw);
-  std::vector<char*> envp, argv;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = hook.run;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
-  // stdin: a socket, so that writing to a command that does not read it
-  // cannot raise SIGPIPE in the daemon (send with MSG_NOSIGNAL).
-  int in[2], out[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0) {
-    a.status = Status::FromErrno("socketpair", errno);
-    return a;
-  }
-  if (pipe2(out, O_CLOEXEC) != 0) {
-    a.status = Status::FromErrno("pipe", errno);
-    close(in[0]);
-    close(in[1]);
-    return a;
-  }
-  uid_t uid = pw ? pw->pw_uid : geteuid();
-  gid_t gid = pw ? pw->pw_gid : getegid();
-  auto t0 = std::chrono::steady_clock::now();
-  pid_t pid = fork();
-  if (pid < 0) {
-    a.status = Status::FromErrno("fork", errno);
-    for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
-    return a;
-  }
-  if (pid == 0) {
-    setsid();
-    dup2(in[1], 0);
-    dup2(out[1], 1);
-    dup2(out[1], 2);
-    close_range(3, ~0U, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    if (root && (setgroups(static_cast<size_t>(ngroups), groups.data()) != 0 || setgid(gid) != 0 ||
-                 setuid(uid) != 0)) {
-      static const char msg[] = "modelfs: cannot switch to hook_user\n";
-      (void)!write(2, msg, sizeof msg - 1);
-      _exit(126);
-    }
-    if (chdir("/") != 0) _exit(126);
-    execvpe(argv[0], argv.data(), envp.data());
-    static const char msg[] = "modelfs: cannot run the hook's command\n";
-    (void)!write(2, msg, sizeof msg - 1);
-    _exit(127);
-  }
-  close(in[1]);
-  close(out[1]);
-  // The event, then end of input. A command that exits without reading
-  // it is not an error of ours.
-  size_t sent = 0;
-  while (sent < body.size()) {
-    ssize_t n = send(in[0], body.data() + sent, body.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    break;  // full (a command that does not read) or gone
-  }
-  shutdown(in[0], SHUT_WR);
-  auto deadline = t0 + std::chrono::seconds(hook.timeout_seconds);
-  std::string output;
-  bool timed_out = false;
-  char chunk[4096];
-  for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    struct pollfd p = {out[0], POLLIN, 0};
-    int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-    if (n < 0 && errno != EINTR) break;
-    if (n <= 0) continue;
-    ssize_t r = read(out[0], chunk, sizeof chunk);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;  // EOF: every writer closed
-    output.append(chunk, static_cast<size_t>(r));
-    if (output.size() > 2 * kOutputKeep) output.erase(0, output.size() - kOutputKeep);
-  }
-  if (timed_out) kill(-pid, SIGKILL);
-  close(in[0]);
-  close(out[0]);
-  int wst = 0;
-  // After EOF the command has closed its output; it may still be running
-  // (a daemon it started keeps nothing of ours): wait within the deadline.
-  for (;;) {
-    pid_t w = waitpid(pid, &wst, WNOHANG);
-    if (w == pid || (w < 0 && errno != EINTR)) break;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      timed_out = true;
-      kill(-pid, SIGKILL);
-      waitpid(pid, &wst, 0);
-      break;
-    }
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  a.output = Tail(output, kOutputKeep);
-  std::string last = Tail(output, 300);
-  while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
-  if (timed_out) {
-    a.status = Status::IO("timed out after " + std::to_string(hook.timeout_seconds) + " s (killed)" +
-                          (last.empty() ? "" : ": " + last));
-  } else if (WIFEXITED(wst) && WEXITSTATUS(wst) != 0) {
-    a.status = Status::IO("exit " + std::to_string(WEXITSTATUS(wst)) + (last.empty() ? "" : ": " + last));
-  } else if (WIFSIGNALED(wst)) {
-    a.status = Status::IO(std::string("killed by signal ") + strsignal(WTERMSIG(wst)) +
-                          (last.empty() ? "" : ": " + last));
-  }
-  return a;
+  CommandSpec spec;
+  spec.argv = hook.run;
+  spec.env = HookEnv(ev, id, hook.name);
+  spec.user = user;
+  spec.input = body;
+  spec.timeout_seconds = hook.timeout_seconds;
+  CommandResult r = RunCommand(spec);
+  return Attempt{r.status, r.output, r.seconds};
 }
 
 }  // namespace
