@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/root.h"
+#include "hooks/checks.h"
 #include "index/names.h"
 
 namespace modelfs::cli {
@@ -39,6 +40,8 @@ Result<Session> Session::Open(const std::string& root) {
   Session s;
   s.reg_ = std::move(*reg);
   s.enforcer_ = std::make_unique<policy::Enforcer>(s.reg_.get(), [p = *pol] { return p; });
+  // Check gates run here, in the command that moves the alias.
+  s.enforcer_->set_checker(hooks::MakeChecker(s.reg_.get()));
   auto who = policy::IdentityResolver().ForCurrentProcess();
   if (!who.ok()) return Status::IO("cannot tell who you are: " + who.status().message());
   s.who_ = std::move(*who);

@@ -5,6 +5,7 @@
 // in its transaction through the Enforcer.
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "fs/handlers.h"
 #include "index/names.h"
@@ -32,6 +33,16 @@ Status MoveAlias(fuse_req_t req, const Node& model_dir, const std::string& alias
                                                             policy::Enforcer::ActorOf(who), gates,
                                                             mode);
                                  });
+}
+
+// Runs `finish` (an alias move and its reply) here, or, when moving
+// `alias` runs a check gate (minutes), on a thread of its own so that this
+// worker goes back to serving others; `ln` waits for the reply either way.
+void OffThreadIfChecked(fuse_req_t req, const std::string& alias, std::function<void()> finish) {
+  Server& srv = S(req);
+  if (!srv.enforcer->HasCheck(alias)) return finish();
+  Status st = srv.slow.Start(std::move(finish));
+  if (!st.ok()) ReplyStatus(req, st);
 }
 
 // Whether `name` may stand in a model directory as a symlink: an alias
@@ -78,9 +89,12 @@ void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
     if (!l.ok()) return ReplyStatus(req, l.status());
     return ReplyEntry(req, PendingChild(srv, dir, nm, *l));
   }
-  Status st = MoveAlias(req, dir, nm, link, AliasMode::kCreate);
-  if (!st.ok()) return ReplyStatus(req, st);
-  ReplyIndexEntry(req, dir, name);
+  auto finish = [req, dir, nm, target = std::string(link)] {
+    Status st = MoveAlias(req, dir, nm, target, AliasMode::kCreate);
+    if (!st.ok()) return ReplyStatus(req, st);
+    ReplyIndexEntry(req, dir, nm.c_str());
+  };
+  OffThreadIfChecked(req, nm, std::move(finish));
 }
 
 void UnlinkAlias(fuse_req_t req, const Node& dir, const std::string& name) {
@@ -113,19 +127,23 @@ void RenameInModel(fuse_req_t req, const Node& dir, const std::string& from, con
     if (st.ok()) srv.nodes.Update(l->ino, [&](Node& n) { n.name = to; });
     return ReplyStatus(req, st);
   }
-  Status st = MoveAlias(req, dir, to, l->target,
-                        (flags & RENAME_NOREPLACE) ? AliasMode::kCreate : AliasMode::kSet);
-  if (!st.ok()) return ReplyStatus(req, st);  // the temporary stays: ln removes it
-  srv.pending.Remove(dir.model_id, from);
-  // The kernel now names the alias by the temporary's inode: resolve it by
-  // name until the freshness thread makes the kernel look it up again.
-  srv.nodes.Update(l->ino, [&](Node& n) {
-    n.kind = NodeKind::kAlias;
-    n.name = to;
-    n.by_name = true;
-  });
-  srv.tree->Changed();
-  fuse_reply_err(req, 0);
+  auto finish = [req, dir, from, to, link = *l, flags] {
+    Server& srv = S(req);
+    Status st = MoveAlias(req, dir, to, link.target,
+                          (flags & RENAME_NOREPLACE) ? AliasMode::kCreate : AliasMode::kSet);
+    if (!st.ok()) return ReplyStatus(req, st);  // the temporary stays: ln removes it
+    srv.pending.Remove(dir.model_id, from);
+    // The kernel now names the alias by the temporary's inode: resolve it
+    // by name until the freshness thread makes the kernel look it up again.
+    srv.nodes.Update(link.ino, [&](Node& n) {
+      n.kind = NodeKind::kAlias;
+      n.name = to;
+      n.by_name = true;
+    });
+    srv.tree->Changed();
+    fuse_reply_err(req, 0);
+  };
+  OffThreadIfChecked(req, to, std::move(finish));
 }
 
 }  // namespace modelfs::fs

@@ -36,6 +36,7 @@
 
 #include "fs/server.h"
 #include "fs/service_notify.h"
+#include "hooks/checks.h"
 #include "hooks/deliver.h"
 #include "index/names.h"
 
@@ -461,6 +462,8 @@ int Mount(const MountOptions& opt) {
     s->enforcer = std::make_unique<policy::Enforcer>(
         s->reg.get(), [file] { return file->current(); },
         [](const std::string& line) { Log(line); });
+    // Check gates run in the daemon, off the request threads (alias_ops.cc).
+    s->enforcer->set_checker(hooks::MakeChecker(s->reg.get(), s->slow.cancel()));
     // Files a writer had open when a previous daemon died may be torn: a
     // draft keeps only complete files (SPEC §2: nothing half-done; §4).
     auto torn = s->reg->TornDraftFiles(true);
@@ -509,6 +512,7 @@ int Mount(const MountOptions& opt) {
         Log(std::string("error: session loop: ") + strerror(-r));
         rc = 1;
       }
+      s->slow.StopAll();  // running checks are killed; their requests get their error
     }  // the freshness and hook threads stop before the session goes away
     fuse_loop_cfg_destroy(cfg);
     NotifyServiceManager("STOPPING=1");  // best effort: the manager may be gone

@@ -19,6 +19,7 @@
 #include "fs/tree.h"
 #include "index/blob_fds.h"
 #include "index/registry.h"
+#include "fs/slow_ops.h"
 #include "policy/enforce.h"
 #include "policy/policy.h"
 
@@ -84,6 +85,7 @@ struct Server {
   ServedInodes served;  // files open through the mount: passthrough or not
   fuse_session* se = nullptr;
   RequestCounts requests;  // served so far, by kind (every handler counts itself)
+  SlowOps slow;            // alias moves that run a check gate, off the worker threads
 };
 
 // The request handlers; userdata is the Server.

@@ -143,23 +143,71 @@ bool Enforcer::MayAdminister(const Identity& who) const {
   return policy_()->Decide(who, Action::kAdmin, "").allowed;
 }
 
+bool Enforcer::HasCheck(std::string_view alias) const {
+  const AliasGates* g = policy_()->gates(alias);
+  return g != nullptr && !g->require_check.empty();
+}
+
 Status Enforcer::WithGates(const Identity& who, std::string_view model, std::string_view alias,
                            bool force, std::string_view object,
                            const std::function<Status(const Guard&)>& act) {
-  Guard gates = [pol = policy_(), alias = std::string(alias), force](
-                    const Snapshot&, const Version& v, std::string* note) -> Status {
+  auto pol = policy_();
+  const AliasGates* g = pol->gates(alias);
+  const std::vector<std::string> check = g ? g->require_check : std::vector<std::string>{};
+  std::string where = "gate [aliases." + std::string(alias) + "].require_check";
+  // The version whose check passed in this call, and its note; the
+  // version the guard found unchecked.
+  struct Passed {
+    ObjectId id;
+    Digest digest;
+    std::string note;
+  };
+  std::optional<Passed> passed;
+  std::optional<Version> unchecked;
+  Guard gates = [&](const Snapshot&, const Version& v, std::string* note) -> Status {
     Decision d = pol->CheckGates(alias, FactsOf(v));
-    if (d.allowed) return Status::Ok();
-    if (force) {
+    if (!d.allowed) {
+      if (!force) return Status::Denied(d.reason);
       *note = "forced past " + d.reason;
+    }
+    if (check.empty()) return Status::Ok();
+    if (force) {
+      *note += std::string(note->empty() ? "" : "; ") + "forced past " + where + " (not run)";
       return Status::Ok();
     }
-    return Status::Denied(d.reason);
+    if (passed && passed->id == v.id && passed->digest == v.digest) {
+      *note = passed->note;
+      return Status::Ok();
+    }
+    unchecked = v;
+    return Status::Busy(v.ref() + " has not passed " + where + " yet");
   };
-  Status st = act(gates);
-  // Only the gates deny inside `act`: its other failures are not denials.
-  if (st.code() == Code::kDenied) Deny(who, Action::kPromote, model, object, st.message(), true);
-  return st;
+  for (int round = 0; round < 3; ++round) {
+    unchecked.reset();
+    Status st = act(gates);
+    if (!unchecked) {
+      // Only the gates deny inside `act`: its other failures are not denials.
+      if (st.code() == Code::kDenied) Deny(who, Action::kPromote, model, object, st.message(), true);
+      return st;
+    }
+    // The check runs here, with no transaction open: it may take minutes.
+    std::string reason;
+    if (!checker_) {
+      reason = where + ": checks cannot run here";
+    } else {
+      std::string summary;
+      Status c = checker_(*unchecked, check, pol->check_user(), pol->check_timeout_seconds(), &summary);
+      if (c.ok()) {
+        passed = Passed{unchecked->id, unchecked->digest, where + " passed: " + summary};
+        continue;
+      }
+      reason = where + " failed on " + unchecked->ref() + ": " + c.message();
+    }
+    Deny(who, Action::kPromote, model, object, reason, true);
+    return Status::Denied(reason);
+  }
+  return Status::Busy(std::string(alias) + ": the candidate version changed while its check ran, "
+                      "three times in a row; try again");
 }
 
 void Enforcer::Deny(const Identity& who, Action action, std::string_view model,

@@ -131,8 +131,24 @@ class Enforcer {
   // quietly, like MayRead.
   bool MayAdminister(const Identity& who) const;
 
+  // Runs a check gate's command (`argv`, ROOT-relative when it holds a
+  // '/') on the files of version `v` as `user`, bounded by `timeout_s`:
+  // Ok when it passed, else why not (its last lines). `summary` gets a
+  // note for the audit record. Set by the CLI and the mount (hooks/checks.h).
+  using Checker = std::function<Status(const Version& v, const std::vector<std::string>& argv,
+                                       const std::string& user, int64_t timeout_s,
+                                       std::string* summary)>;
+  void set_checker(Checker c) { checker_ = std::move(c); }
+  // Whether moving `alias` runs a check command under the policy in force
+  // (the mount moves such aliases off its request threads).
+  bool HasCheck(std::string_view alias) const;
+
   // Runs `act` (a registry change that moves `alias` of `model`) with the
-  // gates of the alias as its Guard, checked at commit time. With `force`
+  // gates of the alias as its Guard, checked at commit time. A
+  // require_check gate runs its command outside the transaction, on the
+  // version `act` would move the alias to, then `act` runs again and
+  // commits only if the alias goes to that same version (else the new
+  // candidate is checked: at most 3 rounds). With `force`
   // (the caller has passed Check(kSetAliasForced)) a failing gate is let
   // through and "forced past <reason>" becomes the audit note. A gate's
   // denial is logged and audited as `object`, and returned.
@@ -181,6 +197,7 @@ class Enforcer {
   // Logs and audits them. Called without mu_.
   void WriteSummaries(const std::vector<Summary>& sums);
 
+  Checker checker_;
   Registry* reg_;
   Refusals refusals_;  // thread-safe on its own
   PolicySource policy_;

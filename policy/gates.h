@@ -65,6 +65,10 @@ struct AliasGates {
   std::vector<MetricRequirement> require_metrics;
   std::vector<LineageKind> require_lineage;
   std::optional<std::string> require_previous;
+  // A command (argv) run on the candidate version's files before the
+  // alias moves (Enforcer::WithGates): not a pure gate, so Check leaves
+  // it out. A relative path with a '/' is taken from ROOT.
+  std::vector<std::string> require_check;
 
   // Allowed if every gate passes; otherwise denied with a reason naming
   // each failing gate, in the order above, joined by "; ", such as

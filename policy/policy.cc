@@ -237,6 +237,19 @@ class Parser {
         ParseLimits(node);
       } else if (k == "hooks") {
         ParseHooks(node);
+      } else if (k == "check_user") {
+        const auto* s = node.as_string();
+        if (s == nullptr || s->get().empty()) {
+          Fail(node.source(), "check_user must be an account name such as \"nobody\", not " +
+                                  std::string(s ? "an empty string" : TypeName(node.type())));
+        } else {
+          policy_->check_user_ = s->get();
+        }
+      } else if (k == "check_timeout") {
+        const auto* s = node.as_string();
+        auto d = s ? ParseDuration(s->get()) : Result<int64_t>(Status::Invalid("not a string"));
+        if (!d.ok()) Fail(node.source(), "check_timeout must be a duration such as \"10m\": " + d.status().message());
+        else policy_->check_timeout_seconds_ = *d;
       } else if (k == "hook_user") {
         const auto* s = node.as_string();
         if (s == nullptr || s->get().empty()) {
@@ -248,7 +261,7 @@ class Parser {
       } else {
         Fail(key.source(), "unknown key " + Quote(k) +
                                "; expected groups, defaults, models, aliases, retention, "
-                               "limits, hooks or hook_user");
+                               "limits, hooks, hook_user, check_user or check_timeout");
       }
     }
     if (failed_) return Error();
@@ -523,10 +536,13 @@ class Parser {
             continue;
           }
           gates.require_previous = s->get();
+        } else if (k == "require_check") {
+          if (auto l = StringList(gval, at)) gates.require_check = std::move(*l);
         } else {
           Fail(gkey.source(), "unknown key " + Quote(k) + " in " + where +
                                   "; expected require_approval, forbid_self_approval, "
-                                  "require_metrics, require_lineage or require_previous");
+                                  "require_metrics, require_lineage, require_previous or "
+                                  "require_check");
         }
       }
       policy_->gates_[alias] = std::move(gates);

@@ -117,6 +117,10 @@ class Policy {
   const std::vector<Hook>& hooks() const { return hooks_; }
   const Hook* hook(std::string_view name) const;
   const std::string& hook_user() const { return hook_user_; }
+  // Check gates ([aliases.A] require_check): the account they run as
+  // (check_user, default "nobody") and their bound (check_timeout, 10m).
+  const std::string& check_user() const { return check_user_; }
+  int64_t check_timeout_seconds() const { return check_timeout_seconds_; }
   const Limits& limits() const { return limits_; }
   // Ok when a file of `size` bytes is within [limits].max_file_size; else
   // an error with errno EFBIG naming `what`, its size and the limit.
@@ -157,6 +161,8 @@ class Policy {
   Limits limits_;
   std::vector<Hook> hooks_;
   std::string hook_user_ = "nobody";
+  std::string check_user_ = "nobody";
+  int64_t check_timeout_seconds_ = 600;
 };
 
 // The policy.toml that `modelfs init` writes: everything allowed to "*",

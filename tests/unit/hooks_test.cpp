@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "index/events.h"
+#include "policy/enforce.h"
 #include "tests/unit/fixture.h"
 
 namespace modelfs {
@@ -167,6 +168,66 @@ TEST_CASE("a command that outlives its timeout is killed with its process group"
   CHECK_FALSE(a.status.ok());
   CHECK(a.status.message().rfind("timed out after 1 s", 0) == 0);
   CHECK(secs < 5);
+}
+
+}  // namespace
+}  // namespace modelfs
+
+namespace modelfs {
+namespace {
+
+TEST_CASE("check gates: require_check, check_user and check_timeout parse") {
+  auto p = ParseOk("check_user = \"mf-check\"\ncheck_timeout = \"2m\"\n[aliases.production]\n"
+                   "require_check = [\"scripts/smoke.sh\", \"--fast\"]\n");
+  CHECK(p->check_user() == "mf-check");
+  CHECK(p->check_timeout_seconds() == 120);
+  REQUIRE(p->gates("production") != nullptr);
+  CHECK(p->gates("production")->require_check == std::vector<std::string>{"scripts/smoke.sh", "--fast"});
+  CHECK(ParseOk("")->check_timeout_seconds() == 600);
+  CHECK(ParseOk("")->check_user() == "nobody");
+  CHECK(ParseError("[aliases.production]\nrequire_check = \"smoke.sh\"\n").find("p.toml:2:17:") == 0);
+  CHECK(ParseError("check_timeout = \"soon\"\n").find("check_timeout must be a duration") != std::string::npos);
+}
+
+TEST_CASE("check gates: the check runs outside the transaction, once, on the version the alias gets") {
+  Fixture f;
+  f.Push("churn");
+  f.Push("churn");
+  auto pol = ParseOk("[aliases.production]\nrequire_check = [\"smoke\"]\n");
+  policy::Enforcer e(f.reg.get(), [&] { return pol; });
+  std::vector<std::string> checked;
+  bool pass = true;
+  e.set_checker([&](const Version& v, const std::vector<std::string>& argv, const std::string& user,
+                    int64_t timeout_s, std::string* summary) -> Status {
+    CHECK(argv == std::vector<std::string>{"smoke"});
+    CHECK(user == "nobody");
+    CHECK(timeout_s == 600);
+    checked.push_back(v.ref());
+    *summary = "smoke (0.01 s)";
+    return pass ? Status::Ok() : Status::IO("smoke: exit 1: broken");
+  });
+  CHECK(e.HasCheck("production"));
+  CHECK_FALSE(e.HasCheck("staging"));
+  policy::Identity who;
+  who.uid = 0;
+  who.user = "root";
+  auto move = [&](uint32_t n) {
+    return e.WithGates(who, "churn", "production", false, "churn/production", [&](const Guard& g) {
+      return f.reg->SetAlias("churn", "production", n, testing::Alice(), g);
+    });
+  };
+  REQUIRE(move(1).ok());
+  CHECK(checked == std::vector<std::string>{"churn@1"});
+  pass = false;
+  Status st = move(2);
+  CHECK(st.code() == Code::kDenied);
+  CHECK(st.message() == "gate [aliases.production].require_check failed on churn@2: smoke: exit 1: broken");
+  CHECK(checked == std::vector<std::string>{"churn@1", "churn@2"});
+  auto snap = f.reg->Read();
+  REQUIRE(snap.ok());
+  auto m = snap->GetModel("churn");
+  REQUIRE(m.ok());
+  CHECK(snap->GetAlias(m->id, "production")->version == 1);
 }
 
 }  // namespace
