@@ -298,9 +298,6 @@ milliseconds Deliverer::RunHook(const policy::Hook& hook, const policy::Policy& 
 }
 
 Status Deliverer::Run(const std::atomic<bool>& stop, int stop_fd) {
-  std::string lock_path = reg_->root() + "/hooks.lock";
-  int lock = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
-  if (lock < 0) return Status::FromErrno("opening " + lock_path, errno);
   auto stopped = [&](int wait_ms) {
     if (stop.load()) return true;
     struct pollfd p = {stop_fd, POLLIN, 0};
@@ -310,6 +307,15 @@ Status Deliverer::Run(const std::atomic<bool>& stop, int stop_fd) {
     }
     return poll(&p, 1, wait_ms) > 0 || stop.load();
   };
+  // Nothing (no lock file, no watch) until the policy names a hook.
+  for (;;) {
+    auto pol = policy_();
+    if (pol && !pol->hooks().empty()) break;
+    if (stopped(static_cast<int>(kIdlePass.count()))) return Status::Ok();
+  }
+  std::string lock_path = reg_->root() + "/hooks.lock";
+  int lock = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+  if (lock < 0) return Status::FromErrno("opening " + lock_path, errno);
   bool said = false;
   while (flock(lock, LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK && errno != EINTR) {

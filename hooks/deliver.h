@@ -91,7 +91,9 @@ class Deliverer {
   // none is).
   std::chrono::milliseconds RunOnce();
 
-  // Holds ROOT/hooks.lock (waiting, while another deliverer has it) and
+  // Once the policy names a hook (it does nothing before, so a mount
+  // without hooks touches nothing), holds ROOT/hooks.lock (waiting, while
+  // another deliverer has it) and
   // runs passes whenever the index changes or a retry is due, until `stop`
   // is set or `stop_fd` (an eventfd or a signalfd; -1 for none) is
   // readable. Returns the error that stopped it, else Ok.
