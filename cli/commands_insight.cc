@@ -411,7 +411,11 @@ Status RunDot(const std::string& src, std::string* svg) {
     return Status::FromErrno("pipe", errno);
   }
   pid_t pid = fork();
-  if (pid < 0) return Status::FromErrno("fork", errno);
+  if (pid < 0) {
+    int err = errno;
+    for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
+    return Status::FromErrno("fork", err);
+  }
   if (pid == 0) {
     dup2(in[0], 0);
     dup2(out[1], 1);
@@ -421,6 +425,9 @@ Status RunDot(const std::string& src, std::string* svg) {
   close(in[0]);
   close(out[1]);
   fcntl(in[1], F_SETFL, O_NONBLOCK);
+  // A dot that exits before reading all its input must be an error
+  // reported, not a SIGPIPE that kills this process silently.
+  signal(SIGPIPE, SIG_IGN);
   size_t written = 0;
   auto deadline = std::chrono::steady_clock::now() + kDotTimeout;
   bool timed_out = false;
