@@ -46,20 +46,24 @@ Status ScanRaw(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, F&& fn) {
   return Status::Ok();
 }
 
-// The version keys of `v`'s parents whose models exist.
-std::set<std::string> ParentKeys(const Snapshot& s, const Version& v) {
+// The version keys of `v`'s parents whose models exist. *unknown (when
+// given) is set when a parent's model record cannot be read (damaged): its
+// edge may or may not be due.
+std::set<std::string> ParentKeys(const Snapshot& s, const Version& v, bool* unknown = nullptr) {
   std::set<std::string> out;
   for (const auto& p : v.lineage.parents) {
     auto r = ParseVersionRef(p);
     if (!r.ok()) continue;
     auto m = s.GetModel(r->model);
     if (m.ok()) out.insert(VersionKey(m->id, r->version));
+    else if (unknown && m.status().code() != Code::kNotFound) *unknown = true;
   }
   return out;
 }
 
-// Every edge the versions table implies, and the keys of the version
-// records that do not decode (whose edges are unknown).
+// Every edge the versions table implies, and the keys of the versions
+// whose edges are unknown (a record that does not decode, or names a
+// parent whose model record does not).
 Status ExpectedEdges(const Snapshot& s, MDB_txn* txn, MDB_dbi versions,
                      std::set<std::string>* edges, std::set<std::string>* damaged) {
   return ScanRaw(txn, versions, "", [&](std::string_view key, std::string_view val) {
@@ -68,7 +72,9 @@ Status ExpectedEdges(const Snapshot& s, MDB_txn* txn, MDB_dbi versions,
       damaged->insert(std::string(key));
       return true;
     }
-    for (const auto& pk : ParentKeys(s, v)) edges->insert(pk + std::string(key));
+    bool unknown = false;
+    for (const auto& pk : ParentKeys(s, v, &unknown)) edges->insert(pk + std::string(key));
+    if (unknown) damaged->insert(std::string(key));
     return true;
   });
 }
@@ -177,7 +183,7 @@ Status Registry::CheckChildren(bool repair, const Actor& who, FsckReport* rep) {
   }
   for (const auto& e : stored) {
     if (expected.count(e)) continue;
-    if (e.size() == kEdgeKeySize && damaged.count(e.substr(12))) continue;  // unknown: keep
+    if (e.size() == kEdgeKeySize && damaged.count(e.substr(12))) continue;  // unknown: kept
     drop.push_back(e);
     if (e.size() != kEdgeKeySize)
       rep->problems.push_back("children index: a malformed key of " + std::to_string(e.size()) +
