@@ -62,6 +62,11 @@ Command AddFsck(CLI::App& app);
 Command AddMount(CLI::App& app);
 Command AddPolicyCheck(CLI::App& app);  // `policy check`, under a `policy` group
 
+// commands_insight.cc
+Command AddCompare(CLI::App& app);  // `compare`: versions side by side
+Command AddDiff(CLI::App& app);     // `diff`: files and metadata changed between two versions
+Command AddLineage(CLI::App& app);  // `lineage`: parents and children, as a tree, JSON, dot, SVG
+
 // commands_why.cc
 Command AddWhy(CLI::App& app);  // why the mount refused the caller (user.registry.why)
 

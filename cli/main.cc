@@ -91,7 +91,8 @@ int Main(int argc, char** argv) {
       AddInit(app),     AddPush(app),   AddShow(app),    AddList(app),
       AddGet(app),      AddSet(app),    AddAlias(app),   AddApprove(app),
       AddSeal(app),     AddArchive(app), AddUnarchive(app), AddCopy(app),
-      AddLog(app),      AddEvents(app), AddHooks(app), AddGc(app),     AddFsck(app),    AddMount(app),
+      AddLog(app),      AddEvents(app), AddHooks(app), AddCompare(app),
+      AddDiff(app),     AddLineage(app), AddGc(app),    AddFsck(app),    AddMount(app),
       AddPolicyCheck(app), AddWhy(app), AddVersion(app), AddCompletion(app),
   };
 

@@ -90,6 +90,12 @@ class Snapshot {
   // A helper's own small record (Registry::PutState), "" when absent.
   Result<std::string> GetState(std::string_view key) const;
 
+  // The versions that name version `number` of model `model_id` in their
+  // lineage.parents, from the children table (lineage.cc), in key order:
+  // the child's model id and number. No scan of the versions.
+  Status ForEachChild(ObjectId model_id, uint32_t number,
+                      const std::function<bool(ObjectId model_id, uint32_t number)>& fn) const;
+
   // Every record that does not decode, or whose key is malformed, in the
   // tables of models, versions, entries, aliases and audit records, table
   // by table in key order: what the ForEach* visitors skip. For fsck; the
@@ -340,6 +346,11 @@ class Registry {
   // write reaches a blob. Idempotent, and safe to interrupt at any point.
   // The caller holds the draft's DraftLock exclusively (no writer).
   Status RestoreDraftFiles(const std::string& dir, int dir_fd);
+  // The children table (lineage.cc): built from the versions when the
+  // meta table does not say it is (an index older than the table); fsck's
+  // check of it against the versions, and with `repair` its rebuild.
+  Status EnsureChildren();
+  Status CheckChildren(bool repair, const Actor& who, FsckReport* rep);
   MDB_txn* TakeReadTxn() const;
   void GiveBackReadTxn(MDB_txn* txn) const;
 
@@ -347,7 +358,7 @@ class Registry {
   BlobStore blobs_;
   MDB_env* env_ = nullptr;
   unsigned dbi_meta_ = 0, dbi_models_ = 0, dbi_versions_ = 0, dbi_entries_ = 0,
-           dbi_aliases_ = 0, dbi_audit_ = 0;
+           dbi_aliases_ = 0, dbi_audit_ = 0, dbi_children_ = 0;
   mutable std::mutex pool_mu_;                  // guards read_pool_
   mutable std::vector<MDB_txn*> read_pool_;     // reset read txns for reuse
   DraftWriters writers_;                        // this process's draft writers

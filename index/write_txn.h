@@ -35,6 +35,9 @@ class WriteTxn {
   WriteTxn(Registry* reg, MDB_txn* txn);
   Status Put(unsigned dbi, std::string_view key, std::string_view val);
   Status DelEntries(ObjectId parent);
+  // Keeps the children table in step with the version at `key`'s record
+  // becoming `now` (nullptr: deleted): lineage.cc.
+  Status UpdateChildren(const Version& key, const Version* now);
   Registry* reg_;
   MDB_txn* txn_;
   Snapshot view_;
