@@ -239,7 +239,7 @@ TEST_CASE("parse errors say FILE:LINE:COL: what", "[policy]") {
       // Unknown keys and tables, at the key.
       {"[default]\nread = [\"*\"]\n",
        "p.toml:1:2: unknown key \"default\"; expected groups, defaults, models, aliases, "
-       "retention or limits"},
+       "retention, limits, hooks, hook_user, check_user or check_timeout"},
       {"[defaults]\nreed = [\"*\"]\n",
        "p.toml:2:1: unknown key \"reed\" in [defaults]; expected read, create, write, "
        "promote, approve or admin"},
@@ -248,8 +248,8 @@ TEST_CASE("parse errors say FILE:LINE:COL: what", "[policy]") {
        "write, promote, approve or admin"},
       {"[aliases.production]\nrequire_aproval = true\n",
        "p.toml:2:1: unknown key \"require_aproval\" in [aliases.production]; expected "
-       "require_approval, forbid_self_approval, require_metrics, require_lineage or "
-       "require_previous"},
+       "require_approval, forbid_self_approval, require_metrics, require_lineage, "
+       "require_previous or require_check"},
       {"[retention]\nkeep = 3\n",
        "p.toml:2:1: unknown key \"keep\" in [retention]; expected keep_last, draft_ttl, "
        "audit_keep or audit_ttl"},
