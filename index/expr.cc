@@ -756,6 +756,12 @@ bool Expr::Eval(const Version& v, const EvalContext& ctx) const {
   return !root_ || EvalNode(*root_, v, ctx);
 }
 
+std::string NodeText(const Node& n) {
+  std::string out;
+  Print(n, &out);
+  return out;
+}
+
 std::string Expr::ToString() const {
   std::string out;
   if (root_) Print(*root_, &out);

@@ -132,6 +132,8 @@ class Expr {
 };
 
 bool EvalNode(const Node& n, const Version& v, const EvalContext& ctx);
+// One node in the canonical form of Expr::ToString.
+std::string NodeText(const Node& n);
 
 // The two lines that show where `column` is in `text`: the text (escaped
 // as EscapeText does) and a caret under the column.

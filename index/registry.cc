@@ -10,6 +10,7 @@
 //   entries   parent_id(8) name → Entry   (files and directories of versions)
 //   aliases   model_id(8) name → Alias
 //   audit     seq(8) → AuditRecord
+//   find      value keys → ""  (find_index.h; meta "find_index" → "1" once built)
 #include "index/registry.h"
 
 #include <fcntl.h>
@@ -484,7 +485,7 @@ Status Registry::OpenEnv() {
   std::string idx = root_ + "/index";
   if ((rc = mdb_env_set_mapsize(env_, *map_size)) != 0 ||
       (rc = mdb_env_set_maxreaders(env_, kMaxReaders)) != 0 ||
-      (rc = mdb_env_set_maxdbs(env_, 8)) != 0)
+      (rc = mdb_env_set_maxdbs(env_, 16)) != 0)
     return Error("cannot set up the index " + idx, rc);
   // MDB_NOTLS: read transactions are bound to Snapshot objects, not threads,
   // so the mount's worker threads can share a pool of them. Mode 0660 (less
@@ -504,7 +505,8 @@ Status Registry::OpenEnv() {
     const char* name;
     unsigned* dbi;
   } dbs[] = {{"meta", &dbi_meta_},       {"models", &dbi_models_},   {"versions", &dbi_versions_},
-             {"entries", &dbi_entries_}, {"aliases", &dbi_aliases_}, {"audit", &dbi_audit_}};
+             {"entries", &dbi_entries_}, {"aliases", &dbi_aliases_}, {"audit", &dbi_audit_},
+             {"find", &dbi_find_}};
   for (auto& d : dbs) {
     MDB_dbi dbi;
     rc = mdb_dbi_open(txn, d.name, MDB_CREATE, &dbi);
@@ -538,6 +540,16 @@ Status Registry::OpenEnv() {
   if (rc != 0) {
     mdb_txn_abort(txn);
     return Error("cannot set up the index " + idx, rc);
+  }
+  // An index made before the find index existed: build it once.
+  MDB_val fk = Val(kFindIndexMeta), fv;
+  rc = mdb_get(txn, dbi_meta_, &fk, &fv);
+  if (rc == MDB_NOTFOUND) {
+    Status built = BuildFindIndex(txn);
+    if (!built.ok()) {
+      mdb_txn_abort(txn);
+      return built;
+    }
   }
   rc = sys::TxnCommit(txn);
   if (rc != 0) return Error("cannot open the index " + idx, rc);

@@ -35,6 +35,10 @@ class WriteTxn {
   WriteTxn(Registry* reg, MDB_txn* txn);
   Status Put(unsigned dbi, std::string_view key, std::string_view val);
   Status DelEntries(ObjectId parent);
+  // Keeps the find index (find_index.h) in step with the version record
+  // about to be written (`after`) or deleted (`before`), against the
+  // record stored now.
+  Status IndexVersion(const Version* before, const Version* after);
   Registry* reg_;
   MDB_txn* txn_;
   Snapshot view_;
