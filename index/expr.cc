@@ -202,9 +202,9 @@ bool IsStringKey(const Key& k) { return !k.is_number() && !k.is_time(); }
 // What a string may compare with, for keys whose values are a closed set.
 Status CheckEnum(const Key& k, const std::string& v) {
   if (k.field == Field::kState && v != "draft" && v != "ready" && v != "archived")
-    return Status::Invalid("state is draft, ready or archived, not " + Quote(v));
+    return Status::Invalid("state is draft, ready or archived, not " + Quote(EscapeText(v)));
   if (k.field == Field::kApproval && v != "pending" && v != "approved" && v != "rejected")
-    return Status::Invalid("approval is pending, approved or rejected, not " + Quote(v));
+    return Status::Invalid("approval is pending, approved or rejected, not " + Quote(EscapeText(v)));
   return Status::Ok();
 }
 
@@ -446,20 +446,29 @@ void PrintLiteral(const Literal& l, std::string* out) {
   }
 }
 
+// Parentheses only where the tree needs them, so the canonical form nests
+// no deeper than any text that parses to the same tree.
 void Print(const Node& n, std::string* out) {
+  auto kid = [&](const Node& k, bool parens) {
+    if (parens) *out += "(";
+    Print(k, out);
+    if (parens) *out += ")";
+  };
   switch (n.kind) {
     case Node::Kind::kAnd:
     case Node::Kind::kOr:
-      *out += "(";
       for (size_t i = 0; i < n.kids.size(); ++i) {
         if (i) *out += n.kind == Node::Kind::kAnd ? " and " : " or ";
-        Print(n.kids[i], out);
+        const Node& k = n.kids[i];
+        // An `and` inside an `or` binds tighter as it is; any other nesting
+        // of the two was written in parentheses.
+        kid(k, k.kind == Node::Kind::kOr ||
+                   (k.kind == Node::Kind::kAnd && n.kind == Node::Kind::kAnd));
       }
-      *out += ")";
       return;
     case Node::Kind::kNot:
       *out += "not ";
-      Print(n.kids[0], out);
+      kid(n.kids[0], n.kids[0].kind == Node::Kind::kAnd || n.kids[0].kind == Node::Kind::kOr);
       return;
     case Node::Kind::kTest:
       if (n.op == Op::kExists) {
@@ -633,7 +642,7 @@ std::optional<int64_t> ParseTime(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (year < 1900 || year > 2200 || mon < 1 || mon > 12 || day < 1 ||
+  if (mon < 1 || mon > 12 || day < 1 ||
       day > (mon == 2 && !leap ? 28 : kDays[mon - 1]) || hh > 23 || mm > 59 || ss > 60)
     return std::nullopt;
   struct tm tm = {};
@@ -644,6 +653,10 @@ std::optional<int64_t> ParseTime(std::string_view s) {
   tm.tm_min = mm;
   tm.tm_sec = ss;
   int64_t sec = static_cast<int64_t>(timegm(&tm)) - offset_s;
+  // Years 1900 to 2200 in UTC (what the canonical form prints), well
+  // inside int64 nanoseconds.
+  constexpr int64_t kFirst = -2208988800, kEnd = 7289654400;  // 1900-01-01, 2201-01-01
+  if (sec < kFirst || sec >= kEnd) return std::nullopt;
   return sec * 1000000000 + frac_ns;
 }
 
