@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "index/find_index.h"
@@ -24,7 +25,7 @@ using expr::Op;
 struct Plan {
   bool by_index = false;
   bool all_models = true;
-  std::vector<std::string> models;           // !by_index && !all_models: in name order
+  std::vector<Model> models;                 // !by_index && !all_models: in name order
   std::vector<findindex::VersionRef> refs;   // by_index
   uint64_t estimate = 0;
   std::string text = "scan";
@@ -108,11 +109,11 @@ std::string GlobPrefix(const std::string& glob) {
 // The models a `model` test names, in name order (Exists-free: a name
 // that is no model is left out), with their version counts in *estimate.
 // False when the test is not one the models table answers.
-bool ModelCandidates(const Snapshot& s, const Node& n, std::vector<std::string>* out,
+bool ModelCandidates(const Snapshot& s, const Node& n, std::vector<Model>* out,
                      uint64_t* estimate, Status* error) {
   if (n.kind != Node::Kind::kTest || n.key.field != Field::kModel) return false;
   auto take = [&](const Model& m) {
-    out->push_back(m.name);
+    out->push_back(m);
     *estimate += m.next_version - 1;
   };
   if (n.op == Op::kEq || n.op == Op::kIn) {
@@ -150,41 +151,65 @@ bool ModelCandidates(const Snapshot& s, const Node& n, std::vector<std::string>*
 
 std::string Describe(const Node& n) { return expr::NodeText(n); }
 
+// Every indexed test of the top-level `and` gives its candidates (one with
+// more than a quarter of all versions is left out: it narrows little), and
+// the plan reads their intersection, kept to the models a `model` test
+// names. Without an indexed test, the versions of those models; without
+// either, a scan.
 Plan Choose(const Snapshot& s, const expr::Expr& e, Status* error) {
-  Plan best;
-  uint64_t total = s.VersionCount();
-  best.estimate = total;
-  bool scan = true;
+  Plan plan;
+  const uint64_t total = s.VersionCount();
+  plan.estimate = total;
+  const uint64_t cap = total / 4;
+  std::optional<std::vector<Model>> models;  // of the model test naming the fewest versions
+  uint64_t models_estimate = 0;
+  std::string models_text;
+  std::optional<std::vector<findindex::VersionRef>> refs;  // the intersection so far
+  std::vector<std::string> used;
   for (const Node* c : e.Conjuncts()) {
-    std::vector<std::string> models;
+    std::vector<Model> ms;
     uint64_t est = 0;
-    if (ModelCandidates(s, *c, &models, &est, error)) {
-      // Some models' versions, streamed: never worse than a scan.
-      if (est <= best.estimate) {
-        best = Plan{};
-        best.all_models = false;
-        best.models = std::move(models);
-        best.estimate = est;
-        best.text = "models " + Describe(*c);
-        scan = false;
+    if (ModelCandidates(s, *c, &ms, &est, error)) {
+      if (!models || est < models_estimate) {
+        models = std::move(ms);
+        models_estimate = est;
+        models_text = Describe(*c);
       }
       continue;
     }
     if (!Indexable(*c)) continue;
-    // Random reads of the versions an index names: worth it below a
-    // quarter of all versions, and below the best plan so far.
-    uint64_t cap = scan ? total / 4 : best.estimate;
-    std::vector<findindex::VersionRef> refs;
-    if (IndexCandidates(s, *c, cap, &refs, error) && (scan || refs.size() < best.estimate)) {
-      best = Plan{};
-      best.by_index = true;
-      best.estimate = refs.size();
-      best.refs = std::move(refs);
-      best.text = "index " + Describe(*c);
-      scan = false;
+    std::vector<findindex::VersionRef> r;
+    if (!IndexCandidates(s, *c, cap, &r, error)) continue;
+    std::sort(r.begin(), r.end());
+    r.erase(std::unique(r.begin(), r.end()), r.end());
+    if (refs) {
+      std::vector<findindex::VersionRef> both;
+      std::set_intersection(refs->begin(), refs->end(), r.begin(), r.end(), std::back_inserter(both));
+      refs = std::move(both);
+    } else {
+      refs = std::move(r);
     }
+    used.push_back(Describe(*c));
   }
-  return best;
+  if (refs) {
+    if (models) {
+      std::set<ObjectId> ids;
+      for (const auto& m : *models) ids.insert(m.id);
+      std::erase_if(*refs, [&](const findindex::VersionRef& r) { return !ids.count(r.model_id); });
+      used.push_back(models_text);
+    }
+    plan.by_index = true;
+    plan.estimate = refs->size();
+    plan.refs = std::move(*refs);
+    plan.text = "index";
+    for (size_t i = 0; i < used.size(); ++i) plan.text += (i ? " and " : " ") + used[i];
+  } else if (models) {
+    plan.all_models = false;
+    plan.models = std::move(*models);
+    plan.estimate = models_estimate;
+    plan.text = "models " + models_text;
+  }
+  return plan;
 }
 
 // A match kept for ordering: the version and its sort keys' values.
@@ -305,14 +330,8 @@ Status Find(const Snapshot& s, const expr::Expr& e, const FindOptions& opt, cons
       Status ms = s.ForEachModel("", visit_model);
       if (!ms.ok() && error.ok()) error = ms;
     } else {
-      for (const auto& name : plan.models) {
-        auto m = s.GetModel(name);
-        if (!m.ok()) {
-          if (error.ok()) error = m.status();
-          continue;
-        }
-        if (!visit_model(*m)) break;
-      }
+      for (const auto& m : plan.models)
+        if (!visit_model(m)) break;
     }
   }
 

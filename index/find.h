@@ -5,10 +5,11 @@
 // expression. Those an index can answer are: a metric compared with a
 // number (= < <= > >= in) or exists(metrics.K); a param or tag equal to a
 // string (= in) or exists(params.K / tags.K); model = / in / ~ "prefix*"
-// (read through the models table). It reads each one's candidates, giving
-// up on one as soon as it has more than the best so far, and keeps the
-// fewest; with none, or when the fewest are more than a quarter of all
-// versions (a scan is then as cheap, and streams), it scans every model.
+// (read through the models table). It reads the candidates of each
+// indexed test (leaving out one with more than a quarter of all versions:
+// a scan is then about as cheap, and streams) and decodes only their
+// intersection, within the models a model test names; with no indexed
+// test, the versions of those models; with neither, it scans every model.
 // Every candidate is checked against the whole expression, so the index
 // only ever narrows what is read.
 //

@@ -216,6 +216,9 @@ TEST_CASE("the planner reads the index for a selective test") {
       {"metrics.auc in (0, 0.5)", "index metrics.auc in (0, 0.5)", 2},
       {"params.opt = \"sgd\" and metrics.auc > 0.5", "index params.opt = \"sgd\"", 12},
       {"exists(params.opt)", "index exists(params.opt)", 12},
+      // Two indexed tests: only their intersection is decoded.
+      {"metrics.auc < 0.2 and params.opt = \"sgd\"", "index metrics.auc < 0.2 and params.opt = \"sgd\"", 3},
+      {"params.opt = \"sgd\" and model = \"beta\"", "index params.opt = \"sgd\" and model = \"beta\"", 4},
       {"model = \"beta\" and version <= 3", "models model = \"beta\"", 40},
       {"model ~ \"gam*\"", "models model ~ \"gam*\"", 40},
       {"model in (\"alpha\", \"nope\")", "models", 40},
