@@ -177,7 +177,7 @@ std::optional<Key> KeyOf(std::string_view text, std::string* why) {
       std::string_view name = text.substr(p.size());
       Status st = CheckMetaKey(name);
       if (!st.ok()) {
-        *why = "bad key " + Quote(text) + ": " + st.message();
+        *why = "bad key " + Quote(EscapeText(text)) + ": " + EscapeText(st.message());
         return std::nullopt;
       }
       return Key{n.field, std::string(name)};
@@ -187,7 +187,7 @@ std::optional<Key> KeyOf(std::string_view text, std::string* why) {
     if (text == kFixedKeys[i]) return Key{kFixedFields[i], ""};
   std::vector<std::string> all = {"metrics.", "params.", "tags."};
   all.insert(all.end(), std::begin(kFixedKeys), std::end(kFixedKeys));
-  *why = "unknown key " + Quote(text) + " (keys: metrics.K, params.K, tags.K, model, version, "
+  *why = "unknown key " + Quote(EscapeText(text)) + " (keys: metrics.K, params.K, tags.K, model, version, "
          "state, approval, alias, created_by, created_at, size, last_used_at)";
   std::string stem(text.substr(0, text.find('.') == std::string_view::npos
                                       ? text.size()

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "index/expr.h"
+#include "index/names.h"
 
 using namespace modelfs;
 using namespace modelfs::expr;
@@ -268,6 +269,10 @@ TEST_CASE("keys, conjuncts and sorting values") {
   CHECK(ParseKey("created_at")->field == Field::kCreatedAt);
   CHECK(!ParseKey("metrics").ok());
   CHECK(!ParseKey("bogus").ok());
+  // Found by expr_fuzz: a refusal names the text escaped, on one printable line.
+  auto bad = ParseKey("metrics.auc\x9a\n");
+  REQUIRE(!bad.ok());
+  CHECK(CheckEntryPath(bad.status().message()).ok());
 
   CHECK(CompareValues(Value(2.0), Value(10.0)) < 0);
   CHECK(CompareValues(Value(std::string("2")), Value(std::string("10"))) < 0);  // both numbers
