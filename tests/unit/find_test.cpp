@@ -293,3 +293,25 @@ TEST_CASE("find: policy, sort, limit and aliases") {
         std::vector<std::string>{"churn@2", "churn@3"});
   CHECK(!ParseSortKey("-bogus").ok());
 }
+
+TEST_CASE("the find index follows drafts: set, seal, discard") {
+  Fixture f;
+  f.Push("churn", {Set("metrics.auc", "0.5")});
+  auto d = f.reg->CreateDraft("churn", 2, Alice());
+  REQUIRE(d.ok());
+  WriteFile(f.reg->DraftDir(*d) + "/m.bin", "m");
+  REQUIRE(f.reg->SetMeta("churn", 2, {Set("metrics.auc", "0.99"), Set("tags.stage", "draft")}, Alice()).ok());
+  CHECK(Refs(*f.reg, "metrics.auc > 0.9 and state = \"draft\"") == std::vector<std::string>{"churn@2"});
+  REQUIRE(f.reg->Seal("churn", 2, Alice()).ok());
+  CHECK(Refs(*f.reg, "metrics.auc > 0.9 and state = \"ready\"") == std::vector<std::string>{"churn@2"});
+  CHECK(AllFindKeys(*f.reg) == WantedKeys(*f.reg));
+
+  auto d3 = f.reg->CreateDraft("churn", 3, Alice());
+  REQUIRE(d3.ok());
+  REQUIRE(f.reg->SetMeta("churn", 3, {Set("metrics.auc", "0.97")}, Alice()).ok());
+  CHECK(Refs(*f.reg, "metrics.auc > 0.9") == std::vector<std::string>{"churn@2", "churn@3"});
+  REQUIRE(f.reg->DiscardDraft("churn", 3, Alice()).ok());
+  CHECK(Refs(*f.reg, "metrics.auc > 0.9") == std::vector<std::string>{"churn@2"});
+  CHECK(AllFindKeys(*f.reg) == WantedKeys(*f.reg));
+  CHECK(AllFindKeys(*f.reg).size() == 3);  // churn@1 auc; churn@2 auc, stage
+}
