@@ -48,6 +48,9 @@ Command AddApprove(CLI::App& app);
 Command AddSeal(CLI::App& app);
 Command AddArchive(CLI::App& app);
 
+// commands_find.cc
+Command AddFind(CLI::App& app);  // `find`: versions by an expression (index/expr.h)
+
 // commands_get.cc
 Command AddGet(CLI::App& app);  // `get`: a version's files into a directory, no mount
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -271,7 +272,9 @@ Status TakeLeadingRoot(CLI::App& app, std::vector<std::string>& args, std::strin
   if (it == Specs().end()) return Status::Ok();
   const std::string first = args[w.positionals[0]];
   bool is_root = w.positionals.size() > MaxOwnPositionals(w.sub) ||
-                 (it->second.place == RootPlace::kLeading && PathLike(first));
+                 (it->second.place == RootPlace::kLeading && PathLike(first)) ||
+                 (it->second.place == RootPlace::kLeadingDir && PathLike(first) &&
+                  std::filesystem::is_directory(first));
   if (is_root) {
     *root = first;
     args.erase(args.begin() + static_cast<std::ptrdiff_t>(w.positionals[0]));

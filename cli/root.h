@@ -23,7 +23,9 @@ namespace modelfs::cli {
 // How AddRoot's command reads its first argument (see above).
 enum class RootPlace {
   kLeading,        // ROOT if it holds a '/' or is one argument too many
-  kLeadingByCount  // ROOT only if it is one argument too many (mount)
+  kLeadingByCount,  // ROOT only if it is one argument too many (mount)
+  kLeadingDir       // ROOT if one argument too many, or it holds a '/' and is a directory
+                    // (find: an expression may hold a '/' too)
 };
 
 // Defines -R/--root on subcommand `c`, bound to `root`, and marks `c` as

@@ -420,6 +420,7 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
   }
   MODELFS_RETURN_IF_ERROR(CheckCounters(repair, damaged, who, &rep));
   MODELFS_RETURN_IF_ERROR(CheckChildren(repair, who, &rep));
+  MODELFS_RETURN_IF_ERROR(CheckFindIndex(repair, &rep));
 
   // Leftovers. A damaged version record may be a draft whose directory is
   // in staging: draft directories are only garbage when every draft is known.

@@ -13,6 +13,7 @@
 //   children  parent model_id(8) number(4) child model_id(8) number(4) → ""
 //             (lineage.parents turned around: lineage.cc; "children" in
 //             meta says it is built)
+//   find      value keys → ""  (find_index.h; meta "find_index" → "1" once built)
 #include "index/registry.h"
 
 #include <fcntl.h>
@@ -517,7 +518,7 @@ Status Registry::OpenEnv() {
     unsigned* dbi;
   } dbs[] = {{"meta", &dbi_meta_},       {"models", &dbi_models_},   {"versions", &dbi_versions_},
              {"entries", &dbi_entries_}, {"aliases", &dbi_aliases_}, {"audit", &dbi_audit_},
-             {"children", &dbi_children_}};
+             {"children", &dbi_children_}, {"find", &dbi_find_}};
   for (auto& d : dbs) {
     MDB_dbi dbi;
     rc = mdb_dbi_open(txn, d.name, MDB_CREATE, &dbi);
@@ -551,6 +552,16 @@ Status Registry::OpenEnv() {
   if (rc != 0) {
     mdb_txn_abort(txn);
     return Error("cannot set up the index " + idx, rc);
+  }
+  // An index made before the find index existed: build it once.
+  MDB_val fk = Val(kFindIndexMeta), fv;
+  rc = mdb_get(txn, dbi_meta_, &fk, &fv);
+  if (rc == MDB_NOTFOUND) {
+    Status built = BuildFindIndex(txn);
+    if (!built.ok()) {
+      mdb_txn_abort(txn);
+      return built;
+    }
   }
   rc = sys::TxnCommit(txn);
   if (rc != 0) return Error("cannot open the index " + idx, rc);

@@ -108,6 +108,13 @@ class Snapshot {
   };
   Status ForEachDamaged(const std::function<bool(const Damage&)>& fn) const;
 
+  // The find index (find_index.h): its keys in order from `start` (or
+  // from `prefix` when empty) while they start with `prefix`.
+  Status ForEachFindKey(std::string_view prefix, std::string_view start,
+                        const std::function<bool(std::string_view key)>& fn) const;
+  // How many version records there are (LMDB's count: no scan).
+  uint64_t VersionCount() const;
+
  private:
   friend class Registry;
   friend class WriteTxn;
@@ -351,6 +358,12 @@ class Registry {
   // check of it against the versions, and with `repair` its rebuild.
   Status EnsureChildren();
   Status CheckChildren(bool repair, const Actor& who, FsckReport* rep);
+  // The find index (find_index.cc): rebuilt from the versions within
+  // `txn`, and marked built in meta (kFindIndexMeta); fsck's check of it
+  // (with `repair`, a rebuild when it does not match).
+  static constexpr const char* kFindIndexMeta = "find_index";
+  Status BuildFindIndex(MDB_txn* txn);
+  Status CheckFindIndex(bool repair, FsckReport* rep);
   MDB_txn* TakeReadTxn() const;
   void GiveBackReadTxn(MDB_txn* txn) const;
 
@@ -359,6 +372,7 @@ class Registry {
   MDB_env* env_ = nullptr;
   unsigned dbi_meta_ = 0, dbi_models_ = 0, dbi_versions_ = 0, dbi_entries_ = 0,
            dbi_aliases_ = 0, dbi_audit_ = 0, dbi_children_ = 0;
+  unsigned dbi_find_ = 0;  // find_index.h
   mutable std::mutex pool_mu_;                  // guards read_pool_
   mutable std::vector<MDB_txn*> read_pool_;     // reset read txns for reuse
   DraftWriters writers_;                        // this process's draft writers

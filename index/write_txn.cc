@@ -49,6 +49,7 @@ Status WriteTxn::PutModel(const Model& m) { return Put(reg_->dbi_models_, m.name
 
 Status WriteTxn::PutVersion(const Version& v) {
   MODELFS_RETURN_IF_ERROR(UpdateChildren(v, &v));
+  MODELFS_RETURN_IF_ERROR(IndexVersion(nullptr, &v));
   return Put(reg_->dbi_versions_, VersionKey(v.model_id, v.number), Encode(v));
 }
 
@@ -86,6 +87,7 @@ Status WriteTxn::DelEntries(ObjectId parent) {
 Status WriteTxn::DelVersion(const Version& v) {
   MODELFS_RETURN_IF_ERROR(UpdateChildren(v, nullptr));
   MODELFS_RETURN_IF_ERROR(DelEntries(v.id));
+  MODELFS_RETURN_IF_ERROR(IndexVersion(&v, nullptr));
   std::string key = VersionKey(v.model_id, v.number);
   MDB_val k = Val(key);
   int rc = mdb_del(txn_, reg_->dbi_versions_, &k, nullptr);

@@ -38,6 +38,10 @@ class WriteTxn {
   // Keeps the children table in step with the version at `key`'s record
   // becoming `now` (nullptr: deleted): lineage.cc.
   Status UpdateChildren(const Version& key, const Version* now);
+  // Keeps the find index (find_index.h) in step with the version record
+  // about to be written (`after`) or deleted (`before`), against the
+  // record stored now.
+  Status IndexVersion(const Version* before, const Version* after);
   Registry* reg_;
   MDB_txn* txn_;
   Snapshot view_;

@@ -143,6 +143,16 @@ void PolicyValues() {
             "admin", "promote"});
 }
 
+void Expressions() {
+  WriteAll("expr_fuzz",
+           {"metrics.auc >= 0.9", "model ~ \"churn*\" and metrics.auc >= 0.9 and not alias = \"production\"",
+            "tags.team in (\"growth\", \"risk\") or exists(params.lr)", "created_at > -30d",
+            "created_at < \"2026-11-27T15:31:02.5+01:00\"", "size > 10M and size <= 2G",
+            "(state = \"ready\" or approval != \"rejected\") and version in (1, 2, 3)",
+            "not (last_used_at < -12h and created_by = \"a\\\"b\")", "-metrics.auc",
+            "metrics.auc >", "model = churn", "((version = 1)"});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,5 +166,6 @@ int main(int argc, char** argv) {
   Metadata();
   Policy();
   PolicyValues();
+  Expressions();
   return 0;
 }
