@@ -88,7 +88,7 @@ int Main(int argc, char** argv) {
              "  modelfs show churn@production\n  modelfs COMMAND --help");
   // In the order `modelfs --help` lists them.
   const std::vector<Command> commands = {
-      AddInit(app),     AddPush(app),   AddShow(app),    AddList(app),
+      AddInit(app),     AddPush(app),   AddShow(app),    AddList(app),    AddCard(app),
       AddGet(app),      AddSet(app),    AddAlias(app),   AddApprove(app),
       AddSeal(app),     AddArchive(app), AddUnarchive(app), AddCopy(app),
       AddLog(app),      AddGc(app),     AddFsck(app),    AddMount(app),

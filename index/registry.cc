@@ -10,6 +10,7 @@
 //   entries   parent_id(8) name → Entry   (files and directories of versions)
 //   aliases   model_id(8) name → Alias
 //   audit     seq(8) → AuditRecord
+//   usage     model_id(8) number(4) → Usage (usage.cc; meta "usage_seq" counts flushes)
 #include "index/registry.h"
 
 #include <fcntl.h>
@@ -484,7 +485,7 @@ Status Registry::OpenEnv() {
   std::string idx = root_ + "/index";
   if ((rc = mdb_env_set_mapsize(env_, *map_size)) != 0 ||
       (rc = mdb_env_set_maxreaders(env_, kMaxReaders)) != 0 ||
-      (rc = mdb_env_set_maxdbs(env_, 8)) != 0)
+      (rc = mdb_env_set_maxdbs(env_, 16)) != 0)
     return Error("cannot set up the index " + idx, rc);
   // MDB_NOTLS: read transactions are bound to Snapshot objects, not threads,
   // so the mount's worker threads can share a pool of them. Mode 0660 (less
@@ -504,7 +505,8 @@ Status Registry::OpenEnv() {
     const char* name;
     unsigned* dbi;
   } dbs[] = {{"meta", &dbi_meta_},       {"models", &dbi_models_},   {"versions", &dbi_versions_},
-             {"entries", &dbi_entries_}, {"aliases", &dbi_aliases_}, {"audit", &dbi_audit_}};
+             {"entries", &dbi_entries_}, {"aliases", &dbi_aliases_}, {"audit", &dbi_audit_},
+             {"usage", &dbi_usage_}};
   for (auto& d : dbs) {
     MDB_dbi dbi;
     rc = mdb_dbi_open(txn, d.name, MDB_CREATE, &dbi);
