@@ -476,15 +476,20 @@ Status Tree::List(const Node& dir, DirPos* pos, bool plus,
     if (pos->phase == 5 && !stop) {
       DirItem item;
       item.name = std::string(kCardName);
+      bool skip = false;
       if (plus) {
+        // A card that cannot be made (a damaged record) is left out, as a
+        // model the root cannot read is: the listing goes on; opening
+        // README.md says what is wrong.
         auto c = CardChild(vw, dir);
-        if (!c.ok()) return c.status();
-        item.child = std::move(*c);
+        if (c.ok()) item.child = std::move(*c);
+        else skip = true;
       } else {
         item.child.st.st_ino = kCardInoBit | dir.model_id;
         item.child.st.st_mode = S_IFREG;
       }
-      offer(item, [&] { pos->phase = 6; });
+      if (skip) pos->phase = 6;
+      else offer(item, [&] { pos->phase = 6; });
     }
     return Status::Ok();
   }
