@@ -33,6 +33,7 @@ void Example(CLI::App* c, std::initializer_list<const char*> lines);
 Command AddShow(CLI::App& app);
 Command AddList(CLI::App& app);
 Command AddLog(CLI::App& app);
+Command AddCard(CLI::App& app);  // `card`: the model card the mount shows as MODEL/README.md
 
 // commands_events.cc
 Command AddEvents(CLI::App& app);  // `events`: the event log, --follow streams it

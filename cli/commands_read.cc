@@ -1,4 +1,4 @@
-// The commands that only read the registry: show, list and log. Each asks
+// The commands that only read the registry: show, list, card and log. Each asks
 // the Session whether the caller may read the model (administer, for the
 // whole audit trail) and prints records as render.h shapes them.
 #include <cstdio>
@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/render.h"
 #include "cli/session.h"
+#include "index/card.h"
 
 namespace modelfs::cli {
 namespace {
@@ -146,6 +147,28 @@ int RunList(const ListArgs& a) {
   });
 }
 
+// ---------------------------------------------------------------- card
+
+struct CardArgs {
+  std::string root;
+  std::string model;
+};
+
+int RunCard(const CardArgs& a) {
+  if (Status st = CheckModelName(a.model); !st.ok()) return UsageError(st);
+  return WithSession(a.root, [&](Session& s) -> Status {
+    MODELFS_RETURN_IF_ERROR(s.Check(Operation::kRead, a.model, a.model));
+    auto snap = s.reg().Read();
+    if (!snap.ok()) return snap.status();
+    auto m = snap->GetModel(a.model);
+    if (!m.ok()) return s.Explain(Ref{a.model, 0, ""}, m.status());
+    auto card = ModelCard(*snap, *m);
+    if (!card.ok()) return card.status();
+    std::cout << *card;  // the bytes the mount's README.md holds, as they are
+    return Status::Ok();
+  });
+}
+
 // ---------------------------------------------------------------- log
 
 struct LogArgs {
@@ -195,6 +218,16 @@ Command AddList(CLI::App& app) {
   AddJson(c, a->json);
   Example(c, {"list", "list churn --json"});
   return {c, [a] { return RunList(*a); }};
+}
+
+Command AddCard(CLI::App& app) {
+  auto a = std::make_shared<CardArgs>();
+  CLI::App* c = app.add_subcommand(
+      "card", "Print MODEL's card: the markdown the mount shows as MODEL/README.md");
+  AddRoot(c, a->root);
+  c->add_option("MODEL", a->model, "Model name")->required();
+  Example(c, {"card churn", "card /srv/registry churn > churn.md"});
+  return {c, [a] { return RunCard(*a); }};
 }
 
 Command AddLog(CLI::App& app) {

@@ -89,6 +89,7 @@ int Main(int argc, char** argv) {
   // In the order `modelfs --help` lists them.
   const std::vector<Command> commands = {
       AddInit(app),     AddPush(app),   AddShow(app),    AddList(app),    AddFind(app),
+      AddCard(app),
       AddGet(app),      AddSet(app),    AddAlias(app),   AddApprove(app),
       AddSeal(app),     AddArchive(app), AddUnarchive(app), AddCopy(app),
       AddLog(app),      AddEvents(app), AddHooks(app), AddCompare(app),

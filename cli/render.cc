@@ -64,6 +64,11 @@ Result<json> VersionJson(const Snapshot& s, const Version& v) {
         {"comment", v.approval.comment}}},
   };
   j.update(MetaJson(v));  // description, metrics, params, tags, lineage
+  // Opens through mounts, as last flushed (index/usage.h); a damaged usage
+  // record shows as never used rather than failing the whole record.
+  auto used = s.UsageOf(v.model_id, v.number);
+  j["last_used_at"] = used ? json(FormatTime(used->last_used_at_ns)) : json(nullptr);
+  j["use_count"] = used ? used->use_count : 0;
   json files = json::array();
   MODELFS_RETURN_IF_ERROR(s.ForEachPath(v, [&](const std::string& path, const Entry& e) {
     if (e.is_link())
@@ -167,6 +172,10 @@ std::string VersionText(const json& v) {
   if (!Str(a["by"]).empty()) appr += " by " + Str(a["by"]) + " at " + Str(a["at"]);
   if (!Str(a["comment"]).empty()) appr += ": " + Str(a["comment"]);
   line("approval", appr);
+  line("last used", v["last_used_at"].is_null()
+                        ? std::string("never")
+                        : Str(v["last_used_at"]) + " (" +
+                              Count(v["use_count"].get<uint64_t>(), "open") + ")");
   for (const char* fam : {"metrics", "params", "tags"}) {
     if (v[fam].empty()) continue;
     o << "  " << fam << ":\n";

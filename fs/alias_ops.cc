@@ -70,6 +70,7 @@ void SymLink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
     return DraftSymLink(req, dir, link, name);  // seal decides what it may lead to
   }
   std::string nm(name);
+  if (IsCard(dir, nm)) return ReplyStatus(req, CardReadOnly(dir.model, "symlink"));
   if (Status bad = LinkName(dir, nm); !bad.ok()) return ReplyStatus(req, bad);
   if (!Allowed(req, policy::Operation::kSetAlias, dir.model)) return;
   if (!CheckAliasName(nm).ok()) {

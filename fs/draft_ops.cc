@@ -194,6 +194,7 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   Server& srv = S(req);
   Node n;
   if (!GetNode(req, ino, &n)) return;
+  if (n.kind == NodeKind::kCard) return ReplyStatus(req, CardReadOnly(n.model, "setattr"));
   if (!IsDraft(n) && n.kind != NodeKind::kVersion)
     return n.kind == NodeKind::kFile || n.kind == NodeKind::kDir ? ReplyStatus(req, NotADraft(n))
                                                                   : Err(req, EROFS);
@@ -272,6 +273,7 @@ void MakeInDraft(fuse_req_t req, const Node& dir, const char* name, Make make) {
 void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
+  if (IsCard(dir, name)) return ReplyStatus(req, CardReadOnly(dir.model, "mknod"));
   if (dir.kind == NodeKind::kRoot || dir.kind == NodeKind::kModel)
     return ReplyStatus(req, Status::Invalid(std::string("mknod ") + name + ": " + kHolds));
   if (!S_ISREG(mode))
@@ -293,6 +295,7 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
     if (!m.ok()) return ReplyStatus(req, m.status());
     return ReplyIndexEntry(req, dir, name);
   }
+  if (IsCard(dir, name)) return ReplyStatus(req, CardReadOnly(dir.model, "mkdir"));
   if (dir.kind == NodeKind::kModel) {
     uint32_t number = ParseVersionDir(name);
     if (number == 0)
@@ -309,6 +312,7 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
 void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
+  if (IsCard(dir, name)) return ReplyStatus(req, CardReadOnly(dir.model, "unlink"));
   if (dir.kind == NodeKind::kModel) return UnlinkAlias(req, dir, name);
   if (dir.kind == NodeKind::kRoot) return Err(req, EISDIR);
   Version v;
@@ -349,6 +353,8 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   Server& srv = S(req);
   Node from, to;
   if (!GetNode(req, parent, &from) || !GetNode(req, newparent, &to)) return;
+  if (IsCard(from, name) || IsCard(to, newname))
+    return ReplyStatus(req, CardReadOnly(IsCard(from, name) ? from.model : to.model, "rename"));
   if (from.kind == NodeKind::kModel || to.kind == NodeKind::kModel) {
     if (from.ino != to.ino)
       return ReplyStatus(req, Status::Invalid(std::string("rename ") + name + " -> " + newname +

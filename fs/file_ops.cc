@@ -174,6 +174,28 @@ void OpenDraft(fuse_req_t req, const Node& n, fuse_file_info* fi) {
   ReplyDraftOpen(req, n.ino, fh, fi, nullptr);
 }
 
+// The model card: generated from the index now (or taken from the tree's
+// cache of it, valid until the index changes) and kept in the handle, so
+// that every read of this open sees one text. Direct I/O: reads return
+// exactly the handle's bytes, to EOF, whatever size the kernel cached from
+// an earlier stat (the card may have changed between the two), and no
+// stale pages outlive the open.
+void OpenCard(fuse_req_t req, const Node& n, fuse_file_info* fi) {
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+    return ReplyStatus(req, CardReadOnly(n.model, "write"));
+  if (!Allowed(req, policy::Operation::kRead, n.model)) return;
+  auto text = S(req).tree->CardText(n);
+  if (!text.ok()) return ReplyStatus(req, text.status());
+  auto* fh = new FileHandle;
+  fh->card = std::move(*text);
+  fh->size = fh->card->size();
+  fi->fh = reinterpret_cast<uint64_t>(fh);
+  fi->direct_io = 1;
+  fi->keep_cache = 0;
+  fi->noflush = 1;
+  if (fuse_reply_open(req, fi) != 0) Unref(fh);
+}
+
 }  // namespace
 
 void InitPassthrough(Server& srv, fuse_conn_info* conn) {
@@ -190,6 +212,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Node n;
   if (!GetNode(req, ino, &n)) return;
   if (n.kind == NodeKind::kDraftFile) return OpenDraft(req, n, fi);
+  if (n.kind == NodeKind::kCard) return OpenCard(req, n, fi);
   if (n.kind != NodeKind::kFile) {
     fuse_reply_err(req, IsDir(n) ? EISDIR : EINVAL);
     return;
@@ -228,7 +251,10 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fuse_reply_open(req, fi) != 0) {
     UnserveInode(req, ino);
     Unref(fh);
+    return;
   }
+  // One map update under a mutex; the index hears of it at the next flush.
+  if (srv.uses) srv.uses->Record(n.model_id, n.version, NowNs());
 }
 
 void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -236,6 +262,14 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi
   // Until our reply the kernel holds the file open, so the handle is alive
   // here; the reference keeps it so past the reply.
   auto* hp = reinterpret_cast<FileHandle*>(fi->fh);
+  if (hp->card) {
+    // The handle keeps its text alive until the release, which the kernel
+    // sends only after this read has replied.
+    const std::string& text = *hp->card;
+    size_t from = std::min(text.size(), static_cast<size_t>(off < 0 ? 0 : off));
+    fuse_reply_buf(req, text.data() + from, std::min(size, text.size() - from));
+    return;
+  }
   hp->refs.fetch_add(1, std::memory_order_relaxed);
   const FileHandle& fh = *hp;
   int fd = fh.fd;
@@ -338,6 +372,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   Server& srv = S(req);
   Node dir;
   if (!GetNode(req, parent, &dir)) return;
+  if (IsCard(dir, name)) return ReplyStatus(req, CardReadOnly(dir.model, "create"));
   if (dir.kind == NodeKind::kRoot || dir.kind == NodeKind::kModel)
     return ReplyStatus(req, Status::Invalid(std::string("create ") + name + ": " + kHolds));
   Version v;

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "fs/server.h"
+#include "index/card.h"
 
 namespace modelfs::fs {
 
@@ -100,6 +101,11 @@ struct stat DraftStat(struct stat st);
 // to it (the kernel then looks the name up again), EINVAL for nodes that
 // are no version's contents.
 int DraftOf(Server& srv, const Node& n, Version* v, std::shared_ptr<const PathFd>* fd);
+// Whether `name` in directory `dir` is a model's card (README.md), which no
+// request may make, replace, remove or rename (CardReadOnly: EROFS).
+inline bool IsCard(const Node& dir, std::string_view name) {
+  return dir.kind == NodeKind::kModel && name == kCardName;
+}
 // Why a file cannot be made in the root or a model directory.
 inline constexpr const char* kHolds =
     "the root holds models only, and a model its versions v<N> and aliases only";
@@ -129,6 +135,9 @@ struct FileHandle {
   std::optional<DraftWriter> writer;  // set when open for writing; owns fd
   Version version;                    // draft: the version it belongs to
   std::string name;                   // draft: the file's name, for the log
+  // A model card: the text generated at open, which every read of this
+  // handle serves (direct I/O: the kernel keeps no pages of it).
+  std::shared_ptr<const std::string> card;
 };
 void Unref(FileHandle* fh);
 

@@ -84,7 +84,8 @@ std::vector<Node> NodeTable::NodesOfModel(const std::string& model) const {
     if (n.model != model) continue;
     if (n.kind == NodeKind::kModel || n.kind == NodeKind::kVersion ||
         n.kind == NodeKind::kAlias || n.kind == NodeKind::kLatest ||
-        n.kind == NodeKind::kDraftDir || n.kind == NodeKind::kDraftFile)
+        n.kind == NodeKind::kDraftDir || n.kind == NodeKind::kDraftFile ||
+        n.kind == NodeKind::kCard)
       out.push_back(n);
   }
   return out;

@@ -23,8 +23,10 @@
 // if it still holds one (a removed directory that is some process's cwd),
 // it reuses it for the new file when the types match: Ref then makes the
 // table's node describe the new file, and the lookup counts add up as the
-// kernel's do. ObjectIds are small counters and never reach bit 62, so the
-// three ranges (ObjectIds, draft inodes, pending symlinks) never collide.
+// kernel's do. ObjectIds are small counters and never reach bit 61, so the
+// four ranges (ObjectIds, draft inodes, pending symlinks, model cards)
+// never collide. A model's card is kCardInoBit|model id: stable across
+// remounts, as SPEC §3 wants of every inode.
 #pragma once
 
 #include <cstdint>
@@ -51,10 +53,12 @@ enum class NodeKind : uint8_t {
   kDraftDir,   // /M/vN/.../d of a draft: a directory in staging
   kDraftFile,  // /M/vN/.../f of a draft: a file in staging
   kPending,    // /M/CuXXXXXX : a temporary symlink not yet renamed to an alias
+  kCard,       // /M/README.md : the model card, generated (index/card.h)
 };
 
 inline constexpr uint64_t kDraftInoBit = uint64_t{1} << 63;
 inline constexpr uint64_t kPendingInoBit = uint64_t{1} << 62;
+inline constexpr uint64_t kCardInoBit = uint64_t{1} << 61;
 
 // A descriptor (O_PATH, or a directory), closed with its last owner.
 class PathFd {
@@ -126,7 +130,7 @@ class NodeTable {
   bool Forget(ObjectId ino, uint64_t count);
 
   // The nodes of one model (the model dir, its versions, aliases, latest,
-  // drafts' files), for the freshness thread to invalidate.
+  // card, drafts' files), for the freshness thread to invalidate.
   std::vector<Node> NodesOfModel(const std::string& model) const;
   // Applies `fn` to the node if the kernel holds it (a rename moved it, a
   // pending symlink became an alias).

@@ -26,10 +26,12 @@
 #include <climits>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -72,6 +74,11 @@ constexpr auto kPollInterval = std::chrono::milliseconds(200);
 constexpr unsigned kIdleThreads = 2;
 // How long a blob descriptor no read uses stays open (see Freshness::Run).
 constexpr int64_t kBlobIdleNs = 30'000'000'000;
+// How often counted opens are written to the index (UseFlusher): at most
+// one write transaction per interval, whatever the read load. 5 s bounds
+// what a crash loses and keeps the index's writer free for real changes.
+// MODELFS_USE_FLUSH_MS sets it (tests use a short one).
+constexpr int64_t kUseFlushMs = 5000;
 
 // Set by SIGUSR1: the freshness thread writes the request counts to the log
 // at its next poll (a signal handler may not take the log's lock).
@@ -85,7 +92,7 @@ int Fail(const std::string& msg) {
 
 // ---------------------------------------------------------------- options
 
-// Splits -o options into ours (read=, dontneed=, passthrough=, nonempty)
+// Splits -o options into ours (read=, dontneed=, passthrough=, use_counts=, nonempty)
 // and libfuse's (allow_other, ro, default_permissions, max_read=, ...).
 Status ParseOptions(const std::vector<std::string>& in, ServeOptions* serve, bool* nonempty,
                     std::vector<std::string>* fuse_opts) {
@@ -103,6 +110,10 @@ Status ParseOptions(const std::vector<std::string>& in, ServeOptions* serve, boo
       std::string v = o.substr(12);
       if (v != "0" && v != "1") return Status::Invalid("-o passthrough= takes 0 or 1");
       serve->passthrough = v == "1";
+    } else if (o.rfind("use_counts=", 0) == 0) {
+      std::string v = o.substr(11);
+      if (v != "0" && v != "1") return Status::Invalid("-o use_counts= takes 0 or 1");
+      serve->use_counts = v == "1";
     } else if (o.rfind("dontneed=", 0) == 0) {
       std::string v = o.substr(9);
       if (v != "0" && v != "1") return Status::Invalid("-o dontneed= takes 0 or 1");
@@ -251,7 +262,10 @@ class Freshness {
  public:
   explicit Freshness(Server* srv) : srv_(srv) {
     auto snap = srv_->reg->Read();
-    if (snap.ok()) seq_ = snap->LastAuditSeq();
+    if (snap.ok()) {
+      seq_ = snap->LastAuditSeq();
+      usage_seq_ = snap->UsageSeq();
+    }
     thread_ = std::thread([this] { Run(); });
   }
   ~Freshness() {
@@ -289,6 +303,12 @@ class Freshness {
     {
       auto snap = srv_->reg->Read();
       if (!snap.ok()) return;
+      // Use counts flushed (by this mount or another): no change of the
+      // tree, so only the cached xattrs that show them are dropped.
+      if (uint64_t used = snap->UsageSeq(); used != usage_seq_) {
+        usage_seq_ = used;
+        srv_->tree->UsageChanged();
+      }
       uint64_t last = snap->LastAuditSeq();
       if (last <= seq_) return;
       Status st = snap->ForEachAudit(seq_, [&](const AuditRecord& r) {
@@ -316,6 +336,7 @@ class Freshness {
       for (const Node& n : nodes) {
         switch (n.kind) {
           case NodeKind::kModel:
+          case NodeKind::kCard:  // its size and text follow the model's records
             fuse_lowlevel_notify_inval_inode(se, n.ino, 0, 0);
             break;
           case NodeKind::kAlias:
@@ -355,11 +376,75 @@ class Freshness {
 
   Server* srv_;
   uint64_t seq_ = 0;  // the last audit record acted on; touched by the thread only
+  uint64_t usage_seq_ = 0;  // the usage flush last seen; the thread's only
   std::mutex mu_;     // guards stop_
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;
 };
+
+// ---------------------------------------------------------------- use counts
+
+// Writes the opens counted in Server::uses to the index (Registry::AddUsage):
+// one write transaction per interval at most, none when nothing was opened,
+// and a last one when the mount stops. On its own thread, so that the
+// index's writer lock (a push may hold it for a while) never delays a
+// request or the freshness thread. A failed flush keeps its batch for the
+// next one.
+class UseFlusher {
+ public:
+  UseFlusher(Server* srv, std::chrono::milliseconds interval) : srv_(srv), interval_(interval) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~UseFlusher() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    Flush();  // what was counted since the last flush
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lk(mu_);
+    while (!cv_.wait_for(lk, interval_, [this] { return stop_; })) {
+      lk.unlock();
+      Flush();
+      lk.lock();
+    }
+  }
+
+  void Flush() {
+    std::vector<UseBatchItem> batch = srv_->uses->Take();
+    if (batch.empty()) return;
+    Status st = srv_->reg->AddUsage(batch);
+    if (st.ok()) return;
+    Log("error: writing use counts: " + st.message() + " (kept for the next flush)");
+    srv_->uses->Restore(batch);
+  }
+
+  Server* srv_;
+  std::chrono::milliseconds interval_;
+  std::mutex mu_;  // guards stop_
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// MODELFS_USE_FLUSH_MS, a positive whole number of milliseconds, or the default.
+Result<std::chrono::milliseconds> UseFlushInterval() {
+  const char* s = getenv("MODELFS_USE_FLUSH_MS");
+  if (!s || !*s) return std::chrono::milliseconds(kUseFlushMs);
+  char* end = nullptr;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v <= 0 || v > 86'400'000)
+    return Status::Invalid(std::string("MODELFS_USE_FLUSH_MS \"") + EscapeText(s) +
+                           "\" is not a number of milliseconds (1 to 86400000)");
+  return std::chrono::milliseconds(v);
+}
 
 }  // namespace
 
@@ -372,6 +457,8 @@ int Mount(const MountOptions& opt) {
   bool nonempty = false;
   Status st = ParseOptions(opt.options, &srv->opt, &nonempty, &fuse_opts);
   if (!st.ok()) return Fail(st.message());
+  auto flush_every = UseFlushInterval();
+  if (!flush_every.ok()) return Fail(flush_every.status().message());
 
   // Open once now, for errors the user sees on the terminal; closed again
   // before daemonizing because an LMDB environment must not cross fork().
@@ -504,7 +591,11 @@ int Mount(const MountOptions& opt) {
     // (scripts/bench-walk --threads). Up to max_threads (libfuse's 10
     // unless --threads) still start when requests block, e.g. a seal.
     fuse_loop_cfg_set_idle_threads(cfg, opt.threads > 0 ? opt.threads : kIdleThreads);
+    if (s->opt.use_counts) s->uses = std::make_unique<UseCounts>();
     {
+      // Stops after the loop (and flushes what is left), before the tree goes.
+      std::optional<UseFlusher> flusher;
+      if (s->uses) flusher.emplace(s, *flush_every);
       Freshness fresh(s);
       HookThread hooks(s);
       int r = fuse_session_loop_mt(se, cfg);

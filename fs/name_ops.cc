@@ -106,7 +106,7 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
       return;
     }
   } else if (dir.kind == NodeKind::kModel && !ParseVersionDir(name) &&
-             strcmp(name, "latest") != 0 && !CheckAliasName(name).ok()) {
+             strcmp(name, "latest") != 0 && !IsCard(dir, name) && !CheckAliasName(name).ok()) {
     // Not an alias name: at most one of ln's temporary symlinks.
     auto l = srv.pending.Get(dir.model_id, name);
     if (!l) {

@@ -20,6 +20,7 @@
 #include "index/blob_fds.h"
 #include "index/registry.h"
 #include "fs/slow_ops.h"
+#include "index/usage.h"
 #include "policy/enforce.h"
 #include "policy/policy.h"
 
@@ -50,6 +51,9 @@ struct ServeOptions {
   // file. Needs a kernel with FUSE_PASSTHROUGH and CAP_SYS_ADMIN; where
   // refused, the read path above and write requests.
   bool passthrough = true;
+  // Count opens of ready files per version (`-o use_counts=0|1`, on by
+  // default), flushed to the index every use_flush_ms (index/usage.h).
+  bool use_counts = true;
 };
 
 // How each open file's inode (a ready file's or a draft's) is served
@@ -86,6 +90,7 @@ struct Server {
   fuse_session* se = nullptr;
   RequestCounts requests;  // served so far, by kind (every handler counts itself)
   SlowOps slow;            // alias moves that run a check gate, off the worker threads
+  std::unique_ptr<UseCounts> uses;  // opens counted since the last flush; null when off
 };
 
 // The request handlers; userdata is the Server.

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "index/card.h"
 #include "index/names.h"
 
 namespace modelfs::fs {
@@ -23,6 +24,8 @@ constexpr size_t kMaxCachedCounts = 1 << 20;
 // list and values one after another, so a few thousand cover any walk's
 // working set, and a walk over 100,000 versions does not keep them all.
 constexpr size_t kMaxCachedXattrs = 4096;
+// Cached model cards (a few KiB each): one per model a walk passes.
+constexpr size_t kMaxCachedCards = 1024;
 
 std::string VersionDir(uint32_t n) { return "v" + std::to_string(n); }
 
@@ -150,6 +153,52 @@ Result<Child> Tree::LatestChild(const Snapshot& s, const Node& model_dir) const 
   return c;
 }
 
+Result<Tree::Card> Tree::CardOf(const View& s, const Node& n) const {
+  uint64_t now = epoch_.load(std::memory_order_acquire);
+  {
+    std::lock_guard<std::mutex> g(card_mu_);
+    auto it = cards_.find(n.model_id);
+    if (it != cards_.end() && it->second.epoch == now) return it->second.card;
+  }
+  auto m = s.snap.GetModel(n.model);
+  if (!m.ok()) return m.status();
+  Card c;
+  auto text = ModelCard(s.snap, *m, CardOptions{}, &c.mtime_ns);
+  if (!text.ok()) return text.status();
+  c.text = std::make_shared<const std::string>(std::move(*text));
+  std::lock_guard<std::mutex> g(card_mu_);
+  if (cards_.size() >= kMaxCachedCards) cards_.clear();
+  // Under the epoch read before the snapshot (see GetXattrs).
+  cards_[n.model_id] = CachedCard{s.epoch, c};
+  return c;
+}
+
+Result<Child> Tree::CardChild(const View& s, const Node& model_dir) const {
+  Child c;
+  c.node.kind = NodeKind::kCard;
+  c.node.ino = kCardInoBit | model_dir.model_id;
+  c.node.parent = model_dir.model_id;
+  c.node.model_id = model_dir.model_id;
+  c.node.model = model_dir.model;
+  c.node.name = std::string(kCardName);
+  auto card = CardOf(s, c.node);
+  if (!card.ok()) return card.status();
+  c.st = BaseStat(c.node.ino, S_IFREG | 0444, card->mtime_ns);
+  c.st.st_size = static_cast<off_t>(card->text->size());
+  c.st.st_blocks = static_cast<blkcnt_t>((card->text->size() + 511) / 512);
+  return c;
+}
+
+Result<std::shared_ptr<const std::string>> Tree::CardText(const Node& n) const {
+  if (n.kind != NodeKind::kCard && n.kind != NodeKind::kModel)
+    return Status::Invalid("not a model card");
+  auto view = Read();
+  if (!view.ok()) return view.status();
+  auto c = CardOf(*view, n);
+  if (!c.ok()) return c.status();
+  return c->text;
+}
+
 Result<Version> Tree::VersionOf(const Snapshot& s, const Node& n) const {
   return s.GetVersion(n.model_id, n.version);
 }
@@ -211,6 +260,11 @@ Result<struct stat> Tree::Stat(const Node& n, bool* stable) const {
       model_dir.ino = n.parent;
       model_dir.model = n.model;
       auto c = LatestChild(s, model_dir);
+      if (!c.ok()) return c.status();
+      return c->st;
+    }
+    case NodeKind::kCard: {
+      auto c = CardChild(vw, n);
       if (!c.ok()) return c.status();
       return c->st;
     }
@@ -291,6 +345,7 @@ Result<Child> Tree::Lookup(const Node& dir, std::string_view name, bool* absent_
     }
     case NodeKind::kModel: {
       if (name == "latest") return LatestChild(s, dir);
+      if (name == kCardName) return CardChild(vw, dir);
       if (uint32_t n = ParseVersionDir(name)) {
         auto v = s.GetVersion(dir.model_id, n);
         if (!v.ok()) return v.status();
@@ -418,6 +473,24 @@ Status Tree::List(const Node& dir, DirPos* pos, bool plus,
         offer(item, [&] { pos->phase = 5; });
       }
     }
+    if (pos->phase == 5 && !stop) {
+      DirItem item;
+      item.name = std::string(kCardName);
+      bool skip = false;
+      if (plus) {
+        // A card that cannot be made (a damaged record) is left out, as a
+        // model the root cannot read is: the listing goes on; opening
+        // README.md says what is wrong.
+        auto c = CardChild(vw, dir);
+        if (c.ok()) item.child = std::move(*c);
+        else skip = true;
+      } else {
+        item.child.st.st_ino = kCardInoBit | dir.model_id;
+        item.child.st.st_mode = S_IFREG;
+      }
+      if (skip) pos->phase = 6;
+      else offer(item, [&] { pos->phase = 6; });
+    }
     return Status::Ok();
   }
 
@@ -486,10 +559,16 @@ Result<std::shared_ptr<const Xattrs>> Tree::GetXattrs(const Node& n) const {
   if (n.kind != NodeKind::kModel && n.kind != NodeKind::kVersion && n.kind != NodeKind::kFile)
     return kNone;
   uint64_t now = epoch_.load(std::memory_order_acquire);
+  // Read before the snapshot, as the epoch: a flush announced after it
+  // makes what is built from it stale.
+  uint64_t usage_now = usage_epoch_.load(std::memory_order_acquire);
   {
     std::lock_guard<std::mutex> g(xattr_mu_);
     auto it = xattrs_.find(n.ino);
-    if (it != xattrs_.end() && it->second.epoch == now) return it->second.list;
+    // Only a version's list shows use (last_used_at).
+    if (it != xattrs_.end() && it->second.epoch == now &&
+        (n.kind != NodeKind::kVersion || it->second.usage_epoch == usage_now))
+      return it->second.list;
   }
   auto view = Read();
   if (!view.ok()) return view.status();
@@ -502,7 +581,7 @@ Result<std::shared_ptr<const Xattrs>> Tree::GetXattrs(const Node& n) const {
   if (xattrs_.size() >= kMaxCachedXattrs) xattrs_.clear();
   // Stored under the epoch read before the snapshot: a change announced
   // since then makes this entry stale at once.
-  xattrs_[n.ino] = CachedXattrs{view->epoch, list};
+  xattrs_[n.ino] = CachedXattrs{view->epoch, usage_now, list};
   return list;
 }
 

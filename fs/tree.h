@@ -84,6 +84,12 @@ class Tree {
   // the list reads and decodes the version and its aliases.
   Result<std::shared_ptr<const Xattrs>> GetXattrs(const Node& n) const;
 
+  // The card of the model whose card (kCard) or directory (kModel) node `n`
+  // is (index/card.h), generated from the index and cached until it
+  // changes (Changed()): lookup, stat and open of README.md each need it,
+  // and its size must be that of the text an open then reads.
+  Result<std::shared_ptr<const std::string>> CardText(const Node& n) const;
+
   // A symlink `name` -> `target` in model directory `model_dir`: an alias,
   // or (kind kPending) one of ln -sfn's temporaries, which the index does
   // not hold.
@@ -93,6 +99,10 @@ class Tree {
   // Called when the index changed: counts cached for model-level
   // directories (their nlink) and cached xattrs are recomputed on next use.
   void Changed() { epoch_.fetch_add(1, std::memory_order_acq_rel); }
+  // Called when use counts were flushed (Snapshot::UsageSeq moved): cached
+  // xattrs of versions (user.registry.last_used_at) are rebuilt on next
+  // use; nothing else is, for a flush changes nothing else.
+  void UsageChanged() { usage_epoch_.fetch_add(1, std::memory_order_acq_rel); }
 
  private:
   // A snapshot and the epoch read just before it was taken: a count computed
@@ -109,6 +119,12 @@ class Tree {
   Child EntryChild(const View& s, const Node& dir, const Version& v, const Entry& e) const;
   Child AliasChild(const Node& model_dir, const Alias& a) const;
   Result<Child> LatestChild(const Snapshot& s, const Node& model_dir) const;
+  Result<Child> CardChild(const View& s, const Node& model_dir) const;
+  struct Card {
+    std::shared_ptr<const std::string> text;
+    int64_t mtime_ns = 0;
+  };
+  Result<Card> CardOf(const View& s, const Node& n) const;
   Result<Version> VersionOf(const Snapshot& s, const Node& n) const;
   uint32_t SubdirCount(const View& s, ObjectId parent, bool stable) const;
   uint32_t VersionCount(const View& s, ObjectId model_id) const;
@@ -122,6 +138,7 @@ class Tree {
   gid_t gid_;
   int64_t root_time_ns_;
   std::atomic<uint64_t> epoch_{1};
+  std::atomic<uint64_t> usage_epoch_{1};
   mutable std::mutex count_mu_;  // leaf lock: guards counts_
   struct Count {
     uint64_t epoch;  // 0: forever
@@ -132,9 +149,16 @@ class Tree {
   mutable std::mutex xattr_mu_;  // leaf lock: guards xattrs_
   struct CachedXattrs {
     uint64_t epoch;
+    uint64_t usage_epoch;
     std::shared_ptr<const Xattrs> list;
   };
   mutable std::unordered_map<ObjectId, CachedXattrs> xattrs_;
+  mutable std::mutex card_mu_;  // leaf lock: guards cards_
+  struct CachedCard {
+    uint64_t epoch;
+    Card card;
+  };
+  mutable std::unordered_map<ObjectId, CachedCard> cards_;  // by model id
 };
 
 }  // namespace modelfs::fs

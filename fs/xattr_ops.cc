@@ -68,6 +68,7 @@ bool VersionNode(fuse_req_t req, const Node& n, int other) {
     case NodeKind::kVersion: return true;
     case NodeKind::kFile:
     case NodeKind::kDir: fuse_reply_err(req, EROFS); return false;
+    case NodeKind::kCard: ReplyStatus(req, CardReadOnly(n.model, "setxattr")); return false;
     case NodeKind::kModel:
       ReplyStatus(req, Status::Invalid(n.model + ": metadata is set on a version (" + n.model +
                                        "/v<N>), not on its model"));

@@ -38,7 +38,7 @@ const FieldInfo& Info(MetaField f) {
 constexpr std::string_view kReadOnly[] = {"version", "state", "digest", "size",
                                           "created_at", "created_by", "aliases", "approval",
                                           "approved_by", "approved_at", "owner", "latest",
-                                          "next_version"};
+                                          "next_version", "last_used_at"};
 
 
 // Where a field lives in a Version (const or not); nullptr when the field
@@ -307,6 +307,11 @@ Result<Attributes> VersionAttributes(const Snapshot& s, const Version& v) {
   add("approval", v.approval.status, true);
   add("approved_by", v.approval.by, true);
   if (v.approval.at_ns != 0) add("approved_at", FormatTime(v.approval.at_ns));
+  // Always listed, "never" until a mount has flushed an open of its files
+  // (docs/xattrs.md); a damaged usage record reads as never, not as EIO:
+  // counts are advisory.
+  auto used = s.UsageOf(v.model_id, v.number);
+  add("last_used_at", used ? FormatTime(used->last_used_at_ns) : "never");
   for (const auto& i : kFields) {
     if (i.field == MetaField::kMetric) {
       for (const auto& [k, x] : v.metrics) out.emplace_back(MetaKey{i.field, k}.xattr(), FormatMetric(x));

@@ -14,6 +14,7 @@
 //             (lineage.parents turned around: lineage.cc; "children" in
 //             meta says it is built)
 //   find      value keys → ""  (find_index.h; meta "find_index" → "1" once built)
+//   usage     model_id(8) number(4) → Usage (usage.cc; meta "usage_seq" counts flushes)
 #include "index/registry.h"
 
 #include <fcntl.h>
@@ -518,7 +519,7 @@ Status Registry::OpenEnv() {
     unsigned* dbi;
   } dbs[] = {{"meta", &dbi_meta_},       {"models", &dbi_models_},   {"versions", &dbi_versions_},
              {"entries", &dbi_entries_}, {"aliases", &dbi_aliases_}, {"audit", &dbi_audit_},
-             {"children", &dbi_children_}, {"find", &dbi_find_}};
+             {"children", &dbi_children_}, {"find", &dbi_find_}, {"usage", &dbi_usage_}};
   for (auto& d : dbs) {
     MDB_dbi dbi;
     rc = mdb_dbi_open(txn, d.name, MDB_CREATE, &dbi);

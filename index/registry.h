@@ -23,6 +23,7 @@
 #include "index/names.h"
 #include "index/records.h"
 #include "index/status.h"
+#include "index/usage.h"
 
 struct MDB_env;
 struct MDB_txn;
@@ -95,6 +96,15 @@ class Snapshot {
   // the child's model id and number. No scan of the versions.
   Status ForEachChild(ObjectId model_id, uint32_t number,
                       const std::function<bool(ObjectId model_id, uint32_t number)>& fn) const;
+
+  // The use of version `number` of a model, as mounts flushed it
+  // (usage.h); nullopt when never used. A damaged record is nullopt too,
+  // with *error (when given) saying so. usage.cc.
+  std::optional<Usage> UsageOf(ObjectId model_id, uint32_t number,
+                               Status* error = nullptr) const;
+  // Grows with every flush of use counts (which the audit trail does not
+  // record): a reader caching what it shows of them polls it.
+  uint64_t UsageSeq() const;
 
   // Every record that does not decode, or whose key is malformed, in the
   // tables of models, versions, entries, aliases and audit records, table
@@ -321,6 +331,10 @@ class Registry {
   // garbage (a damaged record may still name it).
   Result<FsckReport> Fsck(bool repair, const Actor& who);
 
+  // Adds a batch of counted uses to the usage table in one write
+  // transaction, not audited (usage.h); versions gone since are skipped.
+  Status AddUsage(const std::vector<UseBatchItem>& batch);
+
   // Total bytes and count of regular files a push of `paths` would store;
   // Invalid/NotFound for paths push would reject. `each_file`, when given,
   // is called with every file's source path and size: its first error is
@@ -371,7 +385,7 @@ class Registry {
   BlobStore blobs_;
   MDB_env* env_ = nullptr;
   unsigned dbi_meta_ = 0, dbi_models_ = 0, dbi_versions_ = 0, dbi_entries_ = 0,
-           dbi_aliases_ = 0, dbi_audit_ = 0, dbi_children_ = 0;
+           dbi_aliases_ = 0, dbi_audit_ = 0, dbi_children_ = 0, dbi_usage_ = 0;
   unsigned dbi_find_ = 0;  // find_index.h
   mutable std::mutex pool_mu_;                  // guards read_pool_
   mutable std::vector<MDB_txn*> read_pool_;     // reset read txns for reuse

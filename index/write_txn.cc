@@ -92,6 +92,9 @@ Status WriteTxn::DelVersion(const Version& v) {
   MDB_val k = Val(key);
   int rc = mdb_del(txn_, reg_->dbi_versions_, &k, nullptr);
   if (rc != 0) return Error("index delete", rc);
+  // Its use counts go with it (a never-used version has none).
+  rc = mdb_del(txn_, reg_->dbi_usage_, &k, nullptr);
+  if (rc != 0 && rc != MDB_NOTFOUND) return Error("index delete", rc);
   return Status::Ok();
 }
 

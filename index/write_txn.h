@@ -24,7 +24,7 @@ class WriteTxn {
   Status PutEntry(const Entry& e);
   Status PutAlias(ObjectId model_id, const Alias& a);
   Status DelAlias(ObjectId model_id, std::string_view name);
-  Status DelVersion(const Version& v);  // with all its entries
+  Status DelVersion(const Version& v);  // with all its entries and its usage record
   Status Audit(AuditRecord r);          // fills seq and time when unset
   Status Commit();
 

@@ -33,13 +33,13 @@ out=$(ls -l "$M/wide/v1")
 assert_eq 20000 "$(echo "$out" | grep -c '^-r--r--r-- 1 ')" "ls -l lines"
 assert_eq "-r--r--r-- 1 root root 5 " "$(echo "$out" | grep 'f19999.bin' | grep -o '^.* 5 ')" "ls -l of f19999.bin"
 
-check "a model with 2,000 versions (+ latest)"
-assert_eq 2001 "$(ls "$M/deep" | wc -l)" "ls | wc -l"
+check "a model with 2,000 versions (+ latest and the card, README.md)"
+assert_eq 2002 "$(ls "$M/deep" | wc -l)" "ls | wc -l"
 assert_eq 2002 "$(stat -c %h "$M/deep")" "nlink"
 assert_eq "v2000" "$(readlink "$M/deep/latest")" "latest"
-want=$( (seq 2000 | sed 's/^/v/'; echo latest) | sort)
+want=$( (seq 2000 | sed 's/^/v/'; echo latest; echo README.md) | sort)
 assert_eq "$want" "$(ls "$M/deep" | sort)" "names"
-assert_eq 2001 "$(find "$M/deep" -mindepth 1 -maxdepth 1 | wc -l)" "find"
+assert_eq 2002 "$(find "$M/deep" -mindepth 1 -maxdepth 1 | wc -l)" "find"
 
 check "rewinddir and seekdir re-list from the start (python os.scandir twice on one fd)"
 ok "$PY" - "$M/wide/v1" <<'PY'

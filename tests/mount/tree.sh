@@ -32,12 +32,14 @@ check "the root lists the models; a model lists versions, aliases and latest"
 assert_eq "churn
 fraud
 nolatest" "$(ls "$M")" "ls of the root"
-assert_eq "latest
+assert_eq "README.md
+latest
 production
 v1
 v2
 v3" "$(ls "$M/churn")" "ls of churn"
-assert_eq "v1" "$(ls "$M/nolatest")" "a model whose only version is archived has no latest"
+assert_eq "README.md
+v1" "$(ls "$M/nolatest")" "a model whose only version is archived has no latest"
 [ ! -e "$M/nolatest/latest" ] || die "latest exists without a ready version"
 assert_eq "v2" "$(readlink "$M/churn/latest")" "latest skips the archived v3"
 assert_eq "v1" "$(readlink "$M/churn/production")" "readlink production"
@@ -51,7 +53,9 @@ assert_eq "$(cd "$S" && find . | sort)" "$(cd "$M/churn/v1" && find . | sort)" "
 
 check "ls -l: modes, owners, sizes, symlink targets"
 out=$(ls -l "$M/churn")
-assert_contains "$out" "lrwxrwxrwx 1 root root 2"
+# (columns padded to the widest size: README.md's)
+echo "$out" | grep -qE '^lrwxrwxrwx 1 root root +2 ' || die "no 2-byte symlink in ls -l: $out"
+echo "$out" | grep -qE '^-r--r--r-- 1 root root +[0-9]+ .* README.md$' || die "no README.md in ls -l: $out"
 assert_contains "$out" "production -> v1"
 assert_contains "$out" "latest -> v2"
 assert_eq "dr-xr-xr-x" "$(stat -c %A "$M/churn/v1")" "version dir mode"

@@ -49,7 +49,8 @@ assert_eq ok "$(python3 "$WORK/noreplace.py" "$M/churn/CuNorep1" "$M/churn/canar
 assert_eq v2 "$(readlink "$M/churn/canary")" "the new alias"
 ok rm "$M/churn/canary"
 sleep 0.3
-assert_eq "latest
+assert_eq "README.md
+latest
 production
 staging
 v1

@@ -26,7 +26,7 @@ using namespace modelfs;
 
 namespace {
 
-int Usage() {
+int PrintUsage() {
   std::cerr << "usage: damage_record ROOT TABLE RECORD (FIELD JSON | FIELD --text TEXT | --bytes TEXT)\n"
                "  TABLE RECORD: models MODEL | versions MODEL@N | aliases MODEL/ALIAS |\n"
                "                entries MODEL@N/PATH | audit SEQ\n";
@@ -76,7 +76,7 @@ Result<std::string> KeyOf(const std::string& root, const std::string& table,
 
 int main(int argc, char** argv) {
   bool text = argc == 7 && std::string(argv[5]) == "--text";
-  if (argc != 6 && !text) return Usage();
+  if (argc != 6 && !text) return PrintUsage();
   std::string root = argv[1], table = argv[2], record = argv[3], field = argv[4],
               arg = argv[text ? 6 : 5];
   auto key = KeyOf(root, table, record);  // the registry is closed again here

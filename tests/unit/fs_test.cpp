@@ -155,7 +155,7 @@ TEST_CASE("the root lists models in name order and counts them", "[tree]") {
   CHECK(f.tree->Stat(root, &stable)->st_nlink == 2 + 4);
 }
 
-TEST_CASE("a model lists versions, aliases and latest in a stable order", "[tree]") {
+TEST_CASE("a model lists versions, aliases, latest and its card in a stable order", "[tree]") {
   Fixture f;
   for (int i = 0; i < 3; ++i) f.Push("churn");
   REQUIRE(f.reg->SetAlias("churn", "staging", 1, Alice()).ok());
@@ -165,7 +165,7 @@ TEST_CASE("a model lists versions, aliases and latest in a stable order", "[tree
 
   auto items = ListAll(*f.tree, model.node, true);
   CHECK(Names(items) == std::vector<std::string>{".", "..", "v1", "v2", "v3", "production",
-                                                 "staging", "latest"});
+                                                 "staging", "latest", "README.md"});
   CHECK(items[0].child.st.st_ino == model.node.ino);
   CHECK(items[1].child.st.st_ino == kRootId);
   CHECK(items[2].child.node.kind == NodeKind::kVersion);
@@ -176,6 +176,18 @@ TEST_CASE("a model lists versions, aliases and latest in a stable order", "[tree
   CHECK_FALSE(items[5].child.stable);
   CHECK(items[7].child.node.kind == NodeKind::kLatest);
   CHECK_FALSE(items[7].child.stable);
+  // The card: a read-only regular file, its size that of its text.
+  CHECK(items[8].child.node.kind == NodeKind::kCard);
+  CHECK(items[8].child.node.ino == (kCardInoBit | model.node.model_id));
+  CHECK(items[8].child.st.st_mode == (S_IFREG | 0444));
+  CHECK_FALSE(items[8].child.stable);
+  auto card = f.tree->CardText(items[8].child.node);
+  REQUIRE(card.ok());
+  CHECK(items[8].child.st.st_size == static_cast<off_t>((*card)->size()));
+  CHECK((*card)->rfind("# churn\n", 0) == 0);
+  Child looked = Look(*f.tree, model.node, "README.md");
+  CHECK(looked.node.ino == items[8].child.node.ino);
+  CHECK(looked.st.st_size == items[8].child.st.st_size);
   // Without `plus` the inode and the type are there all the same.
   auto bare = ListAll(*f.tree, model.node, false);
   REQUIRE(bare.size() == items.size());
@@ -211,7 +223,12 @@ TEST_CASE("a model lists versions, aliases and latest in a stable order", "[tree
   CHECK_FALSE(stable);
   CHECK(Names(*f.tree, model.node) == std::vector<std::string>{
                                           ".", "..", "v1", "v2", "v3", "v4", "production",
-                                          "staging", "latest"});
+                                          "staging", "latest", "README.md"});
+  // The card follows the change once Changed() says so: its size too.
+  auto card4 = f.tree->CardText(looked.node);
+  REQUIRE(card4.ok());
+  CHECK((*card4)->find("| v4 |") != std::string::npos);
+  CHECK(f.tree->Stat(looked.node, &stable)->st_size == static_cast<off_t>((*card4)->size()));
 
   bool absent_stable = true;
   CHECK(f.tree->Lookup(model.node, "v9", &absent_stable).status().code() == Code::kNotFound);
@@ -224,7 +241,7 @@ TEST_CASE("a model without a ready version has no latest", "[tree]") {
   REQUIRE(f.reg->CreateModel("fresh", Alice()).ok());
   REQUIRE(f.reg->CreateDraft("fresh", 1, Alice()).ok());
   Child model = Look(*f.tree, RootNode(), "fresh");
-  CHECK(Names(*f.tree, model.node) == std::vector<std::string>{".", "..", "v1"});
+  CHECK(Names(*f.tree, model.node) == std::vector<std::string>{".", "..", "v1", "README.md"});
   bool absent_stable = true;
   CHECK(f.tree->Lookup(model.node, "latest", &absent_stable).status().code() ==
         Code::kNotFound);
@@ -338,10 +355,10 @@ TEST_CASE("a listing resumes where its callback refused", "[tree]") {
     return true;
   };
   REQUIRE(f.tree->List(model.node, &pos, false, count).ok());
-  CHECK(n == 8);
+  CHECK(n == 9);
   REQUIRE(f.tree->List(model.node, &pos, false, count).ok());
-  CHECK(n == 8);
-  CHECK(pos.offset == 8);
+  CHECK(n == 9);
+  CHECK(pos.offset == 9);
 
   // Resumption is by name, not by count: what changed before the stopping
   // point does not shift the rest, and what comes after it is seen.
@@ -359,7 +376,8 @@ TEST_CASE("a listing resumes where its callback refused", "[tree]") {
              got.push_back(i.name);
              return true;
            }).ok());
-  CHECK(got == std::vector<std::string>{".", "..", "v1", "v2", "v3", "v4", "production", "latest"});
+  CHECK(got == std::vector<std::string>{".", "..", "v1", "v2", "v3", "v4", "production", "latest",
+                                        "README.md"});
   CHECK(p2.offset == got.size());
 
   // A seek to an ordinal offset (how readdir answers seekdir/rewinddir):
