@@ -743,6 +743,10 @@ bool EvalNode(const Node& n, const Version& v, const EvalContext& ctx) {
     case Node::Kind::kTest: break;
   }
   auto value = Lookup(n.key, v, ctx);
+  // A version never used compares as used at the epoch, so that
+  // `last_used_at < -30d` finds what nothing serves, never-used ones too
+  // (SPEC §8); exists(last_used_at) still tells them apart.
+  if (!value && n.key.field == Field::kLastUsedAt && n.op != Op::kExists) value = Value(int64_t{0});
   if (n.op == Op::kExists) {
     if (!value) return false;
     if (const auto* l = std::get_if<std::vector<std::string>>(&*value)) return !l->empty();

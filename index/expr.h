@@ -18,11 +18,14 @@
 //              now (-30d, -12h: s m h d w) | "RFC 3339" for times
 //
 // Missing values: a comparison (any operator, `!=` included), `~` or `in`
-// on a key the version does not have (a metric never set, last_used_at of a
-// version never used) is false, and `not` of it true. `alias` is the set of
+// on a key the version does not have (a metric never set, a param absent)
+// is false, and `not` of it true. `alias` is the set of
 // the version's current aliases: `alias = "production"` is true when one of
 // them is production, `alias != "production"` when none is, and the other
-// operators when one of them satisfies them.
+// operators when one of them satisfies them. last_used_at is the exception
+// to the rule on missing values: a version never used compares as used at
+// the epoch, so `last_used_at < -30d` finds it too (SPEC §8: what nothing
+// serves); exists(last_used_at) is false for it.
 #pragma once
 
 #include <cstdint>

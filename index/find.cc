@@ -233,11 +233,11 @@ Result<SortKey> ParseSortKey(std::string_view text) {
 }
 
 std::optional<int64_t> LastUsedAt(const Snapshot& s, const Version& v) {
-  // The use counts (a per-version last-used time in a table of its own) are
-  // not in this index yet: every version reads as never used.
-  (void)s;
-  (void)v;
-  return std::nullopt;
+  // The mount's use counts (usage.h); a damaged record reads as never used,
+  // as `show` reads it, until the next flush rewrites it.
+  auto u = s.UsageOf(v.model_id, v.number);
+  if (!u) return std::nullopt;
+  return u->last_used_at_ns;
 }
 
 Status Find(const Snapshot& s, const expr::Expr& e, const FindOptions& opt, const FindVisitor& fn,

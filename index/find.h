@@ -38,8 +38,7 @@ struct SortKey {
 Result<SortKey> ParseSortKey(std::string_view text);
 
 // When the version was last used, as the expression's last_used_at reads
-// it: unknown (nullopt) for now — the use counts' table is to be connected
-// here, so that every Find reads it.
+// it: the use counts' table (usage.h), nullopt when never used.
 std::optional<int64_t> LastUsedAt(const Snapshot& s, const Version& v);
 
 struct FindOptions {

@@ -74,6 +74,14 @@ assert_eq never "$(getfattr --only-values -n user.registry.last_used_at "$M/chur
 run setfattr -n user.registry.last_used_at -v 2020-01-01T00:00:00Z "$M/churn/v1"
 [ "$RC" -ne 0 ] || die "setfattr of user.registry.last_used_at succeeded"
 
+check "find reads the use counts: used in the last hour, and what nothing serves (never used too)"
+ok mf find "$R" 'last_used_at > -1h' --json
+assert_eq "1 2" "$(echo "$OUT" | "$PY" -c 'import json,sys; print(" ".join(str(json.loads(l)["version"]) for l in sys.stdin))')" "used in the last hour"
+ok mf find "$R" 'last_used_at < -30d' --json
+assert_eq "3" "$(echo "$OUT" | "$PY" -c 'import json,sys; print(" ".join(str(json.loads(l)["version"]) for l in sys.stdin))')" "unused (never opened)"
+ok mf find "$R" 'not exists(last_used_at)' --json
+assert_eq "3" "$(echo "$OUT" | "$PY" -c 'import json,sys; print(" ".join(str(json.loads(l)["version"]) for l in sys.stdin))')" "never used"
+
 check "the last batch is flushed at unmount, and counts survive a remount"
 stop_mount "$M" "$MOUNT_PID"
 export MODELFS_USE_FLUSH_MS=600000  # no flush but the one at unmount

@@ -108,7 +108,8 @@ TEST_CASE("expressions evaluate against a version") {
       {"size > 3M", false},
       {"size < 1G and size > 2.5m", true},
       {"size = 3145728", true},
-      {"last_used_at < -30d", false},        // never used: unknown, so false
+      {"last_used_at < -30d", true},         // never used: as used at the epoch
+      {"last_used_at > -30d", false},
       {"not last_used_at > -30d", true},
       {"not exists(last_used_at)", true},
       {"(metrics.auc > 0.95 or tags.team = \"growth\") and not state = \"draft\"", true},
