@@ -86,9 +86,10 @@ class Replication {
   // checks them against `d`). NotFound when the store has no such object.
   virtual Result<std::string> FetchBlob(const Digest& d) = 0;
 
-  // Starts following the index of record on a thread of its own (the
-  // mount): each commit is applied within about a second. Stops when the
-  // Replication is destroyed.
+  // Catches up, then follows the index of record on a thread of its own
+  // (the mount): each commit is applied within about a second. Stops when
+  // the Replication is destroyed. The first catch-up's error is returned
+  // (the thread starts all the same, and keeps trying).
   virtual Status Follow(Registry& reg) = 0;
 };
 

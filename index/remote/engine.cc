@@ -129,11 +129,14 @@ class Engine : public Replication {
 
   Result<std::string> FetchBlob(const Digest& d) override { return s3_.Get(BlobKey(s_, d)); }
 
+  // Caught up before it returns (a mount serves nothing older than the
+  // registry as it was when it started), then follows on its thread; an
+  // error of that first catch-up is returned, and the thread keeps trying.
   Status Follow(Registry& reg) override {
+    Status first = CatchUp(reg);
     std::lock_guard<std::mutex> g(follow_mu_);
-    if (follower_.joinable()) return Status::Ok();
-    follower_ = std::thread([this, &reg] { RunFollower(reg); });
-    return Status::Ok();
+    if (!follower_.joinable()) follower_ = std::thread([this, &reg] { RunFollower(reg); });
+    return first;
   }
 
   const RegistrySettings& settings() const { return s_; }

@@ -1,8 +1,8 @@
-# Helpers for the multi-host tests (tests/multihost/*.sh): the command-line
-# helpers of tests/cli/common.sh, plus the fixtures' servers (ctest gives
+# Helpers for the multi-host tests (tests/multihost/*.sh): tests/lib.sh's
+# (command line and mount), plus the fixtures' servers (ctest gives
 # their env files: MODELFS_ETCD_ENV, MODELFS_S3_ENV) and a registry of this
 # test's own (a new bucket and etcd prefix), which join_host joins a ROOT to.
-. "$TESTS_DIR/cli/common.sh"
+. "$TESTS_DIR/lib.sh"  # tests/cli/common.sh, and the mount helpers
 
 : "${REMOTE_TOOL:?set REMOTE_TOOL to the remote_tool binary}"
 for f in "${MODELFS_ETCD_ENV:?}" "${MODELFS_S3_ENV:?}"; do
