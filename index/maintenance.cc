@@ -360,7 +360,9 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
           size += e.size;
           refs.insert(e.digest);
           auto it = checked.find(e.digest);
-          if (it == checked.end()) {
+          if (it == checked.end() && remote_ && !blobs_.Exists(e.digest)) {
+            checked[e.digest] = true;  // multi-host: not cached yet, fetched when read
+          } else if (it == checked.end()) {
             Status st = blobs_.Verify(e.digest);
             bool good = st.ok();
             if (good && SizeOf(blobs_.PathOf(e.digest)) != e.size) {

@@ -24,6 +24,10 @@ assert_eq 0.91 "$(jpy 'j["metrics"]["auc"]' <<<"$OUT")" "B's view of the metric"
 ok mf list ./B
 assert_contains "$OUT" "churn"
 
+check "fsck on B: consistent, though no blob is cached yet"
+ok mf fsck ./B
+assert_contains "$OUT" "index consistent"
+
 check "the blob is in the store, and B fetches it on get, verified"
 keys=$(object_keys)
 digest=$(mf show ./A churn@1 --json | jpy '[f["digest"] for f in j["files"] if f["path"]=="w.bin"][0]')
