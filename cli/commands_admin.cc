@@ -47,7 +47,8 @@ int RunInit(const InitArgs& a) {
   }
   if (a.etcd.empty() || a.s3.empty() || a.s3_endpoint.empty())
     return UsageError(Status::Invalid(
-        "a multi-host registry needs --etcd URL[,URL...], --s3 s3://BUCKET/PREFIX and --s3-endpoint URL"));
+        "a multi-host registry needs --etcd URL[,URL...], --s3 s3://BUCKET/PREFIX and "
+        "--s3-endpoint URL"));
   remote::RegistrySettings s;
   s.etcd = SplitList(a.etcd);
   s.etcd_prefix = a.etcd_prefix;
@@ -211,7 +212,8 @@ Command AddInit(CLI::App& app) {
   c->add_option("--s3", a->s3, "Multi-host: s3://BUCKET/PREFIX for the blobs");
   c->add_option("--s3-endpoint", a->s3_endpoint, "Multi-host: the object store's URL");
   c->add_option("--s3-region", a->s3_region, "Multi-host: the object store's region");
-  c->add_option("--cache-size", a->cache_size, "Multi-host: bound of ROOT/blobs (not enforced yet)");
+  c->add_option("--cache-size", a->cache_size,
+                "Multi-host: bound of ROOT/blobs (not enforced yet)");
   c->add_option("--credentials", a->credentials,
                 "Multi-host: a file (mode 0600) with aws_access_key_id and aws_secret_access_key");
   Example(c, {"init /srv/registry", "init ./reg",

@@ -37,7 +37,8 @@ Result<Session> Session::Open(const std::string& root) {
   if (Status st = (*reg)->CatchUp(); !st.ok()) {
     // Reads go on from the replica; a write tries again, and fails.
     auto pos = (*reg)->Position();
-    std::cerr << "modelfs: warning: " << EscapeText(st.message()) << "; reading the replica as of commit "
+    std::cerr << "modelfs: warning: " << EscapeText(st.message())
+              << "; reading the replica as of commit "
               << (pos.ok() ? std::to_string(pos->seq) : "?") << "\n";
   }
   auto pol = policy::Policy::Load((*reg)->policy_path());

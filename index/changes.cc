@@ -135,7 +135,8 @@ Status Registry::DeleteAlias(std::string_view model, std::string_view alias, con
     if (!m.ok()) return m.status();
     auto a = t.view().GetAlias(m->id, alias);
     if (!a.ok() && a.status().code() == Code::kNotFound)
-      return Status::NotFound("alias " + std::string(model) + "/" + std::string(alias) + " does not exist");
+      return Status::NotFound("alias " + std::string(model) + "/" + std::string(alias) +
+                              " does not exist");
     // A damaged alias record can be deleted: that is how its owner repairs it.
     if (!a.ok() && a.status().code() != Code::kCorrupt) return a.status();
     std::string before = a.ok() ? "v" + std::to_string(a->version) : "(damaged record)";

@@ -455,7 +455,8 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
     v.created_at_ns = NowNs();  // a version exists from the moment it is sealed
     MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
     MODELFS_RETURN_IF_ERROR(t.Audit(
-        MakeAudit(who, "seal", v.model, v.number, "", v.ref(), "draft", "ready " + v.digest.hex())));
+        MakeAudit(who, "seal", v.model, v.number, "", v.ref(), "draft",
+                  "ready " + v.digest.hex())));
     return t.Commit();
   }));
   sealed = true;

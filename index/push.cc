@@ -171,7 +171,8 @@ Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Acto
     MODELFS_RETURN_IF_ERROR(t.PutModel(m));
     MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
     if (new_model)
-      MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
+      MODELFS_RETURN_IF_ERROR(
+          t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
     MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "push", m.name, v.number, "", v.ref(), "",
                                               "ready " + v.digest.hex())));
     if (!req.alias.empty()) {

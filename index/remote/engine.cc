@@ -178,7 +178,8 @@ class Engine : public Replication {
       for (const auto& kv : r->kvs) {
         auto seq = LogSeq(s_.etcd_prefix, kv.key);
         if (!seq) return Status::Corrupt("etcd key " + kv.key + " is not a commit's");
-        if (kv.value.size() < 8) return Status::Corrupt("commit " + std::to_string(*seq) + " is empty");
+        if (kv.value.size() < 8)
+          return Status::Corrupt("commit " + std::to_string(*seq) + " is empty");
         auto changes = DecodeChanges(std::string_view(kv.value).substr(8));
         if (!changes.ok()) return changes.status().WithContext("commit " + std::to_string(*seq));
         MODELFS_RETURN_IF_ERROR(reg.ApplyCommit({*seq, kv.mod_revision}, *changes));
