@@ -39,6 +39,9 @@ mkdir -p in && echo one >in/f
 ok mf push ./A churn in
 ok mf get ./B churn@1 got1  # B has the blob cached
 
+start_mount ./B mnt
+ls mnt/churn/v1 >/dev/null || die "B's mount does not show churn@1"
+
 check "etcd down: reads on B go on, with a warning"
 stop_etcd
 ok mf show ./B churn@1
@@ -61,6 +64,17 @@ echo "    push failed after $ms ms: $(printf '%s' "$ERR" | tail -1)"
 run mf alias ./B churn@1 production
 assert_eq 1 "$RC" "alias's exit status"
 
+check "etcd down: through B's mount, reads go on and an alias move is EIO within 10 s"
+cmp -s got1/f mnt/churn/v1/f || die "B's mount cannot read churn@1 with etcd down"
+t0=$(date +%s%N)
+run ln -sfn v1 mnt/churn/production
+ms=$((($(date +%s%N) - t0) / 1000000))
+assert_ne 0 "$RC" "ln -sfn through the mount with etcd down"
+assert_contains "$ERR" "Input/output error"
+echo "    refused after $ms ms: $ERR"
+[ "$ms" -lt 10000 ] || die "the mount's alias move took $ms ms to fail (at most 10 s)"
+[ ! -L mnt/churn/production ] || die "production exists after a failed move"
+
 check "etcd back: nothing was committed, and writes work again"
 start_etcd
 ok mf list ./A churn --json
@@ -71,4 +85,5 @@ assert_not_contains "$ERR" "warning"
 ok mf push ./A churn in
 assert_eq "churn@2" "$OUT"
 ok mf show ./B churn@2
+wait_until 5 test -e mnt/churn/v2 || die "B's mount does not follow again once etcd is back"
 pass
