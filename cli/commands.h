@@ -61,6 +61,7 @@ Command AddUnarchive(CLI::App& app);  // `unarchive`: archived -> ready
 
 // commands_admin.cc
 Command AddInit(CLI::App& app);
+Command AddStatus(CLI::App& app);
 Command AddGc(CLI::App& app);
 Command AddFsck(CLI::App& app);
 Command AddMount(CLI::App& app);

@@ -9,6 +9,7 @@
 #include "cli/render.h"
 #include "cli/session.h"
 #include "fs/mount.h"
+#include "index/remote/engine.h"
 
 namespace modelfs::cli {
 namespace {
@@ -20,13 +21,95 @@ using policy::Operation;
 
 struct InitArgs {
   std::string root;
+  // Multi-host (SPEC §7): given --etcd, --s3 and --s3-endpoint.
+  std::string etcd, etcd_prefix = "/modelfs/", s3, s3_endpoint, s3_region = "us-east-1";
+  std::string cache_size, credentials;
 };
 
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  for (;;) {
+    size_t e = s.find(',', b);
+    std::string part = s.substr(b, e == std::string::npos ? std::string::npos : e - b);
+    if (!part.empty()) out.push_back(part);
+    if (e == std::string::npos) return out;
+    b = e + 1;
+  }
+}
+
 int RunInit(const InitArgs& a) {
-  Status st = Registry::Init(a.root, policy::DefaultPolicyText());
+  if (a.etcd.empty() && a.s3.empty()) {
+    Status st = Registry::Init(a.root, policy::DefaultPolicyText());
+    if (!st.ok()) return Fail(st);
+    if (!Quiet()) std::cout << "initialized registry " << a.root << "\n";
+    return kExitOk;
+  }
+  if (a.etcd.empty() || a.s3.empty() || a.s3_endpoint.empty())
+    return UsageError(Status::Invalid(
+        "a multi-host registry needs --etcd URL[,URL...], --s3 s3://BUCKET/PREFIX and "
+        "--s3-endpoint URL"));
+  remote::RegistrySettings s;
+  s.etcd = SplitList(a.etcd);
+  s.etcd_prefix = a.etcd_prefix;
+  if (s.etcd_prefix.empty() || s.etcd_prefix.back() != '/') s.etcd_prefix += '/';
+  if (Status st = remote::ParseS3Url(a.s3, &s); !st.ok()) return UsageError(st);
+  s.s3_endpoint = a.s3_endpoint;
+  s.s3_region = a.s3_region;
+  s.cache_size = a.cache_size;
+  s.credentials = a.credentials;
+  bool joined = false;
+  Status st = remote::InitMultiHost(a.root, s, std::string(policy::DefaultPolicyText()), &joined);
   if (!st.ok()) return Fail(st);
-  if (!Quiet()) std::cout << "initialized registry " << a.root << "\n";
+  if (!Quiet())
+    std::cout << (joined ? "joined registry " : "created registry ") << a.etcd_prefix << " at "
+              << a.etcd << " (blobs in " << a.s3 << "); replica at " << a.root << "\n";
   return kExitOk;
+}
+
+// ---------------------------------------------------------------- status
+
+struct StatusArgs {
+  std::string root;
+  bool json = false;
+};
+
+int RunStatus(const StatusArgs& a) {
+  return WithSession(a.root, [&](Session& s) -> Status {
+    auto st = remote::StatusOf(s.reg());
+    if (!st.ok()) return st.status();
+    uint64_t lag = st->head > st->applied.seq ? st->head - st->applied.seq : 0;
+    if (a.json) {
+      json j = {{"applied", {{"commit", st->applied.seq}, {"revision", st->applied.revision}}},
+                {"etcd", {{"reachable", st->etcd_ok}, {"endpoints", st->settings.etcd}}},
+                {"s3", {{"reachable", st->s3_ok}, {"endpoint", st->settings.s3_endpoint},
+                        {"bucket", st->settings.s3_bucket}, {"prefix", st->settings.s3_prefix}}}};
+      if (st->etcd_ok) {
+        j["etcd"]["commit"] = st->head;
+        j["etcd"]["revision"] = st->etcd_revision;
+        j["lag"] = lag;
+      } else {
+        j["etcd"]["error"] = st->etcd_error;
+      }
+      if (!st->s3_ok) j["s3"]["error"] = st->s3_error;
+      std::cout << DumpJson(j) << "\n";
+    } else {
+      std::cout << "applied: commit " << st->applied.seq << " (etcd revision "
+                << st->applied.revision << ")\n";
+      if (st->etcd_ok)
+        std::cout << "etcd:    reachable, commit " << st->head << " (revision " << st->etcd_revision
+                  << "), lag " << lag << " commit(s)\n";
+      else
+        std::cout << "etcd:    UNREACHABLE: " << EscapeText(st->etcd_error) << "\n";
+      if (st->s3_ok)
+        std::cout << "s3:      reachable, s3://" << st->settings.s3_bucket << "/"
+                  << st->settings.s3_prefix << " at " << st->settings.s3_endpoint << "\n";
+      else
+        std::cout << "s3:      UNREACHABLE: " << EscapeText(st->s3_error) << "\n";
+    }
+    if (!st->etcd_ok || !st->s3_ok) return Status::IO("an engine of the registry is unreachable");
+    return Status::Ok();
+  });
 }
 
 // ---------------------------------------------------------------- gc
@@ -123,8 +206,30 @@ Command AddInit(CLI::App& app) {
   auto a = std::make_shared<InitArgs>();
   CLI::App* c = app.add_subcommand("init", "Create a registry at ROOT");
   AddRoot(c, a->root);
-  Example(c, {"init /srv/registry", "init ./reg"});
+  c->add_option("--etcd", a->etcd,
+                "Multi-host: etcd endpoints URL[,URL...] of the index of record");
+  c->add_option("--etcd-prefix", a->etcd_prefix, "Multi-host: the registry's etcd key prefix");
+  c->add_option("--s3", a->s3, "Multi-host: s3://BUCKET/PREFIX for the blobs");
+  c->add_option("--s3-endpoint", a->s3_endpoint, "Multi-host: the object store's URL");
+  c->add_option("--s3-region", a->s3_region, "Multi-host: the object store's region");
+  c->add_option("--cache-size", a->cache_size,
+                "Multi-host: bound of ROOT/blobs (not enforced yet)");
+  c->add_option("--credentials", a->credentials,
+                "Multi-host: a file (mode 0600) with aws_access_key_id and aws_secret_access_key");
+  Example(c, {"init /srv/registry", "init ./reg",
+              "init /srv/registry --etcd http://etcd1:2379,http://etcd2:2379 --s3 s3://models/reg "
+              "--s3-endpoint https://s3.example.com"});
   return {c, [a] { return RunInit(*a); }};
+}
+
+Command AddStatus(CLI::App& app) {
+  auto a = std::make_shared<StatusArgs>();
+  CLI::App* c = app.add_subcommand(
+      "status", "Multi-host: applied commit, lag behind etcd, reachability of etcd and S3");
+  AddRoot(c, a->root);
+  AddJson(c, a->json);
+  Example(c, {"status /srv/registry", "status --json"});
+  return {c, [a] { return RunStatus(*a); }};
 }
 
 Command AddGc(CLI::App& app) {

@@ -12,6 +12,7 @@
 #include "cli/render.h"
 #include "cli/session.h"
 #include "index/names.h"
+#include "index/remote/engine.h"
 
 namespace modelfs::cli {
 namespace {
@@ -94,7 +95,7 @@ int Main(int argc, char** argv) {
       AddSeal(app),     AddArchive(app), AddUnarchive(app), AddCopy(app),
       AddLog(app),      AddEvents(app), AddHooks(app), AddCompare(app),
       AddDiff(app),     AddLineage(app), AddGc(app),    AddFsck(app),    AddMount(app),
-      AddPolicyCheck(app), AddWhy(app), AddVersion(app), AddCompletion(app),
+      AddPolicyCheck(app), AddWhy(app), AddStatus(app), AddVersion(app), AddCompletion(app),
   };
 
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -147,6 +148,7 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+  modelfs::remote::InstallEngine();  // multi-host ROOTs (SPEC §7)
   if (modelfs::cli::InvokedAsMountHelper(argv[0])) return modelfs::cli::MountHelperMain(argc, argv);
   return modelfs::cli::Main(argc, argv);
 }

@@ -35,6 +35,13 @@ Result<Session> Session::Open(const std::string& root) {
       default: return Status::IO(m);  // the exit status is 1 all the same
     }
   }
+  if (Status st = (*reg)->CatchUp(); !st.ok()) {
+    // Reads go on from the replica; a write tries again, and fails.
+    auto pos = (*reg)->Position();
+    std::cerr << "modelfs: warning: " << EscapeText(st.message())
+              << "; reading the replica as of commit "
+              << (pos.ok() ? std::to_string(pos->seq) : "?") << "\n";
+  }
   auto pol = policy::Policy::Load((*reg)->policy_path());
   if (!pol.ok()) return Status::Invalid("policy does not parse: " + pol.status().message());
   Session s;

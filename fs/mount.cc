@@ -533,6 +533,9 @@ int Mount(const MountOptions& opt) {
     rc = 1;
   } else {
     s->reg = std::move(*reg);
+    // Multi-host: apply other hosts' commits as they come; Freshness then
+    // announces them like any commit (the audit records they bring).
+    if (Status f = s->reg->Follow(); !f.ok()) Log("error: " + f.message());
     auto pol = policy::PolicyFile::Open(s->reg->policy_path());
     if (!pol.ok()) {
       // It parsed a moment ago; if it broke since, refuse rather than guess.

@@ -119,6 +119,13 @@ Result<BlobFds::Lease> BlobFds::Acquire(const Digest& d) {
   std::string path = store_->PathOf(d);
   int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
   int err = fd < 0 ? errno : 0;
+  if (err == ENOENT) {
+    // Multi-host: a blob not cached yet is fetched (and verified) first.
+    Status fetched = store_->Ensure(d);
+    if (!fetched.ok()) return fetched;
+    fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    err = fd < 0 ? errno : 0;
+  }
   if (err == EMFILE || err == ENFILE) {
     // The daemon is out of descriptors: our idle ones are the first to go.
     std::vector<int> spare;

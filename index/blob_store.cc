@@ -10,8 +10,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 
 #include "index/sys.h"
@@ -349,6 +352,107 @@ Digest VersionDigest::Finish() {
   Digest d = FromHash(XXH3_128bits_digest(st));
   XXH3_freeState(st);
   return d;
+}
+
+// ------------------------------------------------------- fetching (§7)
+
+struct BlobStore::Fetcher {
+  Fetch fetch;
+  std::mutex mu;  // guards flights
+  std::condition_variable done;
+  // The fetches under way, by blob, and the outcome of each once it ends
+  // (kept while a waiter may still read it).
+  struct Flight {
+    bool finished = false;
+    Status result;
+  };
+  std::map<Digest, std::shared_ptr<Flight>> flights;
+};
+
+void BlobStore::SetFetch(Fetch fetch) {
+  fetcher_ = std::make_shared<Fetcher>();
+  fetcher_->fetch = std::move(fetch);
+}
+
+namespace {
+
+// Writes `bytes`, which hash to `d`, as blob `dst` through a staging file.
+Status PlaceFetched(const std::string& staging, const std::string& blobs, const std::string& dst,
+                    const std::string& bytes) {
+  std::string tmp = staging + "/fetch-XXXXXX";
+  int fd = mkstemp(tmp.data());
+  if (fd < 0) return Status::FromErrno("cannot create a staging file in " + staging, errno);
+  auto fail = [&](Status st) {
+    close(fd);
+    sys::Unlink(tmp.c_str());
+    return st;
+  };
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(Status::FromErrno("write " + tmp, errno));
+    off += static_cast<size_t>(n);
+  }
+  if (sys::Fsync(fd) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
+  if (fchmod(fd, 0444) != 0) return fail(Status::FromErrno("chmod " + tmp, errno));
+  std::string dir = dst.substr(0, dst.rfind('/'));
+  if (sys::Mkdir(dir.c_str(), 0700) == 0) {
+    struct stat bs;
+    if (stat(blobs.c_str(), &bs) == 0) chmod(dir.c_str(), bs.st_mode & 07777);
+  } else if (errno != EEXIST) {
+    return fail(Status::FromErrno("mkdir " + dir, errno));
+  }
+  if (sys::Rename(tmp.c_str(), dst.c_str()) != 0)
+    return fail(Status::FromErrno("rename " + tmp + " to " + dst, errno));
+  close(fd);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status BlobStore::Ensure(const Digest& d) const {
+  if (!fetcher_) return Status::Ok();
+  std::string dst = PathOf(d);
+  struct stat st;
+  if (stat(dst.c_str(), &st) == 0) return Status::Ok();
+  Fetcher& f = *fetcher_;
+  std::shared_ptr<Fetcher::Flight> flight;
+  {
+    std::unique_lock<std::mutex> lk(f.mu);
+    auto it = f.flights.find(d);
+    if (it == f.flights.end()) {
+      flight = std::make_shared<Fetcher::Flight>();
+      f.flights.emplace(d, flight);
+    } else {
+      flight = it->second;
+      f.done.wait(lk, [&] { return flight->finished; });
+      return flight->result;
+    }
+  }
+  Status result;
+  if (stat(dst.c_str(), &st) != 0) {  // another process may have put it there meanwhile
+    auto bytes = f.fetch(d);
+    if (!bytes.ok()) {
+      result = bytes.status().WithContext("cannot fetch blob " + d.hex());
+    } else {
+      XXH128_hash_t h = XXH3_128bits(bytes->data(), bytes->size());
+      Digest got = FromHash(h);
+      if (!(got == d))
+        result = Status::Corrupt("blob " + d.hex() + " from the object store is corrupt: its " +
+                                 std::to_string(bytes->size()) + " bytes hash to " + got.hex());
+      else
+        result = PlaceFetched(staging_, blobs_, dst, *bytes);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> g(f.mu);
+    flight->finished = true;
+    flight->result = result;
+    f.flights.erase(d);
+  }
+  f.done.notify_all();
+  return result;
 }
 
 }  // namespace modelfs

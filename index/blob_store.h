@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -68,6 +69,19 @@ class BlobStore {
   Status Publish(const std::vector<Stored>& stored, std::set<Digest>* placed = nullptr) const;
 
   std::string PathOf(const Digest& d) const;
+
+  // Multi-host (SPEC §7): blobs/ is a cache of the object store, and
+  // `fetch` gets a blob's bytes from there (unverified).
+  using Fetch = std::function<Result<std::string>(const Digest&)>;
+  void SetFetch(Fetch fetch);
+  // Ok when blob `d` is in blobs/ (what every reader of a blob calls
+  // first). Without a Fetch that is all; with one, a missing blob is
+  // fetched, checked against `d` BEFORE it is made visible, written to a
+  // staging file and renamed into place (0444): a reader never sees a
+  // partial or wrong blob. Concurrent calls for one blob in this process
+  // fetch it once and share the outcome. Corrupt when the fetched bytes do
+  // not hash to `d` (nothing is left behind), else the fetch's error.
+  Status Ensure(const Digest& d) const;
   bool Exists(const Digest& d) const;
   // Recomputes the digest of a stored blob; Corrupt when it does not match.
   Status Verify(const Digest& d) const;
@@ -84,6 +98,8 @@ class BlobStore {
  private:
   std::string blobs_;
   std::string staging_;
+  struct Fetcher;  // the Fetch and its fetches in flight (blob_store.cc)
+  std::shared_ptr<Fetcher> fetcher_;
 };
 
 // Helpers for the version digest (SPEC §3): XXH3-128 over the sorted list of

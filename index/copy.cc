@@ -37,6 +37,7 @@ Result<Version> Registry::Copy(const Snapshot& from, const BlobStore& from_blobs
   };
   for (const auto& it : tree) {
     if (it.dir || it.mode == kSymlinkMode || blobs_.Has(it.digest, it.size)) continue;
+    if (Status got = from_blobs.Ensure(it.digest); !got.ok()) return fail(got);
     auto stored = blobs_.PutFile(from_blobs.PathOf(it.digest), {}, &fresh);
     if (!stored.ok()) return fail(stored.status());
     if (!(stored->digest == it.digest))
@@ -45,10 +46,8 @@ Result<Version> Registry::Copy(const Snapshot& from, const BlobStore& from_blobs
                                   stored->digest.hex() + ")"));
   }
 
-  auto commit = [&]() -> Result<Version> {
-    auto tx = WriteTxn::Begin(this);
-    if (!tx.ok()) return tx.status();
-    WriteTxn& t = **tx;
+  Version out;
+  auto commit = [&](WriteTxn& t) -> Status {
     bool new_model = false;
     auto mr = ModelOrNew(t, model, who, &new_model);
     if (!mr.ok()) return mr.status();
@@ -85,12 +84,12 @@ Result<Version> Registry::Copy(const Snapshot& from, const BlobStore& from_blobs
       MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
     MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "copy", m.name, v.number, "", v.ref(),
                                               std::string(from_label), "ready " + v.digest.hex())));
-    MODELFS_RETURN_IF_ERROR(t.Commit());
-    return v;
+    out = v;
+    return t.Commit();
   };
-  auto v = commit();
-  if (!v.ok()) return fail(v.status());
-  return v;
+  Status st = Write(commit);
+  if (!st.ok()) return fail(st);
+  return out;
 }
 
 }  // namespace modelfs

@@ -279,28 +279,31 @@ Result<Version> Registry::CreateDraft(std::string_view model, uint32_t number, c
   // as an orphan in between.
   auto lock = GcLock::Take(root_, false);
   if (!lock.ok()) return lock.status();
-  auto tx = WriteTxn::Begin(this);
-  if (!tx.ok()) return tx.status();
-  WriteTxn& t = **tx;
-  auto m = t.view().GetModel(model);
-  if (!m.ok()) return m.status();
-  Model mm = *m;
-  if (number != mm.next_version)
-    return Status::Invalid("v" + std::to_string(number) + " is not the next version of " + mm.name +
-                           ": that is v" + std::to_string(mm.next_version));
-  auto nv = NewVersion(t, &mm, State::kDraft, who);
-  if (!nv.ok()) return nv.status();
-  Version v = std::move(*nv);
-  std::string dir = DraftDir(v);
-  if (sys::Mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return Status::FromErrno("cannot create draft directory " + dir, errno);
-  MODELFS_RETURN_IF_ERROR(t.PutModel(mm));
-  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(
-      t.Audit(MakeAudit(who, "draft", mm.name, v.number, "", v.ref(), "", "draft")));
-  Status st = t.Commit();
+  Version v;
+  std::string dir;
+  Status st = Write([&](WriteTxn& t) -> Status {
+    if (!dir.empty()) sys::Rmdir(dir.c_str());  // a conflict's: decided afresh
+    dir.clear();
+    auto m = t.view().GetModel(model);
+    if (!m.ok()) return m.status();
+    Model mm = *m;
+    if (number != mm.next_version)
+      return Status::Invalid("v" + std::to_string(number) + " is not the next version of " +
+                             mm.name + ": that is v" + std::to_string(mm.next_version));
+    auto nv = NewVersion(t, &mm, State::kDraft, who);
+    if (!nv.ok()) return nv.status();
+    v = std::move(*nv);
+    dir = DraftDir(v);
+    if (sys::Mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::FromErrno("cannot create draft directory " + dir, errno);
+    MODELFS_RETURN_IF_ERROR(t.PutModel(mm));
+    MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+    MODELFS_RETURN_IF_ERROR(
+        t.Audit(MakeAudit(who, "draft", mm.name, v.number, "", v.ref(), "", "draft")));
+    return t.Commit();
+  });
   if (!st.ok()) {
-    sys::Rmdir(dir.c_str());
+    if (!dir.empty()) sys::Rmdir(dir.c_str());
     return st;
   }
   return v;
@@ -434,27 +437,28 @@ Result<Version> Registry::Seal(std::string_view model, uint32_t number, const Ac
     unpublished.done = true;
   }
 
-  auto tx = WriteTxn::Begin(this);
-  if (!tx.ok()) return tx.status();
-  WriteTxn& t = **tx;
-  auto cur = t.view().GetVersion(v.model_id, v.number);
-  if (!cur.ok()) return cur.status();
-  if (cur->id != v.id || cur->state != State::kDraft)
-    return Status::Invalid(v.ref() + " is no longer a draft");
-  v = *cur;
-  for (auto& item : tree) {
-    auto b = stored.find(item.rel);
-    if (b == stored.end()) continue;  // directories and symlinks
-    item.size = b->second.size;
-    item.digest = b->second.digest;
-  }
-  MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
-  v.state = State::kReady;
-  v.created_at_ns = NowNs();  // a version exists from the moment it is sealed
-  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  MODELFS_RETURN_IF_ERROR(t.Audit(
-      MakeAudit(who, "seal", v.model, v.number, "", v.ref(), "draft", "ready " + v.digest.hex())));
-  MODELFS_RETURN_IF_ERROR(t.Commit());
+  const Version drafted = v;
+  MODELFS_RETURN_IF_ERROR(Write([&](WriteTxn& t) -> Status {
+    auto cur = t.view().GetVersion(drafted.model_id, drafted.number);
+    if (!cur.ok()) return cur.status();
+    if (cur->id != drafted.id || cur->state != State::kDraft)
+      return Status::Invalid(drafted.ref() + " is no longer a draft");
+    v = *cur;
+    for (auto& item : tree) {
+      auto b = stored.find(item.rel);
+      if (b == stored.end()) continue;  // directories and symlinks
+      item.size = b->second.size;
+      item.digest = b->second.digest;
+    }
+    MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
+    v.state = State::kReady;
+    v.created_at_ns = NowNs();  // a version exists from the moment it is sealed
+    MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+    MODELFS_RETURN_IF_ERROR(t.Audit(
+        MakeAudit(who, "seal", v.model, v.number, "", v.ref(), "draft",
+                  "ready " + v.digest.hex())));
+    return t.Commit();
+  }));
   sealed = true;
   std::error_code ec;
   sys::RemoveAll(DraftDir(v), ec);  // leftovers are gc's
@@ -479,28 +483,29 @@ Status Registry::DiscardDraft(std::string_view model, uint32_t number, const Act
     if (!names.ok()) return names.status();
     if (!names->empty()) return Status::NotEmpty(v.ref() + " is not empty");
   }
-  auto tx = WriteTxn::Begin(this);
-  if (!tx.ok()) return tx.status();
-  WriteTxn& t = **tx;
-  auto cur = t.view().GetVersion(v.model_id, v.number);
-  if (!cur.ok()) return cur.status();
-  if (cur->state != State::kDraft) {
-    // SPEC §4: EBUSY deleting the target of an alias; ready is read-only.
-    Status read;
-    auto aliases = t.view().AliasesOf(cur->model_id, cur->number, &read);
-    MODELFS_RETURN_IF_ERROR(read);
-    if (!aliases.empty())
-      return Status::Busy(cur->ref() + " is the target of alias " + JoinList(aliases));
-    return Status::ReadOnly(cur->ref() + " is " + std::string(StateName(cur->state)) +
-                            ": only drafts can be discarded");
-  }
-  if (cur->id != v.id) return Status::NotFound(v.ref() + " changed while it was discarded");
-  MODELFS_RETURN_IF_ERROR(t.DelVersion(*cur));
-  MODELFS_RETURN_IF_ERROR(
-      t.Audit(MakeAudit(who, "discard", cur->model, cur->number, "", cur->ref(), "draft", "")));
-  MODELFS_RETURN_IF_ERROR(t.Commit());
+  Version gone;
+  MODELFS_RETURN_IF_ERROR(Write([&](WriteTxn& t) -> Status {
+    auto cur = t.view().GetVersion(v.model_id, v.number);
+    if (!cur.ok()) return cur.status();
+    if (cur->state != State::kDraft) {
+      // SPEC §4: EBUSY deleting the target of an alias; ready is read-only.
+      Status read;
+      auto aliases = t.view().AliasesOf(cur->model_id, cur->number, &read);
+      MODELFS_RETURN_IF_ERROR(read);
+      if (!aliases.empty())
+        return Status::Busy(cur->ref() + " is the target of alias " + JoinList(aliases));
+      return Status::ReadOnly(cur->ref() + " is " + std::string(StateName(cur->state)) +
+                              ": only drafts can be discarded");
+    }
+    if (cur->id != v.id) return Status::NotFound(v.ref() + " changed while it was discarded");
+    MODELFS_RETURN_IF_ERROR(t.DelVersion(*cur));
+    MODELFS_RETURN_IF_ERROR(
+        t.Audit(MakeAudit(who, "discard", cur->model, cur->number, "", cur->ref(), "draft", "")));
+    gone = *cur;
+    return t.Commit();
+  }));
   std::error_code ec;
-  sys::RemoveAll(DraftDir(*cur), ec);  // leftovers are gc's
+  sys::RemoveAll(DraftDir(gone), ec);  // leftovers are gc's
   return Status::Ok();
 }
 

@@ -118,8 +118,16 @@ Status WriteTxn::IndexVersion(const Version* before, const Version* after) {
   std::vector<std::string> gone, added;
   std::set_difference(old.begin(), old.end(), now.begin(), now.end(), std::back_inserter(gone));
   std::set_difference(now.begin(), now.end(), old.begin(), old.end(), std::back_inserter(added));
-  for (const auto& k : gone) MODELFS_RETURN_IF_ERROR(DelKey(txn_, reg_->dbi_find_, k));
-  for (const auto& k : added) MODELFS_RETURN_IF_ERROR(PutKey(txn_, reg_->dbi_find_, k));
+  // Recorded like every other write, so that a multi-host replica's index
+  // follows the versions it applies.
+  for (const auto& k : gone) {
+    MODELFS_RETURN_IF_ERROR(DelKey(txn_, reg_->dbi_find_, k));
+    Record(reg_->dbi_find_, k, std::nullopt);
+  }
+  for (const auto& k : added) {
+    MODELFS_RETURN_IF_ERROR(PutKey(txn_, reg_->dbi_find_, k));
+    Record(reg_->dbi_find_, k, std::string_view());
+  }
   return Status::Ok();
 }
 

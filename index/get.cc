@@ -93,6 +93,7 @@ Status VerifyWritten(int fd, const GotFile& f) {
 Status WriteFile(const BlobStore& blobs, GotFile* f, const std::string& to, bool link,
                  mode_t umask_bits) {
   std::string blob = blobs.PathOf(f->digest);
+  MODELFS_RETURN_IF_ERROR(blobs.Ensure(f->digest));  // multi-host: fetched, verified
   FdCloser in{open(blob.c_str(), O_RDONLY | O_CLOEXEC)};
   if (in.fd < 0) {
     if (errno == ENOENT) return Status::Corrupt(f->path + ": its blob " + blob + " is missing; run modelfs fsck");

@@ -103,10 +103,18 @@ Status WriteTxn::UpdateChildren(const Version& key, const Version* now) {
   else if (stored.status().code() != Code::kNotFound) before = ParentKeys(view_, key);  // damaged
   if (now) after = ParentKeys(view_, *now);
   std::string child = VersionKey(key.model_id, key.number);
-  for (const auto& p : before)
-    if (!after.count(p)) MODELFS_RETURN_IF_ERROR(DelEdge(txn_, reg_->dbi_children_, p + child));
-  for (const auto& p : after)
-    if (!before.count(p)) MODELFS_RETURN_IF_ERROR(PutEdge(txn_, reg_->dbi_children_, p + child));
+  // Recorded like every other write, so that a multi-host replica's table
+  // follows the versions it applies.
+  for (const auto& p : before) {
+    if (after.count(p)) continue;
+    MODELFS_RETURN_IF_ERROR(DelEdge(txn_, reg_->dbi_children_, p + child));
+    Record(reg_->dbi_children_, p + child, std::nullopt);
+  }
+  for (const auto& p : after) {
+    if (before.count(p)) continue;
+    MODELFS_RETURN_IF_ERROR(PutEdge(txn_, reg_->dbi_children_, p + child));
+    Record(reg_->dbi_children_, p + child, std::string_view());
+  }
   return Status::Ok();
 }
 

@@ -300,10 +300,8 @@ Status Registry::TrimAudit(const GcOptions& opt, uint64_t upto, const Actor& who
   rep->removed.push_back("audit " + range);
   if (opt.dry_run) return Status::Ok();
   for (size_t i = 0; i < cut; ++i) {
-    std::string key = lmdb::Key64(seqs[i]);
-    MDB_val k = lmdb::Val(key);
-    int rc = mdb_del(t.txn_, dbi_audit_, &k, nullptr);
-    if (rc != 0) return lmdb::Error("removing audit record #" + std::to_string(seqs[i]), rc);
+    Status st = t.Del(dbi_audit_, lmdb::Key64(seqs[i]));
+    if (!st.ok()) return st.WithContext("removing audit record #" + std::to_string(seqs[i]));
   }
   MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "gc", "", 0, "", "audit trail", range, "removed")));
   return t.Commit();
@@ -362,7 +360,9 @@ Result<FsckReport> Registry::Fsck(bool repair, const Actor& who) {
           size += e.size;
           refs.insert(e.digest);
           auto it = checked.find(e.digest);
-          if (it == checked.end()) {
+          if (it == checked.end() && remote_ && !blobs_.Exists(e.digest)) {
+            checked[e.digest] = true;  // multi-host: not cached yet, fetched when read
+          } else if (it == checked.end()) {
             Status st = blobs_.Verify(e.digest);
             bool good = st.ok();
             if (good && SizeOf(blobs_.PathOf(e.digest)) != e.size) {

@@ -127,58 +127,63 @@ Result<Version> StoreAndCommit(Registry* reg, const PushRequest& req, const Acto
     it.size = stored->size;  // the file may have changed since it was planned
   }
 
-  auto tx = WriteTxn::Begin(reg);
-  if (!tx.ok()) return tx.status();
-  WriteTxn& t = **tx;
-  bool new_model = false;
-  auto mr = ModelOrNew(t, req.model, who, &new_model);
-  if (!mr.ok()) return mr.status();
-  Model m = std::move(*mr);
-  auto nv = NewVersion(t, &m, State::kReady, who);
-  if (!nv.ok()) return nv.status();
-  Version v = std::move(*nv);
-  for (const auto& c : req.meta) {
-    std::string b, a;
-    MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &b, &a));
-  }
-  std::vector<TreeItem> tree = TreeOf(*items);
-  for (auto& it : tree)
-    if (!it.dir && it.mode != kSymlinkMode) it.digest = digests.at(it.rel);
-  if (req.if_changed && !new_model) {
-    // Decided in the transaction, against the latest as it is at commit.
-    Status read;
-    uint32_t latest = t.view().LatestReady(m.id, &read);
-    MODELFS_RETURN_IF_ERROR(read);
-    if (latest != 0) {
-      auto lv = t.view().GetVersion(m.id, latest);
-      if (!lv.ok()) return lv.status();
-      if (lv->digest == TreeDigest(tree) && SameMeta(*lv, v)) {
-        if (reused) *reused = true;
-        if (req.alias.empty()) return *lv;  // nothing changes: the transaction aborts
-        auto cur = t.view().GetAlias(m.id, req.alias);
-        if (cur.ok() && cur->version == lv->number) return *lv;
-        std::string note;
-        if (alias_guard) MODELFS_RETURN_IF_ERROR(alias_guard(t.view(), *lv, &note));
-        MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &*lv, req.alias, who, note));
-        MODELFS_RETURN_IF_ERROR(t.Commit());
-        return *lv;
+  // Decided in the transaction (re-run on a conflict with another host).
+  Version out;
+  MODELFS_RETURN_IF_ERROR(reg->Write([&](WriteTxn& t) -> Status {
+    if (reused) *reused = false;
+    bool new_model = false;
+    auto mr = ModelOrNew(t, req.model, who, &new_model);
+    if (!mr.ok()) return mr.status();
+    Model m = std::move(*mr);
+    auto nv = NewVersion(t, &m, State::kReady, who);
+    if (!nv.ok()) return nv.status();
+    Version v = std::move(*nv);
+    for (const auto& c : req.meta) {
+      std::string b, a;
+      MODELFS_RETURN_IF_ERROR(ApplyMeta(t.view(), &v, c, &b, &a));
+    }
+    std::vector<TreeItem> tree = TreeOf(*items);
+    for (auto& it : tree)
+      if (!it.dir && it.mode != kSymlinkMode) it.digest = digests.at(it.rel);
+    if (req.if_changed && !new_model) {
+      // Decided in the transaction, against the latest as it is at commit.
+      Status read;
+      uint32_t latest = t.view().LatestReady(m.id, &read);
+      MODELFS_RETURN_IF_ERROR(read);
+      if (latest != 0) {
+        auto lv = t.view().GetVersion(m.id, latest);
+        if (!lv.ok()) return lv.status();
+        if (lv->digest == TreeDigest(tree) && SameMeta(*lv, v)) {
+          if (reused) *reused = true;
+          out = *lv;
+          if (req.alias.empty()) return Status::Ok();  // nothing changes: the transaction aborts
+          auto cur = t.view().GetAlias(m.id, req.alias);
+          if (cur.ok() && cur->version == lv->number) return Status::Ok();
+          std::string note;
+          if (alias_guard) MODELFS_RETURN_IF_ERROR(alias_guard(t.view(), *lv, &note));
+          MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &*lv, req.alias, who, note));
+          out = *lv;
+          return t.Commit();
+        }
       }
     }
-  }
-  MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
-  MODELFS_RETURN_IF_ERROR(t.PutModel(m));
-  MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
-  if (new_model)
-    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
-  MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "push", m.name, v.number, "", v.ref(), "",
-                                            "ready " + v.digest.hex())));
-  if (!req.alias.empty()) {
-    std::string note;
-    if (alias_guard) MODELFS_RETURN_IF_ERROR(alias_guard(t.view(), v, &note));
-    MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &v, req.alias, who, note));
-  }
-  MODELFS_RETURN_IF_ERROR(t.Commit());
-  return v;
+    MODELFS_RETURN_IF_ERROR(PutTree(t, &v, tree));
+    MODELFS_RETURN_IF_ERROR(t.PutModel(m));
+    MODELFS_RETURN_IF_ERROR(t.PutVersion(v));
+    if (new_model)
+      MODELFS_RETURN_IF_ERROR(
+          t.Audit(MakeAudit(who, "create", m.name, 0, "", m.name, "", "model")));
+    MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "push", m.name, v.number, "", v.ref(), "",
+                                              "ready " + v.digest.hex())));
+    if (!req.alias.empty()) {
+      std::string note;
+      if (alias_guard) MODELFS_RETURN_IF_ERROR(alias_guard(t.view(), v, &note));
+      MODELFS_RETURN_IF_ERROR(MoveAlias(t, m, &v, req.alias, who, note));
+    }
+    out = v;
+    return t.Commit();
+  }));
+  return out;
 }
 
 }  // namespace

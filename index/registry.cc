@@ -15,6 +15,9 @@
 //             meta says it is built)
 //   find      value keys → ""  (find_index.h; meta "find_index" → "1" once built)
 //   usage     model_id(8) number(4) → Usage (usage.cc; meta "usage_seq" counts flushes)
+// and, in a multi-host ROOT only, the replica's own position (never
+// replicated: written by ApplyCommit and WriteTxn::Commit directly):
+//   meta      "replica.seq" → u64, "replica.rev" → u64
 #include "index/registry.h"
 
 #include <fcntl.h>
@@ -32,6 +35,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <random>
 #include <type_traits>
 
 #include "index/lmdb_keys.h"
@@ -428,6 +432,7 @@ Result<std::string> Snapshot::GetState(std::string_view key) const {
 Registry::Registry(std::string root) : root_(std::move(root)), blobs_(root_) {}
 
 Registry::~Registry() {
+  remote_.reset();  // its follower applies to this registry: stopped first
   for (MDB_txn* t : read_pool_) mdb_txn_abort(t);
   if (env_) mdb_env_close(env_);
 }
@@ -487,6 +492,17 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
     return Status::NoAccess("cannot open registry " + root + ": permission denied on " + idx);
   std::unique_ptr<Registry> reg(new Registry(root));
   MODELFS_RETURN_IF_ERROR(reg->OpenEnv());
+  if (stat((root + "/registry.toml").c_str(), &st) == 0) {
+    ReplicationFactory make = GetReplicationFactory();
+    if (!make)
+      return Status::Invalid(root + " is a multi-host registry (registry.toml), which this "
+                             "program cannot open");
+    auto remote = make(root);
+    if (!remote.ok()) return remote.status();
+    reg->remote_ = std::move(*remote);
+    Replication* r = reg->remote_.get();
+    reg->blobs_.SetFetch([r](const Digest& d) { return r->FetchBlob(d); });
+  }
   return reg;
 }
 
@@ -528,6 +544,7 @@ Status Registry::OpenEnv() {
       return Error(std::string("cannot open index table ") + d.name, rc);
     }
     *d.dbi = dbi;
+    tables_.emplace_back(d.name, dbi);
   }
   // A new index: ids start after the root's; the format is 1. (An index
   // whose next_id went missing later is not new: it has models.)
@@ -594,6 +611,110 @@ Result<Snapshot> Registry::Read() const {
   MDB_txn* t = TakeReadTxn();
   if (!t) return Status::IO("cannot begin a read transaction on " + root_);
   return Snapshot(this, t, true);
+}
+
+// ---------------------------------------------------------------- replica
+
+namespace {
+constexpr const char* kSeqKey = "replica.seq";
+constexpr const char* kRevKey = "replica.rev";
+// Commits re-run on conflict before giving up: each retry follows a commit
+// of another host, so this many in a row means the registry is too busy.
+constexpr int kWriteAttempts = 30;
+}  // namespace
+
+const std::string& Registry::TableName(unsigned dbi) const {
+  static const std::string kNone;
+  for (const auto& [name, d] : tables_)
+    if (d == dbi) return name;
+  return kNone;
+}
+
+Result<ReplicaPosition> Registry::PositionIn(MDB_txn* txn) const {
+  auto seq = GetCounter(txn, dbi_meta_, kSeqKey);
+  if (!seq.ok()) return seq.status();
+  auto rev = GetCounter(txn, dbi_meta_, kRevKey);
+  if (!rev.ok()) return rev.status();
+  return ReplicaPosition{*seq, static_cast<int64_t>(*rev)};
+}
+
+Status Registry::PutPosition(MDB_txn* txn, const ReplicaPosition& pos) {
+  std::string seq = Key64(pos.seq), rev = Key64(static_cast<uint64_t>(pos.revision));
+  MDB_val sk = Val(kSeqKey), sv = Val(seq), rk = Val(kRevKey), rv = Val(rev);
+  int rc = mdb_put(txn, dbi_meta_, &sk, &sv, 0);
+  if (rc == 0) rc = mdb_put(txn, dbi_meta_, &rk, &rv, 0);
+  if (rc != 0) return Error("recording the replica's position", rc);
+  return Status::Ok();
+}
+
+Result<ReplicaPosition> Registry::Position() const {
+  auto snap = Read();
+  if (!snap.ok()) return snap.status();
+  return PositionIn(snap->txn_);
+}
+
+Status Registry::CatchUp() { return remote_ ? remote_->CatchUp(*this) : Status::Ok(); }
+
+Status Registry::Follow() { return remote_ ? remote_->Follow(*this) : Status::Ok(); }
+
+Status Registry::ApplyCommit(const ReplicaPosition& pos, const std::vector<Change>& changes) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  if (rc != 0) return Error("cannot begin a write transaction", rc);
+  auto abort = [&](Status st) {
+    mdb_txn_abort(txn);
+    return st;
+  };
+  auto at = PositionIn(txn);
+  if (!at.ok()) return abort(at.status());
+  if (pos.seq <= at->seq) return abort(Status::Ok());  // applied already (another process)
+  if (pos.seq != at->seq + 1)
+    return abort(Status::Corrupt("replica at commit " + std::to_string(at->seq) +
+                                 " cannot apply commit " + std::to_string(pos.seq) +
+                                 ": commits are applied in order"));
+  for (const Change& c : changes) {
+    unsigned dbi = 0;
+    bool found = false;
+    for (const auto& [name, d] : tables_)
+      if (name == c.table) dbi = d, found = true;
+    if (!found || !IsReplicatedTable(c.table))
+      return abort(Status::Corrupt("commit " + std::to_string(pos.seq) + " changes table \"" +
+                                   c.table + "\", which this host does not replicate"));
+    if (c.key.empty())
+      return abort(Status::Corrupt("commit " + std::to_string(pos.seq) + " has an empty key"));
+    MDB_val k = Val(c.key);
+    if (c.value) {
+      MDB_val v = Val(*c.value);
+      rc = mdb_put(txn, dbi, &k, &v, 0);
+    } else {
+      rc = mdb_del(txn, dbi, &k, nullptr);
+      if (rc == MDB_NOTFOUND) rc = 0;
+    }
+    if (rc != 0) return abort(Error("applying commit " + std::to_string(pos.seq), rc));
+  }
+  Status st = PutPosition(txn, pos);
+  if (!st.ok()) return abort(st);
+  rc = sys::TxnCommit(txn);
+  if (rc != 0) return Error("applying commit " + std::to_string(pos.seq), rc);
+  return Status::Ok();
+}
+
+Status Registry::Write(const std::function<Status(WriteTxn&)>& body) {
+  for (int attempt = 1;; ++attempt) {
+    if (remote_) MODELFS_RETURN_IF_ERROR(remote_->CatchUp(*this));
+    auto tx = WriteTxn::Begin(this);
+    if (!tx.ok()) return tx.status();
+    Status st = body(**tx);
+    if (!(*tx)->conflicted()) return st;
+    if (attempt == kWriteAttempts)
+      return Status::Busy("gave up after " + std::to_string(attempt) +
+                          " attempts: other hosts kept committing first; try again");
+    // Randomised, growing: two hosts that collided should not collide again.
+    tx->reset();
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    int most_ms = 5 * std::min(attempt, 10);
+    usleep(static_cast<useconds_t>(1000 * (1 + rng() % most_ms)));
+  }
 }
 
 // ---------------------------------------------------------- fsck's checks
@@ -758,17 +879,19 @@ Status Registry::CheckCounters(bool repair, bool records_damaged, const Actor& w
 namespace modelfs {
 
 Status Registry::PutState(std::string_view key, std::string_view value) {
-  auto tx = WriteTxn::Begin(this);
-  if (!tx.ok()) return tx.status();
+  // Through Write: on a multi-host registry the record is the registry's
+  // (a hook's cursor goes with whichever host delivers), retried on conflict.
   std::string k = "state/" + std::string(key);
-  if (value.empty()) {
-    MDB_val mk = lmdb::Val(k);
-    int rc = mdb_del((*tx)->txn_, dbi_meta_, &mk, nullptr);
-    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::Error("deleting meta record \"" + k + "\"", rc);
-  } else {
-    MODELFS_RETURN_IF_ERROR((*tx)->Put(dbi_meta_, k, value));
-  }
-  return (*tx)->Commit();
+  return Write([&](WriteTxn& tx) -> Status {
+    if (value.empty()) {
+      auto cur = tx.view().GetState(key);
+      if (!cur.ok()) return cur.status();
+      if (!cur->empty()) MODELFS_RETURN_IF_ERROR(tx.Del(dbi_meta_, k));
+    } else {
+      MODELFS_RETURN_IF_ERROR(tx.Put(dbi_meta_, k, value));
+    }
+    return tx.Commit();
+  });
 }
 
 }  // namespace modelfs

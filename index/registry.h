@@ -22,6 +22,7 @@
 #include "index/metadata.h"
 #include "index/names.h"
 #include "index/records.h"
+#include "index/replication.h"
 #include "index/status.h"
 #include "index/usage.h"
 
@@ -31,6 +32,7 @@ struct MDB_txn;
 namespace modelfs {
 
 class Registry;
+class WriteTxn;
 
 // A read view of the index. Visitors return false to stop early.
 //
@@ -212,6 +214,30 @@ class Registry {
 
   Result<Snapshot> Read() const;
 
+  // ---- Multi-host (SPEC §7; replication.h). A ROOT holding registry.toml
+  // is a replica of an index of record on other engines; Open attaches its
+  // Replication (SetReplicationFactory must have been called).
+  bool multi_host() const { return remote_ != nullptr; }
+  Replication* replication() { return remote_.get(); }
+  // Applies what the index of record holds beyond the replica (Ok at once
+  // on a single-host ROOT); IO when it cannot be reached.
+  Status CatchUp();
+  // Follows the index of record on a thread of its own (the mount).
+  Status Follow();
+  // The replica's position: the last commit it applied.
+  Result<ReplicaPosition> Position() const;
+  // Applies commit `pos.seq` of the index of record, made of `changes`, as
+  // one LMDB transaction that also records `pos`. A commit applied already
+  // is skipped; one that does not follow the replica's position is
+  // Corrupt (commits are applied in order). For Replication engines.
+  Status ApplyCommit(const ReplicaPosition& pos, const std::vector<Change>& changes);
+  // Runs `body` on a new write transaction (it ends with Commit, or returns
+  // an error to abort). Multi-host: the replica is caught up first, and
+  // when another host commits first (WriteTxn::conflicted) the whole body
+  // runs again, decisions, policy gates and all, on the fresh state, a
+  // bounded number of times. Single-host: it runs once.
+  Status Write(const std::function<Status(WriteTxn&)>& body);
+
   // Stores the files and commits a new ready version with the next number.
   // Creates the model when it does not exist. `alias_guard` is run for the
   // alias, when one is asked for.
@@ -380,6 +406,11 @@ class Registry {
   Status CheckFindIndex(bool repair, FsckReport* rep);
   MDB_txn* TakeReadTxn() const;
   void GiveBackReadTxn(MDB_txn* txn) const;
+  // The name of table `dbi` ("models"), as in OpenEnv's list; 0 when unknown.
+  const std::string& TableName(unsigned dbi) const;
+  // The replica's position as transaction `txn` sees it, and its update.
+  Result<ReplicaPosition> PositionIn(MDB_txn* txn) const;
+  Status PutPosition(MDB_txn* txn, const ReplicaPosition& pos);
 
   std::string root_;
   BlobStore blobs_;
@@ -390,6 +421,8 @@ class Registry {
   mutable std::mutex pool_mu_;                  // guards read_pool_
   mutable std::vector<MDB_txn*> read_pool_;     // reset read txns for reuse
   DraftWriters writers_;                        // this process's draft writers
+  std::vector<std::pair<std::string, unsigned>> tables_;  // name → dbi, all tables
+  std::unique_ptr<Replication> remote_;         // multi-host: the engine
 };
 
 }  // namespace modelfs

@@ -106,8 +106,13 @@ Status Registry::AddUsage(const std::vector<UseBatchItem>& batch) {
     wrote = true;
   }
   if (!wrote) return Status::Ok();
+  // usage_seq, like the usage table, is this host's own: written past the
+  // change set, so a multi-host registry commits nothing for a flush.
   auto seq = GetCounter(tx.txn_, dbi_meta_, "usage_seq");
-  MODELFS_RETURN_IF_ERROR(tx.Put(dbi_meta_, "usage_seq", Key64((seq.ok() ? *seq : 0) + 1)));
+  std::string next = Key64((seq.ok() ? *seq : 0) + 1);
+  MDB_val sk = Val("usage_seq"), sv = Val(next);
+  int rc = mdb_put(tx.txn_, dbi_meta_, &sk, &sv, 0);
+  if (rc != 0) return Error("index write", rc);
   // Not audited: a use is no change a user made (see usage.h).
   return tx.Commit();
 }

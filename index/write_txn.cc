@@ -25,10 +25,29 @@ Result<std::unique_ptr<WriteTxn>> WriteTxn::Begin(Registry* reg) {
   return std::unique_ptr<WriteTxn>(new WriteTxn(reg, txn));
 }
 
+void WriteTxn::Record(unsigned dbi, std::string_view key, std::optional<std::string_view> val) {
+  if (!reg_->remote_) return;
+  const std::string& table = reg_->TableName(dbi);
+  if (!IsReplicatedTable(table)) return;
+  Change c{table, std::string(key), {}};
+  if (val) c.value = std::string(*val);
+  changes_.changes.push_back(std::move(c));
+}
+
 Status WriteTxn::Put(unsigned dbi, std::string_view key, std::string_view val) {
   MDB_val k = Val(key), v = Val(val);
   int rc = mdb_put(txn_, dbi, &k, &v, 0);
   if (rc != 0) return Error("index write", rc);
+  Record(dbi, key, val);
+  return Status::Ok();
+}
+
+// Deleting an absent record is an error, as mdb_del makes it.
+Status WriteTxn::Del(unsigned dbi, std::string_view key) {
+  MDB_val k = Val(key);
+  int rc = mdb_del(txn_, dbi, &k, nullptr);
+  if (rc != 0) return Error("index delete", rc);
+  Record(dbi, key, std::nullopt);
   return Status::Ok();
 }
 
@@ -54,6 +73,8 @@ Status WriteTxn::PutVersion(const Version& v) {
 }
 
 Status WriteTxn::PutEntry(const Entry& e) {
+  // The object store must hold a file's blob before any host sees it.
+  if (reg_->remote_ && e.is_file()) changes_.blobs.push_back(e.digest);
   return Put(reg_->dbi_entries_, Key64Name(e.parent, e.name), Encode(e));
 }
 
@@ -62,11 +83,7 @@ Status WriteTxn::PutAlias(ObjectId model_id, const Alias& a) {
 }
 
 Status WriteTxn::DelAlias(ObjectId model_id, std::string_view name) {
-  std::string key = Key64Name(model_id, name);
-  MDB_val k = Val(key);
-  int rc = mdb_del(txn_, reg_->dbi_aliases_, &k, nullptr);
-  if (rc != 0) return Error("index delete", rc);
-  return Status::Ok();
+  return Del(reg_->dbi_aliases_, Key64Name(model_id, name));
 }
 
 Status WriteTxn::DelEntries(ObjectId parent) {
@@ -77,9 +94,7 @@ Status WriteTxn::DelEntries(ObjectId parent) {
   }));
   for (auto& [key, e] : children) {
     if (e.is_dir()) MODELFS_RETURN_IF_ERROR(DelEntries(e.id));
-    MDB_val k = Val(key);
-    int rc = mdb_del(txn_, reg_->dbi_entries_, &k, nullptr);
-    if (rc != 0) return Error("index delete", rc);
+    MODELFS_RETURN_IF_ERROR(Del(reg_->dbi_entries_, key));
   }
   return Status::Ok();
 }
@@ -89,11 +104,11 @@ Status WriteTxn::DelVersion(const Version& v) {
   MODELFS_RETURN_IF_ERROR(DelEntries(v.id));
   MODELFS_RETURN_IF_ERROR(IndexVersion(&v, nullptr));
   std::string key = VersionKey(v.model_id, v.number);
+  MODELFS_RETURN_IF_ERROR(Del(reg_->dbi_versions_, key));
+  // Its use counts go with it (a never-used version has none). They are
+  // this host's own: not replicated.
   MDB_val k = Val(key);
-  int rc = mdb_del(txn_, reg_->dbi_versions_, &k, nullptr);
-  if (rc != 0) return Error("index delete", rc);
-  // Its use counts go with it (a never-used version has none).
-  rc = mdb_del(txn_, reg_->dbi_usage_, &k, nullptr);
+  int rc = mdb_del(txn_, reg_->dbi_usage_, &k, nullptr);
   if (rc != 0 && rc != MDB_NOTFOUND) return Error("index delete", rc);
   return Status::Ok();
 }
@@ -109,6 +124,18 @@ Status WriteTxn::Audit(AuditRecord r) {
 }
 
 Status WriteTxn::Commit() {
+  if (reg_->remote_ && !changes_.empty()) {
+    // The index of record first: the replica follows it, never leads.
+    auto base = reg_->PositionIn(txn_);
+    if (!base.ok()) return base.status();
+    auto pos = reg_->remote_->Commit(*reg_, changes_, *base);
+    if (!pos.ok()) return pos.status();
+    if (!*pos) {
+      conflicted_ = true;
+      return Status::Busy("another host committed a change first");
+    }
+    MODELFS_RETURN_IF_ERROR(reg_->PutPosition(txn_, **pos));
+  }
   done_ = true;
   int rc = sys::TxnCommit(txn_);
   if (rc != 0) return Error("index commit", rc);

@@ -7,6 +7,7 @@
 
 #include "index/lmdb_keys.h"
 #include "index/registry.h"
+#include "index/replication.h"
 
 namespace modelfs {
 
@@ -26,14 +27,25 @@ class WriteTxn {
   Status DelAlias(ObjectId model_id, std::string_view name);
   Status DelVersion(const Version& v);  // with all its entries and its usage record
   Status Audit(AuditRecord r);          // fills seq and time when unset
+  // Commits. In a multi-host ROOT the change set is first committed to the
+  // index of record (Replication::Commit); when another host committed
+  // first, nothing is committed, conflicted() is set and Registry::Write
+  // runs the whole change again on the caught-up replica.
   Status Commit();
+  bool conflicted() const { return conflicted_; }
+  // What this transaction changed so far (replicated tables only).
+  const ChangeSet& changes() const { return changes_; }
 
   Registry* reg() { return reg_; }
 
  private:
   friend class Registry;  // fsck's repair of the meta counters
   WriteTxn(Registry* reg, MDB_txn* txn);
+  // Every put and delete of a record goes through these two, which record
+  // it in changes_ when its table is replicated.
   Status Put(unsigned dbi, std::string_view key, std::string_view val);
+  Status Del(unsigned dbi, std::string_view key);
+  void Record(unsigned dbi, std::string_view key, std::optional<std::string_view> val);
   Status DelEntries(ObjectId parent);
   // Keeps the children table in step with the version at `key`'s record
   // becoming `now` (nullptr: deleted): lineage.cc.
@@ -46,6 +58,8 @@ class WriteTxn {
   MDB_txn* txn_;
   Snapshot view_;
   bool done_ = false;
+  bool conflicted_ = false;
+  ChangeSet changes_;
 };
 
 // A new model named `name`, owned and created by `who` now (not yet put).
