@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "index/events.h"
+#include "index/find.h"
 #include "hooks/command.h"
 #include "index/remote/http.h"
 
@@ -134,6 +135,17 @@ Attempt SendRun(const policy::Hook& hook, const std::string& body, const json& e
 
 }  // namespace
 
+bool WhenHolds(const Snapshot& snap, const policy::Hook& hook, const AuditRecord& r) {
+  if (!hook.when) return true;
+  if (r.model.empty() || r.version == 0) return false;
+  auto v = snap.GetVersion(r.model, r.version);
+  if (!v.ok()) return false;  // gone (gc) or damaged: nothing to judge
+  expr::EvalContext ctx;
+  ctx.aliases = [&snap](const Version& x) { return snap.AliasesOf(x.model_id, x.number); };
+  ctx.last_used_at = [&snap](const Version& x) { return LastUsedAt(snap, x); };
+  return hook.when->Eval(*v, ctx);
+}
+
 milliseconds Backoff(int attempts) {
   int64_t ms = 1000;
   for (int i = 1; i < attempts && ms < 300000; ++i) ms *= 2;
@@ -212,7 +224,12 @@ milliseconds Deliverer::RunHook(const policy::Hook& hook, const policy::Policy& 
   constexpr size_t kBatch = 64;
   constexpr milliseconds kErrorRetry{5000};  // the index could not be read or written
   HookState st;
-  std::vector<std::pair<AuditRecord, std::string>> due;
+  struct Due {
+    AuditRecord r;
+    std::string type;
+    bool match;  // on = [...] and when = EXPR
+  };
+  std::vector<Due> due;
   {
     auto snap = reg_->Read();
     if (!snap.ok()) {
@@ -236,7 +253,7 @@ milliseconds Deliverer::RunHook(const policy::Hook& hook, const policy::Policy& 
     int64_t now = NowNs();
     if (st.attempts > 0 && st.next_at_ns > now) return milliseconds((st.next_at_ns - now) / 1000000 + 1);
     Status s = ForEachEvent(*snap, st.done, [&](const AuditRecord& r, const std::string& type) {
-      due.emplace_back(r, type);
+      due.push_back({r, type, hook.Matches(type) && WhenHolds(*snap, hook, r)});
       return due.size() < kBatch;
     });
     if (!s.ok()) log_("hook " + hook.name + ": " + s.message());
@@ -244,8 +261,8 @@ milliseconds Deliverer::RunHook(const policy::Hook& hook, const policy::Policy& 
   // Delivered with no snapshot held: a command may run for minutes.
   uint64_t start = st.done;
   milliseconds next = kNone;
-  for (const auto& [r, type] : due) {
-    if (!hook.Matches(type)) {
+  for (const auto& [r, type, match] : due) {
+    if (!match) {
       st.done = r.seq;
       continue;
     }

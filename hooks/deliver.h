@@ -76,6 +76,11 @@ struct Attempt {
 Attempt Send(const policy::Hook& hook, const nlohmann::json& event, const std::string& delivery_id,
              const std::string& user);
 
+// Whether the event `r` satisfies the hook's `when` (true without one):
+// evaluated against its version as `snap` has it; false for an event
+// without a version, or whose version is gone.
+bool WhenHolds(const Snapshot& snap, const policy::Hook& hook, const AuditRecord& r);
+
 // The retry delay after `attempts` failures: 1 s doubling, at most 5 min,
 // +-20% jitter.
 std::chrono::milliseconds Backoff(int attempts);

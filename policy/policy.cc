@@ -683,8 +683,22 @@ class Parser {
           }
           h.max_attempts = static_cast<int>(i->get());
         } else if (k == "when") {
-          Fail(key.source(), field + ": conditions on hooks are not supported yet; "
-                                     "match on event types with on = [...]");
+          if (str == nullptr) {
+            Fail(value.source(), field + " must be an expression string such as "
+                                         "\"metrics.auc >= 0.9\"");
+            continue;
+          }
+          expr::ParseError pe;
+          auto e = expr::Expr::Parse(str->get(), &pe);
+          if (!e.ok()) {
+            // The column inside the string, past its opening quote (a
+            // basic string without escapes before the error: exact).
+            toml::source_region at = value.source();
+            at.begin.column += static_cast<toml::source_index>(pe.column);
+            Fail(at, field + ": " + pe.message);
+            continue;
+          }
+          h.when = std::make_shared<const expr::Expr>(std::move(*e));
         } else {
           Fail(key.source(), "unknown key " + Quote(k) + " in " + where +
                                  "; expected name, on, run, url, secret_file, timeout or "

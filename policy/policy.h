@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "index/expr.h"
 #include "index/status.h"
 #include "policy/gates.h"
 #include "policy/identity.h"
@@ -71,7 +72,11 @@ struct Hook {
   std::string secret_file;      // url hooks: the HMAC key, the file's bytes
   int64_t timeout_seconds = 30;  // one attempt
   int max_attempts = 8;          // then the delivery is given up (hooks status lists it)
-  // Whether an event of `type` is for this hook.
+  // when = EXPR (index/expr.h), evaluated against the event's version as
+  // it is at delivery; null when the hook has none. An event without a
+  // version (model.created, gc) never satisfies a `when`.
+  std::shared_ptr<const expr::Expr> when;
+  // Whether an event of `type` is for this hook (its `when` aside).
   bool Matches(std::string_view type) const;
 };
 

@@ -71,8 +71,11 @@ TEST_CASE("bad [[hooks]] are refused at the line and column of the mistake") {
             .find("from 1 to 1000") != std::string::npos);
   CHECK(ParseError("[[hooks]]\nname = \"a\"\non = [\"x\"]\nrun = [\"t\"]\nsecret_file = \"/k\"\n")
             .find("a run hook has none") != std::string::npos);
-  CHECK(ParseError("[[hooks]]\nname = \"a\"\non = [\"x\"]\nrun = [\"t\"]\nwhen = \"x\"\n")
-            .find("not supported yet") != std::string::npos);
+  // when = EXPR: a malformed one points at its column inside the string.
+  CHECK(ParseError("[[hooks]]\nname = \"a\"\non = [\"x\"]\nrun = [\"t\"]\nwhen = \"metrics.auc >= \\\"hi\\\"\"\n")
+            .rfind("p.toml:5:24: [[hooks]] #1.when: metrics.auc is a number", 0) == 0);
+  CHECK(ParseOk("[[hooks]]\nname = \"a\"\non = [\"x\"]\nrun = [\"t\"]\nwhen = \"metrics.auc >= 0.9\"\n")
+            ->hook("a")->when != nullptr);
 }
 
 TEST_CASE("backoff doubles from 1 s, with jitter, up to 5 min") {
@@ -228,6 +231,33 @@ TEST_CASE("check gates: the check runs outside the transaction, once, on the ver
   auto m = snap->GetModel("churn");
   REQUIRE(m.ok());
   CHECK(snap->GetAlias(m->id, "production")->version == 1);
+}
+
+}  // namespace
+}  // namespace modelfs
+
+namespace modelfs {
+namespace {
+
+TEST_CASE("when = EXPR: only events whose version satisfies it are delivered; others pass by") {
+  Fixture f;
+  std::string out = f.tmp.path + "/out";
+  std::filesystem::create_directories(out);
+  auto pol = ParseOk("hook_user = \"" + Me() + "\"\n[[hooks]]\nname = \"good\"\non = [\"version.ready\"]\n"
+                     "when = \"metrics.auc >= 0.9 and model ~ \\\"churn*\\\"\"\n"
+                     "run = [\"/bin/sh\", \"-c\", \"echo $MODELFS_MODEL@$MODELFS_VERSION >>" + out + "/log\"]\n");
+  hooks::Deliverer d(f.reg.get(), [&] { return pol; }, [](const std::string&) {});
+  d.RunOnce();
+  f.Push("churn", {{"metrics.auc", "0.8"}});
+  f.Push("churn", {{"metrics.auc", "0.95"}});
+  f.Push("fraud", {{"metrics.auc", "0.99"}});
+  d.RunOnce();
+  CHECK(testing::ReadFile(out + "/log") == "churn@2\n");
+  auto snap = f.reg->Read();
+  REQUIRE(snap.ok());
+  auto st = hooks::LoadState(*snap, "good");
+  REQUIRE(st.ok());
+  CHECK(st->done == snap->LastAuditSeq());  // the others were passed by, not left pending
 }
 
 }  // namespace
