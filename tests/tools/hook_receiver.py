@@ -36,7 +36,7 @@ class Handler(BaseHTTPRequestHandler):
             ev = {}
         rec = {"id": self.headers.get("X-Modelfs-Delivery"), "event": self.headers.get("X-Modelfs-Event"),
                "seq": ev.get("seq"), "type": ev.get("type"), "sig_ok": ok, "path": self.path,
-               "content_type": self.headers.get("Content-Type")}
+               "content_type": self.headers.get("Content-Type"), "t_ns": time.time_ns()}
         with open(os.path.join(DIR, "received.jsonl"), "a") as f:
             f.write(json.dumps(rec) + "\n")
             f.flush()
