@@ -4,6 +4,7 @@
 #include "index/remote/http.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cctype>
@@ -14,11 +15,61 @@
 namespace modelfs::remote {
 namespace {
 
-void GlobalInit() {
+// libcurl is loaded when the first request is made, not linked: it brings
+// some thirty libraries (TLS, Kerberos, LDAP, HTTP/2 ...) whose loading
+// would cost every `modelfs` command a few milliseconds, while only the
+// multi-host engine and webhooks need it.
+struct CurlApi {
+  CURLcode (*global_init)(long) = nullptr;
+  CURL* (*easy_init)() = nullptr;
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...) = nullptr;
+  CURLcode (*easy_perform)(CURL*) = nullptr;
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...) = nullptr;
+  void (*easy_cleanup)(CURL*) = nullptr;
+  const char* (*easy_strerror)(CURLcode) = nullptr;
+  curl_slist* (*slist_append)(curl_slist*, const char*) = nullptr;
+  void (*slist_free_all)(curl_slist*) = nullptr;
+};
+
+CurlApi g_curl;
+std::string g_curl_error;  // why it could not be loaded; empty when loaded
+
+template <class F>
+bool Sym(void* lib, const char* name, F* out) {
+  *out = reinterpret_cast<F>(dlsym(lib, name));
+  if (*out == nullptr) g_curl_error = std::string("libcurl lacks ") + name;
+  return *out != nullptr;
+}
+
+// Loads libcurl (libcurl.so.4, Debian's libcurl4) and initialises it, once
+// per process; never unloaded (other threads may still use it at exit).
+// Ok, or IO saying what is missing.
+Status GlobalInit() {
   static std::once_flag once;
-  // curl_global_init is not thread-safe; once per process, never cleaned up
-  // (other threads may still be using curl at exit).
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::call_once(once, [] {
+    void* lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      const char* e = dlerror();
+      g_curl_error = std::string("cannot load libcurl (install Debian's libcurl4): ") + (e ? e : "");
+      return;
+    }
+    bool ok = Sym(lib, "curl_global_init", &g_curl.global_init) &&
+              Sym(lib, "curl_easy_init", &g_curl.easy_init) &&
+              Sym(lib, "curl_easy_setopt", &g_curl.easy_setopt) &&
+              Sym(lib, "curl_easy_perform", &g_curl.easy_perform) &&
+              Sym(lib, "curl_easy_getinfo", &g_curl.easy_getinfo) &&
+              Sym(lib, "curl_easy_cleanup", &g_curl.easy_cleanup) &&
+              Sym(lib, "curl_easy_strerror", &g_curl.easy_strerror) &&
+              Sym(lib, "curl_slist_append", &g_curl.slist_append) &&
+              Sym(lib, "curl_slist_free_all", &g_curl.slist_free_all);
+    if (ok && g_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      g_curl_error = "curl_global_init failed";
+      ok = false;
+    }
+    if (!ok) g_curl = CurlApi{};
+  });
+  if (g_curl.easy_init == nullptr) return Status::IO(g_curl_error);
+  return Status::Ok();
 }
 
 struct Transfer {
@@ -83,11 +134,11 @@ int OnProgress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 
 struct Handle {
-  CURL* h = curl_easy_init();
+  CURL* h = g_curl.easy_init();
   curl_slist* headers = nullptr;
   ~Handle() {
-    curl_slist_free_all(headers);
-    if (h != nullptr) curl_easy_cleanup(h);
+    g_curl.slist_free_all(headers);
+    if (h != nullptr) g_curl.easy_cleanup(h);
   }
 };
 
@@ -95,44 +146,44 @@ struct Handle {
 void Prepare(Handle& hd, const HttpRequest& req, const RetryPolicy& pol, Transfer& t,
              std::chrono::milliseconds timeout, char* errbuf) {
   CURL* h = hd.h;
-  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(pol.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-  for (const auto& line : req.headers) hd.headers = curl_slist_append(hd.headers, line.c_str());
+  g_curl.easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  g_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  g_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
+  g_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(pol.connect_timeout.count()));
+  g_curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  g_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+  g_curl.easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  g_curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+  g_curl.easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  for (const auto& line : req.headers) hd.headers = g_curl.slist_append(hd.headers, line.c_str());
   // No "Expect: 100-continue" (one round trip fewer), except on signed
   // requests: libcurl 7.88 signs the "Expect:" that removes the header as a
   // header `expect` with an empty value, which it then does not send, so
   // the store's signature never matches (s3api: SignatureDoesNotMatch).
   // There, uploads over 1 MiB wait for the store's 100 Continue.
-  if (req.aws_sigv4.empty()) hd.headers = curl_slist_append(hd.headers, "Expect:");
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd.headers);
+  if (req.aws_sigv4.empty()) hd.headers = g_curl.slist_append(hd.headers, "Expect:");
+  g_curl.easy_setopt(h, CURLOPT_HTTPHEADER, hd.headers);
   if (req.method == "HEAD") {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    g_curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (req.method == "PUT") {
     // An upload, so that libcurl sends Content-Length and signs the same
     // request it sends; the body is read from memory.
     t.upload = req.body;
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, OnUpload);
-    curl_easy_setopt(h, CURLOPT_READDATA, &t);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    g_curl.easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    g_curl.easy_setopt(h, CURLOPT_READFUNCTION, OnUpload);
+    g_curl.easy_setopt(h, CURLOPT_READDATA, &t);
+    g_curl.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   } else if (req.method == "POST") {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    g_curl.easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
+    g_curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   } else if (req.method != "GET") {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    g_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
   if (!req.aws_sigv4.empty()) {
-    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, req.aws_sigv4.c_str());
+    g_curl.easy_setopt(h, CURLOPT_AWS_SIGV4, req.aws_sigv4.c_str());
     // Separately, not as "user:password": a tempauth key id holds a colon.
-    curl_easy_setopt(h, CURLOPT_USERNAME, req.aws_key_id.c_str());
-    curl_easy_setopt(h, CURLOPT_PASSWORD, req.aws_secret.c_str());
+    g_curl.easy_setopt(h, CURLOPT_USERNAME, req.aws_key_id.c_str());
+    g_curl.easy_setopt(h, CURLOPT_PASSWORD, req.aws_secret.c_str());
   }
 }
 
@@ -152,13 +203,13 @@ bool RetryableCurl(CURLcode rc) {
 }
 
 std::string Describe(const HttpRequest& req, CURLcode rc, const char* errbuf) {
-  return req.method + " " + req.url + ": " + (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+  return req.method + " " + req.url + ": " + (errbuf[0] != '\0' ? errbuf : g_curl.easy_strerror(rc));
 }
 
 }  // namespace
 
 Result<HttpResponse> Http::Send(const HttpRequest& req) const {
-  GlobalInit();
+  if (Status loaded = GlobalInit(); !loaded.ok()) return loaded.WithContext(req.method + " " + req.url);
   thread_local std::mt19937 rng{std::random_device{}()};
   std::chrono::milliseconds backoff = policy_.first_backoff;
   std::string last_error;
@@ -170,10 +221,10 @@ Result<HttpResponse> Http::Send(const HttpRequest& req) const {
     t.resp = &resp;
     char errbuf[CURL_ERROR_SIZE] = {};
     Prepare(hd, req, policy_, t, policy_.timeout, errbuf);
-    CURLcode rc = curl_easy_perform(hd.h);
+    CURLcode rc = g_curl.easy_perform(hd.h);
     bool retry;
     if (rc == CURLE_OK) {
-      curl_easy_getinfo(hd.h, CURLINFO_RESPONSE_CODE, &resp.status);
+      g_curl.easy_getinfo(hd.h, CURLINFO_RESPONSE_CODE, &resp.status);
       if (!RetryableStatus(resp.status) || attempt >= policy_.attempts) return resp;
       last_error = req.method + " " + req.url + ": HTTP " + std::to_string(resp.status);
       retry = true;
@@ -192,7 +243,7 @@ Result<HttpResponse> Http::Send(const HttpRequest& req) const {
 
 Status Http::Stream(const HttpRequest& req, HttpResponse* head, const BodySink& sink,
                     const std::function<bool()>& cancelled) const {
-  GlobalInit();
+  if (Status loaded = GlobalInit(); !loaded.ok()) return loaded.WithContext(req.method + " " + req.url);
   Handle hd;
   if (hd.h == nullptr) return Status::IO(req.method + " " + req.url + ": curl_easy_init failed");
   Transfer t;
@@ -202,7 +253,7 @@ Status Http::Stream(const HttpRequest& req, HttpResponse* head, const BodySink& 
   // piece of body reaches the sink.
   BodySink wrapped = [&](const char* data, size_t size) {
     if (!got_status) {
-      curl_easy_getinfo(hd.h, CURLINFO_RESPONSE_CODE, &head->status);
+      g_curl.easy_getinfo(hd.h, CURLINFO_RESPONSE_CODE, &head->status);
       got_status = true;
     }
     return sink(data, size);
@@ -211,16 +262,16 @@ Status Http::Stream(const HttpRequest& req, HttpResponse* head, const BodySink& 
   t.cancelled = &cancelled;
   char errbuf[CURL_ERROR_SIZE] = {};
   Prepare(hd, req, policy_, t, std::chrono::milliseconds(0), errbuf);
-  curl_easy_setopt(hd.h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(hd.h, CURLOPT_XFERINFOFUNCTION, OnProgress);
-  curl_easy_setopt(hd.h, CURLOPT_XFERINFODATA, &t);
+  g_curl.easy_setopt(hd.h, CURLOPT_NOPROGRESS, 0L);
+  g_curl.easy_setopt(hd.h, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  g_curl.easy_setopt(hd.h, CURLOPT_XFERINFODATA, &t);
   // A stream that goes silent is still alive (a watch with no events); TCP
   // keepalive finds a peer that is gone.
-  curl_easy_setopt(hd.h, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(hd.h, CURLOPT_TCP_KEEPIDLE, 10L);
-  curl_easy_setopt(hd.h, CURLOPT_TCP_KEEPINTVL, 5L);
-  CURLcode rc = curl_easy_perform(hd.h);
-  curl_easy_getinfo(hd.h, CURLINFO_RESPONSE_CODE, &head->status);
+  g_curl.easy_setopt(hd.h, CURLOPT_TCP_KEEPALIVE, 1L);
+  g_curl.easy_setopt(hd.h, CURLOPT_TCP_KEEPIDLE, 10L);
+  g_curl.easy_setopt(hd.h, CURLOPT_TCP_KEEPINTVL, 5L);
+  CURLcode rc = g_curl.easy_perform(hd.h);
+  g_curl.easy_getinfo(hd.h, CURLINFO_RESPONSE_CODE, &head->status);
   if (t.stopped || rc == CURLE_OK) return Status::Ok();
   return Status::IO(Describe(req, rc, errbuf));
 }
