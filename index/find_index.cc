@@ -76,17 +76,6 @@ using namespace lmdb;
 
 namespace {
 
-// The keys the stored record at `vkey` gives (none when absent or damaged:
-// a damaged record's entries cannot be known, and a stale entry only adds
-// a candidate that the expression then rejects).
-std::vector<std::string> StoredKeys(MDB_txn* txn, MDB_dbi versions, const std::string& vkey) {
-  MDB_val k = Val(vkey), val;
-  if (mdb_get(txn, versions, &k, &val) != 0) return {};
-  Version prev;
-  if (!Decode(View(val), &prev).ok()) return {};
-  return findindex::KeysOf(prev);
-}
-
 Status DelKey(MDB_txn* txn, MDB_dbi dbi, const std::string& key) {
   MDB_val k = Val(key);
   int rc = mdb_del(txn, dbi, &k, nullptr);
@@ -103,21 +92,23 @@ Status PutKey(MDB_txn* txn, MDB_dbi dbi, const std::string& key) {
 
 }  // namespace
 
-Status WriteTxn::IndexVersion(const Version* before, const Version* after) {
-  std::string vkey = after ? VersionKey(after->model_id, after->number)
-                           : VersionKey(before->model_id, before->number);
-  std::vector<std::string> old = StoredKeys(txn_, reg_->dbi_versions_, vkey);
-  if (before) {
-    auto more = findindex::KeysOf(*before);
+Status WriteTxn::IndexVersion(const Version& key, const Result<Version>& stored,
+                              const Version* now) {
+  // A damaged record's entries cannot be known; a stale entry only adds a
+  // candidate that the expression then rejects.
+  std::vector<std::string> old;
+  if (stored.ok()) old = findindex::KeysOf(*stored);
+  if (!now) {
+    auto more = findindex::KeysOf(key);
     old.insert(old.end(), more.begin(), more.end());
     std::sort(old.begin(), old.end());
     old.erase(std::unique(old.begin(), old.end()), old.end());
   }
-  std::vector<std::string> now;
-  if (after) now = findindex::KeysOf(*after);
+  std::vector<std::string> keys;
+  if (now) keys = findindex::KeysOf(*now);
   std::vector<std::string> gone, added;
-  std::set_difference(old.begin(), old.end(), now.begin(), now.end(), std::back_inserter(gone));
-  std::set_difference(now.begin(), now.end(), old.begin(), old.end(), std::back_inserter(added));
+  std::set_difference(old.begin(), old.end(), keys.begin(), keys.end(), std::back_inserter(gone));
+  std::set_difference(keys.begin(), keys.end(), old.begin(), old.end(), std::back_inserter(added));
   // Recorded like every other write, so that a multi-host replica's index
   // follows the versions it applies.
   for (const auto& k : gone) {

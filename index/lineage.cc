@@ -95,8 +95,8 @@ Status DelEdge(MDB_txn* txn, MDB_dbi dbi, const std::string& key) {
 
 // ------------------------------------------------------ the children table
 
-Status WriteTxn::UpdateChildren(const Version& key, const Version* now) {
-  auto stored = view_.GetVersion(key.model_id, key.number);
+Status WriteTxn::UpdateChildren(const Version& key, const Result<Version>& stored,
+                                const Version* now) {
   if (stored.ok() && now && stored->lineage.parents == now->lineage.parents) return Status::Ok();
   std::set<std::string> before, after;
   if (stored.ok()) before = ParentKeys(view_, *stored);

@@ -67,8 +67,9 @@ Result<ObjectId> WriteTxn::NextId() {
 Status WriteTxn::PutModel(const Model& m) { return Put(reg_->dbi_models_, m.name, Encode(m)); }
 
 Status WriteTxn::PutVersion(const Version& v) {
-  MODELFS_RETURN_IF_ERROR(UpdateChildren(v, &v));
-  MODELFS_RETURN_IF_ERROR(IndexVersion(nullptr, &v));
+  auto stored = view_.GetVersion(v.model_id, v.number);
+  MODELFS_RETURN_IF_ERROR(UpdateChildren(v, stored, &v));
+  MODELFS_RETURN_IF_ERROR(IndexVersion(v, stored, &v));
   return Put(reg_->dbi_versions_, VersionKey(v.model_id, v.number), Encode(v));
 }
 
@@ -100,9 +101,10 @@ Status WriteTxn::DelEntries(ObjectId parent) {
 }
 
 Status WriteTxn::DelVersion(const Version& v) {
-  MODELFS_RETURN_IF_ERROR(UpdateChildren(v, nullptr));
+  auto stored = view_.GetVersion(v.model_id, v.number);
+  MODELFS_RETURN_IF_ERROR(UpdateChildren(v, stored, nullptr));
   MODELFS_RETURN_IF_ERROR(DelEntries(v.id));
-  MODELFS_RETURN_IF_ERROR(IndexVersion(&v, nullptr));
+  MODELFS_RETURN_IF_ERROR(IndexVersion(v, stored, nullptr));
   std::string key = VersionKey(v.model_id, v.number);
   MODELFS_RETURN_IF_ERROR(Del(reg_->dbi_versions_, key));
   // Its use counts go with it (a never-used version has none). They are

@@ -47,13 +47,15 @@ class WriteTxn {
   Status Del(unsigned dbi, std::string_view key);
   void Record(unsigned dbi, std::string_view key, std::optional<std::string_view> val);
   Status DelEntries(ObjectId parent);
-  // Keeps the children table in step with the version at `key`'s record
-  // becoming `now` (nullptr: deleted): lineage.cc.
-  Status UpdateChildren(const Version& key, const Version* now);
-  // Keeps the find index (find_index.h) in step with the version record
-  // about to be written (`after`) or deleted (`before`), against the
-  // record stored now.
-  Status IndexVersion(const Version* before, const Version* after);
+  // The derived tables follow a version record about to change from
+  // `stored` (the record as stored now, read once by PutVersion and
+  // DelVersion: NotFound when new, another error when damaged) to `now`
+  // (nullptr: deleted; `key` names the version either way).
+  // The children table: lineage.cc.
+  Status UpdateChildren(const Version& key, const Result<Version>& stored, const Version* now);
+  // The find index (find_index.h); for a deletion, the keys of `key` are
+  // removed too, in case the stored record was damaged.
+  Status IndexVersion(const Version& key, const Result<Version>& stored, const Version* now);
   Registry* reg_;
   MDB_txn* txn_;
   Snapshot view_;
