@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <limits>
 #include <set>
@@ -196,6 +197,41 @@ std::optional<std::string> CheckGlob(std::string_view glob) {
   return std::nullopt;
 }
 
+// The source column of byte `column` (1-based) of the value of the string
+// whose opening quote is at `quote`: a basic string's escapes (\" \\ \n
+// \uXXXX...) are longer in the file than in the value. Multi-line and
+// literal strings have none to account for, or are left as they are.
+toml::source_index SourceColumn(std::string_view text, toml::source_position quote,
+                                size_t column) {
+  size_t at = 0;
+  for (toml::source_index line = 1; line < quote.line; ++line) {
+    at = text.find('\n', at);
+    if (at == std::string_view::npos) return quote.column + static_cast<toml::source_index>(column);
+    ++at;
+  }
+  size_t open = at + quote.column - 1, r = open + 1;
+  if (open >= text.size() || text[open] != '"' || text.substr(open, 3) == "\"\"\"")
+    return quote.column + static_cast<toml::source_index>(column);
+  for (size_t d = 1; d < column && r < text.size() && text[r] != '\n'; ++d) {
+    if (text[r] != '\\' || r + 1 >= text.size()) {
+      ++r;
+      continue;
+    }
+    char e = text[r + 1];
+    size_t hex = e == 'u' ? 4 : e == 'U' ? 8 : 0;
+    if (hex == 0) {
+      r += 2;
+      continue;
+    }
+    // \uXXXX is one code point: 1 to 4 bytes of the value.
+    unsigned long cp = std::strtoul(std::string(text.substr(r + 2, hex)).c_str(), nullptr, 16);
+    size_t bytes = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    d += bytes - 1;
+    r += 2 + hex;
+  }
+  return static_cast<toml::source_index>(r - at + 1);
+}
+
 }  // namespace
 
 // Walks the TOML tree once. Errors are collected as (position, message) and
@@ -206,6 +242,7 @@ class Parser {
   explicit Parser(std::string_view filename) : file_(filename) {}
 
   Result<std::shared_ptr<const Policy>> Run(std::string_view text) {
+    text_ = text;
     toml::table root;
     try {
       root = toml::parse(text, std::string_view(file_));
@@ -691,18 +728,16 @@ class Parser {
           expr::ParseError pe;
           auto e = expr::Expr::Parse(str->get(), &pe);
           if (!e.ok()) {
-            // The column inside the string, past its opening quote (a
-            // basic string without escapes before the error: exact).
             toml::source_region at = value.source();
-            at.begin.column += static_cast<toml::source_index>(pe.column);
+            at.begin.column = SourceColumn(text_, at.begin, pe.column);
             Fail(at, field + ": " + pe.message);
             continue;
           }
           h.when = std::make_shared<const expr::Expr>(std::move(*e));
         } else {
           Fail(key.source(), "unknown key " + Quote(k) + " in " + where +
-                                 "; expected name, on, run, url, secret_file, timeout or "
-                                 "max_attempts");
+                                 "; expected name, on, run, url, secret_file, timeout, "
+                                 "max_attempts or when");
         }
       }
       if (!t->contains("name")) Fail(elem.source(), where + " has no name = \"NAME\"");
@@ -739,6 +774,7 @@ class Parser {
   }
 
   const std::string file_;
+  std::string_view text_;  // the file's text, while Run reads it
   Policy* policy_ = nullptr;
   std::map<std::string, std::vector<std::string>> groups_;  // [groups], sorted members
   bool failed_ = false;

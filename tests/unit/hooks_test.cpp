@@ -74,6 +74,13 @@ TEST_CASE("bad [[hooks]] are refused at the line and column of the mistake") {
   // when = EXPR: a malformed one points at its column inside the string.
   CHECK(ParseError("[[hooks]]\nname = \"a\"\non = [\"x\"]\nrun = [\"t\"]\nwhen = \"metrics.auc >= \\\"hi\\\"\"\n")
             .rfind("p.toml:5:24: [[hooks]] #1.when: metrics.auc is a number", 0) == 0);
+  // ... in the file, past escapes that are shorter in the string's value.
+  const std::string kHook = "[[hooks]]\nname = \"a\"\non = [\"x\"]\nrun = [\"t\"]\n";
+  CHECK(ParseError(kHook + R"(when = "tags.t = \"a\" and metrics.auc >= \"hi\"")" "\n")
+            .rfind("p.toml:5:43: [[hooks]] #1.when: metrics.auc is a number", 0) == 0);
+  CHECK(ParseError(kHook + R"(when = "tags.t = \"\u00e9\" and metrics.auc >= \"hi\"")" "\n")
+            .rfind("p.toml:5:48: [[hooks]] #1.when: metrics.auc is a number", 0) == 0);
+  CHECK(ParseError(kHook + "wen = \"x\"\n").find("max_attempts or when") != std::string::npos);
   CHECK(ParseOk("[[hooks]]\nname = \"a\"\non = [\"x\"]\nrun = [\"t\"]\nwhen = \"metrics.auc >= 0.9\"\n")
             ->hook("a")->when != nullptr);
 }
