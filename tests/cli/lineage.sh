@@ -96,6 +96,8 @@ ok mf lineage "$ROOT" child@1
 assert_contains "$OUT" "gone@1 (missing)"
 ok mf lineage "$ROOT" child@1 --format json
 assert_eq '["missing"]' "$(printf '%s' "$OUT" | jpy '[n["kind"] for n in j["nodes"] if n["id"] == "gone@1"]')" "gone@1's kind"
+ok mf fsck "$ROOT"  # gc's doing, not damage
+assert_not_contains "$OUT" "gone@1"
 
 check "a cycle (set can make one) ends, each version once"
 ok mf set "$ROOT" raw@1 lineage.parents=top@1
