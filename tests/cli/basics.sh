@@ -309,7 +309,7 @@ check "fsck detects a corrupted blob (exit 1, names the file)"
 dig=$(mf show "$R" churn@1 --json | jpy '[f["digest"] for f in j["files"] if f["path"]=="sub/big.bin"][0]')
 b=$(blob_path "$R" "$dig")
 chmod u+w "$b"
-printf 'X' | dd of="$b" bs=1 seek=1000 conv=notrunc status=none
+flip_byte "$b" 1000
 chmod 444 "$b"
 run mf fsck "$R"
 assert_eq 1 "$RC" "fsck exit status on a corrupted blob"

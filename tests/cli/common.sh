@@ -147,6 +147,13 @@ else:
 
 # blob_path ROOT DIGEST: where the blob store keeps a digest.
 blob_path() { printf '%s/blobs/%s/%s\n' "$1" "${2:0:2}" "${2:2}"; }
+# flip_byte FILE OFFSET: damage FILE in place, the byte at OFFSET inverted
+# (writing a fixed byte would change nothing 1 time in 256 on random data).
+flip_byte() {
+  python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xFF]))' "$1" "$2"
+}
 
 # blob_count ROOT: number of files under ROOT/blobs.
 blob_count() { find "$1/blobs" -type f | wc -l | tr -d ' '; }

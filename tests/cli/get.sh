@@ -85,7 +85,7 @@ assert_file_eq "$S/model.bin" "$WORK/emptydir/model.bin" "get into an empty dire
 
 check "a corrupt blob fails the get naming the file; no DEST, no temporary directory"
 chmod u+w "$B"
-printf 'X' | dd of="$B" bs=1 seek=100 conv=notrunc status=none
+flip_byte "$B" 100
 chmod 444 "$B"
 assert_fails 1 "corrupt" mf get "$R" churn@1 "$WORK/bad"
 assert_contains "$ERR" "model.bin"

@@ -135,7 +135,7 @@ assert_eq 2 "$(blob_count "$R2")" "blobs in the second ROOT"
 check "copy of a corrupt blob into another ROOT fails naming it, and leaves nothing there"
 D=$(jpy '[f["digest"] for f in j["files"] if f["path"]=="model.bin"][0]' "$WORK/src.json")
 B=$(blob_path "$R" "$D")
-chmod u+w "$B" && printf 'X' | dd of="$B" bs=1 seek=10 conv=notrunc status=none
+chmod u+w "$B" && flip_byte "$B" 10
 n2=$(blob_count "$R2")
 ok mf init "$WORK/reg3"
 assert_fails 1 "corrupt" mf copy "$R" churn@1 churn --to "$WORK/reg3"

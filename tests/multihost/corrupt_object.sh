@@ -15,7 +15,7 @@ key="reg/blobs/${digest:0:2}/${digest:2}"
 
 check "the object's bytes are damaged in the store"
 cp in/w.bin bad.bin
-printf 'X' | dd of=bad.bin bs=1 seek=5000 conv=notrunc status=none
+flip_byte bad.bin 5000
 ok timeout 30 "$REMOTE_TOOL" put "$BUCKET" "$key" bad.bin
 
 check "get on B: exit 1, corrupt, no DEST, nothing cached"
