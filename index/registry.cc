@@ -280,38 +280,51 @@ Status Snapshot::ForEachVersion(ObjectId model_id, uint32_t after,
                               VersionKey(model_id, after + 1), fn, Namer(reg_->dbi_versions_));
 }
 
-uint32_t Snapshot::LatestReady(ObjectId model_id, Status* error) const {
-  Status st;
-  uint32_t found = 0;
+Status Snapshot::ForEachVersionNewestFirst(ObjectId model_id,
+                                           const std::function<bool(const Version&)>& fn) const {
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(txn_, reg_->dbi_versions_, &cur);
-  if (rc != 0) {
-    st = Error("index cursor", rc);
-  } else {
-    std::string prefix = Key64(model_id);
-    std::string next = Key64(model_id + 1);
-    MDB_val k = Val(next), v;
-    // Position at the last version of this model, then walk backwards.
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    rc = (rc == 0) ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    while (rc == 0 && View(k).substr(0, 8) == prefix) {
-      Version ver;
-      Status d = Decode(View(v), &ver);
-      if (!d.ok()) {
-        // It may be ready, and newer than any below: naming an older
-        // version as latest would be a silent lie.
-        st = Damaged(RecordName(reg_->dbi_versions_, View(k)), d);
-        break;
-      }
-      if (ver.state == State::kReady) {
-        found = ver.number;
-        break;
-      }
-      rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+  if (rc != 0) return Error("index cursor", rc);
+  std::string prefix = Key64(model_id);
+  std::string next = Key64(model_id + 1);
+  MDB_val k = Val(next), v;
+  // Position at the last version of this model, then walk backwards.
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  rc = (rc == 0) ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  Status st;
+  while (rc == 0 && View(k).substr(0, 8) == prefix) {
+    Version ver;
+    if (Status d = Decode(View(v), &ver); !d.ok()) {
+      st = Damaged(RecordName(reg_->dbi_versions_, View(k)), d);
+      break;
     }
-    if (st.ok() && rc != 0 && rc != MDB_NOTFOUND) st = Error("index scan", rc);
-    mdb_cursor_close(cur);
+    if (!fn(ver)) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
   }
+  if (st.ok() && rc != 0 && rc != MDB_NOTFOUND) st = Error("index scan", rc);
+  mdb_cursor_close(cur);
+  return st;
+}
+
+Result<uint32_t> Snapshot::CountVersions(ObjectId model_id) const {
+  uint32_t n = 0;
+  MODELFS_RETURN_IF_ERROR(Scan(txn_, reg_->dbi_versions_, Key64(model_id), Key64(model_id),
+                               [&](std::string_view, std::string_view, bool*) {
+                                 ++n;
+                                 return Status::Ok();
+                               }));
+  return n;
+}
+
+uint32_t Snapshot::LatestReady(ObjectId model_id, Status* error) const {
+  uint32_t found = 0;
+  // A damaged record newer than any ready one may be the latest: naming an
+  // older version as latest would be a silent lie, so the error stands.
+  Status st = ForEachVersionNewestFirst(model_id, [&](const Version& v) {
+    if (v.state != State::kReady) return true;
+    found = v.number;
+    return false;
+  });
   if (error) *error = st;
   return st.ok() ? found : 0;
 }

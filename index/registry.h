@@ -58,6 +58,13 @@ class Snapshot {
   // Versions of a model in number order, starting after `after`.
   Status ForEachVersion(ObjectId model_id, uint32_t after,
                         const std::function<bool(const Version&)>& fn) const;
+  // Versions of a model newest (highest number) first, while fn returns
+  // true. A record that does not decode ends the scan with its error: it
+  // may be the newest.
+  Status ForEachVersionNewestFirst(ObjectId model_id,
+                                   const std::function<bool(const Version&)>& fn) const;
+  // How many versions the model has; keys only, no record decoded.
+  Result<uint32_t> CountVersions(ObjectId model_id) const;
   // The highest ready version of the model, 0 when it has none. Also 0,
   // with *error set (when given), when a version record newer than any
   // ready one cannot be read: it may be the latest.
