@@ -147,12 +147,8 @@ class Engine : public Replication {
   std::string HeadKey() const { return s_.etcd_prefix + "head"; }
 
   Status Unreachable(const Status& st) const {
-    return Status::IO("etcd (" + JoinEndpoints() + ") cannot be reached: " + st.message());
-  }
-  std::string JoinEndpoints() const {
-    std::string out;
-    for (const auto& e : s_.etcd) out += (out.empty() ? "" : ",") + e;
-    return out;
+    // The message says what each endpoint did (etcd.h).
+    return Status::IO("etcd cannot be reached or has no quorum: " + st.message());
   }
 
   // Applies every commit after the replica's position; *revision (when
@@ -163,7 +159,9 @@ class Engine : public Replication {
     if (!last_error_.ok() && now - last_error_at_ < kOfflineMemo) return last_error_;
     Status st = CatchUpLocked(reg, revision);
     last_error_ = st.code() == Code::kIO ? st : Status::Ok();
-    last_error_at_ = now;
+    // From when the failure was known: a catch-up that waited out its
+    // timeouts must not leave the next caller to wait them out again.
+    last_error_at_ = std::chrono::steady_clock::now();
     return st;
   }
 
