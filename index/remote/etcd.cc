@@ -307,7 +307,8 @@ Result<json> EtcdClient::Post(const std::string& path, const json& body) const {
     }
   }
   std::string msg;
-  for (const auto& w : why) msg += (msg.empty() ? "" : "; ") + w;
+  for (const auto& w : why)
+    if (!w.empty()) msg += (msg.empty() ? "" : "; ") + w;
   return Status::IO(msg + (rounds_ > 1 ? " (" + std::to_string(rounds_) + " rounds)" : ""));
 }
 
