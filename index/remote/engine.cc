@@ -39,6 +39,9 @@ RetryPolicy EtcdRetry() {
 // (the write after a command's first read) fails at once rather than wait
 // for the same unreachable members again.
 constexpr auto kOfflineMemo = std::chrono::seconds(2);
+// The follower reads etcd at least this often, whatever its watch says:
+// the bound on how long a stuck watch hides commits.
+constexpr auto kFollowPoll = std::chrono::seconds(1);
 // Commits read per range request while catching up.
 constexpr int64_t kCatchUpPage = 256;
 
@@ -147,12 +150,8 @@ class Engine : public Replication {
   std::string HeadKey() const { return s_.etcd_prefix + "head"; }
 
   Status Unreachable(const Status& st) const {
-    return Status::IO("etcd (" + JoinEndpoints() + ") cannot be reached: " + st.message());
-  }
-  std::string JoinEndpoints() const {
-    std::string out;
-    for (const auto& e : s_.etcd) out += (out.empty() ? "" : ",") + e;
-    return out;
+    // The message says what each endpoint did (etcd.h).
+    return Status::IO("etcd cannot be reached or has no quorum: " + st.message());
   }
 
   // Applies every commit after the replica's position; *revision (when
@@ -163,7 +162,9 @@ class Engine : public Replication {
     if (!last_error_.ok() && now - last_error_at_ < kOfflineMemo) return last_error_;
     Status st = CatchUpLocked(reg, revision);
     last_error_ = st.code() == Code::kIO ? st : Status::Ok();
-    last_error_at_ = now;
+    // From when the failure was known: a catch-up that waited out its
+    // timeouts must not leave the next caller to wait them out again.
+    last_error_at_ = std::chrono::steady_clock::now();
     return st;
   }
 
@@ -192,13 +193,21 @@ class Engine : public Replication {
     std::unique_ptr<EtcdWatch> watch;
     std::string last_error;
     std::unique_lock<std::mutex> lk(follow_mu_);
+    bool kicked = true;
     while (!stop_) {
       lk.unlock();
       int64_t rev = 0;
+      auto before = reg.Position();
       Status st = CatchUpTo(reg, &rev);
       if (!st.ok() && st.message() != last_error)
         std::cerr << "modelfs: following the registry: " << st.message() << "\n";
       last_error = st.ok() ? "" : st.message();
+      // Commits found by the poll that the watch did not announce: its
+      // stream is stuck (a member frozen, a silent network) though its
+      // connection lives; a new one goes to the member that answered.
+      auto after = reg.Position();
+      if (st.ok() && !kicked && watch && before.ok() && after.ok() && after->seq > before->seq)
+        watch.reset();
       if (st.ok() && (!watch || watch->done())) {
         watch.reset();
         // From the revision the range read saw: no commit after it is missed.
@@ -211,8 +220,7 @@ class Engine : public Replication {
             [this](const Status&) { Kick(); });
       }
       lk.lock();
-      follow_cv_.wait_for(lk, st.ok() ? std::chrono::seconds(5) : std::chrono::seconds(1),
-                          [this] { return stop_ || kicked_; });
+      kicked = follow_cv_.wait_for(lk, kFollowPoll, [this] { return stop_ || kicked_; });
       kicked_ = false;
     }
     lk.unlock();

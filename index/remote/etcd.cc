@@ -2,6 +2,7 @@
 // gateway's messages; requests; the watch thread.
 #include "index/remote/etcd.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace modelfs::remote {
@@ -255,35 +256,60 @@ json OpJson(const EtcdOp& op) {
 
 // --- Requests ---
 
+namespace {
+// Each endpoint is tried once per round (an endpoint that does not answer
+// is not waited for twice while another may); the policy's attempts are
+// the rounds.
+RetryPolicy OneAttempt(RetryPolicy p) {
+  p.attempts = 1;
+  return p;
+}
+}  // namespace
+
 EtcdClient::EtcdClient(std::vector<std::string> endpoints, RetryPolicy retry)
-    : endpoints_(std::move(endpoints)), http_(retry) {}
+    : endpoints_(std::move(endpoints)), http_(OneAttempt(retry)), rounds_(std::max(1, retry.attempts)),
+      backoff_(retry.first_backoff) {}
 
 Result<json> EtcdClient::Post(const std::string& path, const json& body) const {
   if (endpoints_.empty()) return Status::Invalid("etcd: no endpoint given");
-  Status last;
-  size_t first = current_.load();
-  for (size_t i = 0; i < endpoints_.size(); ++i) {
-    size_t idx = (first + i) % endpoints_.size();
-    HttpRequest req;
-    req.method = "POST";
-    req.url = endpoints_[idx] + path;
-    req.headers.push_back("Content-Type: application/json");
-    req.body = body.dump();
-    auto r = http_.Send(req);
-    if (!r.ok()) {
-      last = r.status();  // unreachable: try the next member
-      continue;
+  // Why each endpoint failed in the last round: a member that is down, one
+  // that timed out (a hung peer, or no quorum behind it) and one that
+  // answered 5xx are told apart in the error.
+  std::vector<std::string> why(endpoints_.size());
+  for (int round = 0; round < rounds_; ++round) {
+    if (round > 0) std::this_thread::sleep_for(backoff_ * round);
+    size_t first = current_.load();
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      size_t idx = (first + i) % endpoints_.size();
+      HttpRequest req;
+      req.method = "POST";
+      req.url = endpoints_[idx] + path;
+      req.headers.push_back("Content-Type: application/json");
+      req.body = body.dump();
+      auto r = http_.Send(req);
+      if (!r.ok()) {
+        why[idx] = r.status().message();  // unreachable: try the next member
+        continue;
+      }
+      json j = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+      if (RetryableStatus(r->status)) {  // unavailable (no leader ...): the next one
+        why[idx] = req.method + " " + req.url + ": HTTP " + std::to_string(r->status) +
+                   (j.is_object() && j.contains("message") ? " " + j["message"].dump() : std::string());
+        continue;
+      }
+      current_.store(idx);
+      if (j.is_discarded() || !j.is_object()) {
+        return Status::IO("etcd " + path + " at " + endpoints_[idx] + ": HTTP " +
+                          std::to_string(r->status) + ", not JSON: " + r->body.substr(0, 200));
+      }
+      if (j.contains("error") || r->status != 200) return EtcdStatus(path, j);
+      return j;
     }
-    current_.store(idx);
-    json j = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      return Status::IO("etcd " + path + " at " + endpoints_[idx] + ": HTTP " +
-                        std::to_string(r->status) + ", not JSON: " + r->body.substr(0, 200));
-    }
-    if (j.contains("error") || r->status != 200) return EtcdStatus(path, j);
-    return j;
   }
-  return last;
+  std::string msg;
+  for (const auto& w : why)
+    if (!w.empty()) msg += (msg.empty() ? "" : "; ") + w;
+  return Status::IO(msg + (rounds_ > 1 ? " (" + std::to_string(rounds_) + " rounds)" : ""));
 }
 
 Result<EtcdRange> EtcdClient::Range(const std::string& key, const std::string& range_end,

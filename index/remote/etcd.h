@@ -4,8 +4,10 @@
 // watch from a revision as a stream, and leases. Keys and values are bytes
 // (base64 on the wire); int64 fields arrive as JSON strings, and fields at
 // their default (0, false, "", PUT) are omitted, which the mapping here
-// restores. Several endpoints may be given: a request that cannot reach one
-// (after http.h's retries) goes to the next. Thread-safe.
+// restores. Several endpoints may be given: a request that gets no answer
+// from one (refused, timed out: a member down or hung) or a 5xx goes to the
+// next at once, round the endpoints RetryPolicy::attempts times; the error
+// then says what each endpoint did. Thread-safe.
 //
 // Retries make an answer ambiguous, never a change double: a txn whose
 // first answer was lost (a dropped connection, a 5xx after the commit) and
@@ -169,7 +171,9 @@ class EtcdClient {
 
  private:
   std::vector<std::string> endpoints_;
-  Http http_;
+  Http http_;          // one attempt per request: Post goes round the endpoints
+  int rounds_;         // rounds over the endpoints (RetryPolicy::attempts)
+  std::chrono::milliseconds backoff_;
   mutable std::atomic<size_t> current_{0};  // the endpoint that last answered
 };
 

@@ -25,3 +25,65 @@ join_host() {
 
 # object_keys: the store's keys under the registry's prefix.
 object_keys() { timeout 30 "$REMOTE_TOOL" ls "$BUCKET" reg/; }
+
+# --- A private etcd cluster, for the tests that kill or freeze members ---
+# (never the shared fixture: other tests use it at the same time).
+
+# private_cluster N: starts N members under $WORK/etcd (tests/fixtures/
+# etcd.sh), stopped when the test exits however it exits (SIGCONT first, for
+# a member left frozen). Sets CLUSTER (the endpoints, comma-separated, m0
+# first), MEMBER_URL[i], MEMBER_PID[i], MEMBER_CMD_i (the command line, to
+# restart a killed member with its data).
+private_cluster() {
+  local i
+  ETCD_MEMBERS=$1 timeout 60 bash "$TESTS_DIR/fixtures/etcd.sh" start "$WORK/etcd" >"$WORK/etcd.out" 2>&1 ||
+    die "the private etcd cluster did not start: $(cat "$WORK/etcd.out")"
+  on_exit "for p in \${MEMBER_PID[@]}; do kill -CONT \$p 2>/dev/null; done; timeout 60 bash '$TESTS_DIR/fixtures/etcd.sh' stop '$WORK/etcd' >/dev/null 2>&1"
+  mapfile -t MEMBER_PID <"$WORK/etcd/pids"
+  CLUSTER=$(sed -n 's/^ETCD_ENDPOINTS=//p' "$WORK/etcd/env")
+  IFS=, read -r -a MEMBER_URL <<<"$CLUSTER"
+  for i in "${!MEMBER_PID[@]}"; do
+    mapfile -d '' -t "MEMBER_CMD_$i" <"/proc/${MEMBER_PID[$i]}/cmdline" || die "member m$i is gone"
+  done
+}
+
+# member_status I: etcd's status of member I (JSON), bounded.
+member_status() { curl -sf -m 2 -X POST -d '{}' "${MEMBER_URL[$1]}/v3/maintenance/status"; }
+
+# cluster_leader: the index of the member that is the leader now.
+cluster_leader() {
+  local i st
+  for i in "${!MEMBER_URL[@]}"; do
+    st=$(member_status "$i") || continue
+    if [ "$(jpy 'j["leader"] == j["header"]["member_id"]' <<<"$st")" = true ]; then
+      echo "$i"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# member_kill I: SIGKILLs member I and waits (bounded) until it is gone.
+member_kill() {
+  kill -KILL "${MEMBER_PID[$1]}" 2>/dev/null
+  wait_until 10 eval "! pid_alive ${MEMBER_PID[$1]}" || die "member m$1 does not die"
+}
+
+# member_start I: restarts a killed member I on its data, as the fixture
+# started it (recorded so that the fixture's stop takes it down), and waits
+# until it answers.
+member_start() {
+  local -n cmd="MEMBER_CMD_$1"
+  setsid env MODELFS_FIXTURE_DIR="$(realpath "$WORK/etcd")" "${cmd[@]}" >>"$WORK/etcd/m$1.restart.log" 2>&1 </dev/null &
+  MEMBER_PID[$1]=$!
+  echo "${MEMBER_PID[$1]}" >>"$WORK/etcd/pids"
+}
+
+# cluster_healthy SECS: every member answers a (linearizable) range.
+cluster_healthy() {
+  local i
+  for i in "${!MEMBER_URL[@]}"; do
+    wait_until "$1" curl -sf -m 2 -X POST -d '{"key":"AA=="}' "${MEMBER_URL[$i]}/v3/kv/range" ||
+      die "member m$i does not answer within $1 s"
+  done
+}

@@ -306,3 +306,40 @@ TEST_CASE("an endpoint that does not answer is passed over for the next", "[etcd
   CHECK(s.code() == Code::kIO);
   CHECK(s.message().find("127.0.0.1") != std::string::npos);
 }
+
+TEST_CASE("an endpoint that hangs is given up on after one timeout, not one per attempt", "[etcd]") {
+  // A listening socket that never accepts: connections complete (the
+  // kernel's backlog), requests are never answered, as with a member
+  // frozen by SIGSTOP.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(fd, 16) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  RetryPolicy p;
+  p.attempts = 3;
+  p.first_backoff = 10ms;
+  p.timeout = 700ms;
+  std::string hung = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  EtcdClient etcd({hung, Endpoints().at(0)}, p);
+  std::string k = Prefix() + "hung";
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE_OK(etcd.Put(k, "v"));
+  // One timeout (0.7 s) and the good member's answer; retrying the hung
+  // one first would take 3 x 0.7 s.
+  CHECK(std::chrono::steady_clock::now() - t0 < 1400ms);
+  t0 = std::chrono::steady_clock::now();
+  CHECK(etcd.Range(k)->kvs.at(0).value == "v");  // the member that answered is asked first
+  CHECK(std::chrono::steady_clock::now() - t0 < 500ms);
+
+  EtcdClient alone({hung}, p);
+  Status s = alone.Range(k).status();
+  CHECK(s.code() == Code::kIO);
+  CHECK(s.message().find(hung) != std::string::npos);
+  CHECK(s.message().find("3 rounds") != std::string::npos);
+  close(fd);
+}
