@@ -502,7 +502,9 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
     reg->remote_ = std::move(*remote);
     Replication* r = reg->remote_.get();
     reg->blobs_.SetFetch([r](const Digest& d) { return r->FetchBlob(d); });
+    reg->host_ = r->HostName();
   }
+  if (reg->host_.empty()) reg->host_ = MachineHostName();
   return reg;
 }
 

@@ -42,6 +42,10 @@ struct RegistrySettings {
   std::string s3_region = "us-east-1";
   std::string cache_size;   // as given; not enforced yet
   std::string credentials;  // path, or ""
+  // The name this host goes by in audit records (Registry::host()): init's
+  // --host-name, else the machine's hostname then; "" in files written
+  // before it existed (the hostname now is used).
+  std::string host;
 };
 
 // "s3://BUCKET/PREFIX" into bucket and prefix ("team/reg" → "team/reg/").
