@@ -69,6 +69,9 @@ Command AddFsck(CLI::App& app);
 Command AddMount(CLI::App& app);
 Command AddPolicyCheck(CLI::App& app);  // `policy check`, under a `policy` group
 
+// commands_policy.cc
+Command AddPolicySet(CLI::App& app);  // `policy set`, under the group AddPolicyCheck made
+
 // commands_insight.cc
 Command AddCompare(CLI::App& app);  // `compare`: versions side by side
 Command AddDiff(CLI::App& app);     // `diff`: files and metadata changed between two versions

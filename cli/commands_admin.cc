@@ -24,7 +24,7 @@ struct InitArgs {
   std::string root;
   // Multi-host (SPEC §7): given --etcd, --s3 and --s3-endpoint.
   std::string etcd, etcd_prefix = "/modelfs/", s3, s3_endpoint, s3_region = "us-east-1";
-  std::string cache_size, credentials;
+  std::string cache_size, credentials, host_name;
 };
 
 std::vector<std::string> SplitList(const std::string& s) {
@@ -63,6 +63,11 @@ int RunInit(const InitArgs& a) {
       return UsageError(n.status().WithContext("--cache-size"));
   }
   s.credentials = a.credentials;
+  s.host = a.host_name.empty() ? MachineHostName() : a.host_name;
+  for (unsigned char ch : s.host)
+    if (ch < 0x21 || ch == 0x7f)
+      return UsageError(Status::Invalid("--host-name \"" + s.host +
+                                        "\": no spaces or control characters"));
   bool joined = false;
   Status st = remote::InitMultiHost(a.root, s, std::string(policy::DefaultPolicyText()), &joined);
   if (!st.ok()) return Fail(st);
@@ -122,13 +127,20 @@ int RunStatus(const StatusArgs& a) {
 struct GcArgs {
   std::string root;
   bool dry_run = false, json = false;
+  std::string grace;  // multi-host: the object store's grace period
 };
 
 int RunGc(const GcArgs& a) {
+  GcOptions opt;
+  opt.dry_run = a.dry_run;
+  if (!a.grace.empty()) {
+    // "0" is allowed (tests; when no commit is in flight anywhere).
+    auto g = a.grace == "0" ? Result<int64_t>(int64_t{0}) : policy::ParseDuration(a.grace);
+    if (!g.ok()) return UsageError(Status::Invalid("--grace " + a.grace + ": " + g.status().message()));
+    opt.object_grace_s = *g;
+  }
   return WithSession(a.root, [&](Session& s) -> Status {
     MODELFS_RETURN_IF_ERROR(s.Check(Operation::kGc, "", "gc"));
-    GcOptions opt;
-    opt.dry_run = a.dry_run;
     opt.keep_last = s.retention().keep_last;
     opt.draft_ttl_s = s.retention().draft_ttl_seconds;
     opt.audit_keep = s.retention().audit_keep;
@@ -137,11 +149,16 @@ int RunGc(const GcArgs& a) {
     if (!rep.ok()) return rep.status();
     if (a.json) {
       json j = {{"dry_run", a.dry_run}, {"removed", rep->removed}, {"bytes", rep->bytes}};
+      if (s.reg().multi_host())
+        j["objects"] = {{"count", rep->objects}, {"bytes", rep->object_bytes}};
       std::cout << DumpJson(j) << "\n";
     } else {
       for (const auto& r : rep->removed)
         std::cout << (a.dry_run ? "would remove " : "removed ") << EscapeText(r) << "\n";
       if (!Quiet()) std::cout << (a.dry_run ? "would free " : "freed ") << rep->bytes << " bytes\n";
+      if (!Quiet() && s.reg().multi_host())
+        std::cout << (a.dry_run ? "would delete " : "deleted ") << rep->objects
+                  << " object(s), " << rep->object_bytes << " bytes, from the object store\n";
     }
     return Status::Ok();
   });
@@ -221,6 +238,8 @@ Command AddInit(CLI::App& app) {
                 "Multi-host: bound of the blob cache ROOT/blobs (e.g. 50G), LRU-evicted");
   c->add_option("--credentials", a->credentials,
                 "Multi-host: a file (mode 0600) with aws_access_key_id and aws_secret_access_key");
+  c->add_option("--host-name", a->host_name,
+                "Multi-host: this host's name in audit records (default: the hostname)");
   Example(c, {"init /srv/registry", "init ./reg",
               "init /srv/registry --etcd http://etcd1:2379,http://etcd2:2379 --s3 s3://models/reg "
               "--s3-endpoint https://s3.example.com"});
@@ -242,8 +261,10 @@ Command AddGc(CLI::App& app) {
   CLI::App* c = app.add_subcommand("gc", "Remove unreferenced blobs, expired drafts, retention");
   AddRoot(c, a->root);
   c->add_flag("--dry-run", a->dry_run, "Only list what would go");
+  c->add_option("--grace", a->grace,
+                "Multi-host: delete unreferenced objects only this old (default 1h; 30m, 2d, 0)");
   AddJson(c, a->json);
-  Example(c, {"gc --dry-run", "gc /srv/registry"});
+  Example(c, {"gc --dry-run", "gc /srv/registry", "gc /srv/registry --grace 2h"});
   return {c, [a] { return RunGc(*a); }};
 }
 
@@ -274,7 +295,8 @@ Command AddPolicyCheck(CLI::App& app) {
   auto a = std::make_shared<PolicyCheckArgs>();
   CLI::App* group = app.add_subcommand("policy", "Policy tools");
   group->require_subcommand(1);
-  Example(group, {"policy check /srv/registry/policy.toml"});
+  Example(group, {"policy check /srv/registry/policy.toml",
+                  "policy set /srv/registry new-policy.toml"});
   CLI::App* c = group->add_subcommand("check", "Check a policy file: errors as FILE:LINE:COL: message");
   c->add_option("FILE", a->file, "policy.toml")->required();
   Example(c, {"policy check /srv/registry/policy.toml"});

@@ -132,7 +132,8 @@ json AuditJson(const AuditRecord& r) {
           {"before", r.before},
           {"after", r.after},
           {"allowed", r.allowed},
-          {"reason", r.reason}};
+          {"reason", r.reason},
+          {"host", r.host.empty() ? json(nullptr) : json(r.host)}};
 }
 
 namespace {

@@ -59,6 +59,7 @@ nlohmann::json EventJson(const AuditRecord& r) {
             {"actor", {{"user", r.user}, {"uid", r.uid}}},
             {"at", FormatTimeNs(r.at_ns)}};
   if (!r.reason.empty()) j["reason"] = r.reason;
+  if (!r.host.empty()) j["host"] = r.host;
   return j;
 }
 

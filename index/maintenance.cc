@@ -82,6 +82,8 @@ uint64_t TreeSize(const std::string& p) {
   return total;
 }
 
+}  // namespace
+
 // Digests named by any version except those in `dropped` (version ids).
 Status ReferencedBlobs(const Snapshot& s, const std::set<ObjectId>& dropped,
                        std::set<Digest>* refs) {
@@ -101,6 +103,8 @@ Status ReferencedBlobs(const Snapshot& s, const std::set<ObjectId>& dropped,
   });
   return st.ok() ? err : st;
 }
+
+namespace {
 
 // Every blob file as (digest, path); names that are not digests are listed
 // with an invalid flag so fsck can report them.
@@ -249,7 +253,10 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
   }
   MODELFS_RETURN_IF_ERROR(not_removed);
 
-  // 4. Audit records past [retention] audit_keep / audit_ttl.
+  // 4. Multi-host: blob objects of the object store no version names.
+  MODELFS_RETURN_IF_ERROR(refuse(GcObjects(opt, dropped, who, &rep)));
+
+  // 5. Audit records past [retention] audit_keep / audit_ttl.
   MODELFS_RETURN_IF_ERROR(TrimAudit(opt, audit_upto, who, &rep));
   return rep;
 }

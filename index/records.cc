@@ -386,9 +386,13 @@ Status Decode(std::string_view bytes, Alias* a) {
 }
 
 std::string Encode(const AuditRecord& r) {
-  return ToCbor({{"q", r.seq}, {"t", r.at_ns}, {"u", r.uid}, {"un", r.user}, {"a", r.action},
-                 {"m", r.model}, {"v", r.version}, {"al", r.alias}, {"o", r.object},
-                 {"b", r.before}, {"af", r.after}, {"ok", r.allowed}, {"r", r.reason}});
+  json j = {{"q", r.seq}, {"t", r.at_ns}, {"u", r.uid}, {"un", r.user}, {"a", r.action},
+            {"m", r.model}, {"v", r.version}, {"al", r.alias}, {"o", r.object},
+            {"b", r.before}, {"af", r.after}, {"ok", r.allowed}, {"r", r.reason}};
+  // Only when known, so that a record written before hosts were recorded
+  // re-encodes to the same bytes.
+  if (!r.host.empty()) j["h"] = r.host;
+  return ToCbor(j);
 }
 
 Status Decode(std::string_view bytes, AuditRecord* out) {
@@ -407,6 +411,7 @@ Status Decode(std::string_view bytes, AuditRecord* out) {
   f.Get("af", &r.after);
   f.Get("ok", &r.allowed);
   f.Get("r", &r.reason);
+  f.Get("h", &r.host);  // absent before hosts were recorded
   if (!f.status().ok()) return f.status();
   *out = std::move(r);
   return Status::Ok();

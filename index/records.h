@@ -133,6 +133,9 @@ struct AuditRecord {
   std::string after;
   bool allowed = true;
   std::string reason;
+  // The host that made the change (SPEC §7: Registry::host()); empty in
+  // records written before hosts were recorded.
+  std::string host;
   bool operator==(const AuditRecord&) const = default;
 };
 

@@ -518,7 +518,9 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
     reg->blobs_.SetFetch(
         [r](const Digest& d, int fd, uint64_t* size) { return r->FetchBlobTo(d, fd, size); },
         std::make_shared<BlobCache>(root, r->CacheLimit()));
+    reg->host_ = r->HostName();
   }
+  if (reg->host_.empty()) reg->host_ = MachineHostName();
   return reg;
 }
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -190,11 +191,19 @@ struct GcOptions {
   // never removed by it. Sequence numbers are never reused.
   std::optional<uint64_t> audit_keep;
   std::optional<int64_t> audit_ttl_s;
+  // Multi-host: a blob object no committed version names is deleted only
+  // once it is this old, so that an upload whose commit is in flight (its
+  // blobs go up first) is never deleted (SPEC §7). `gc --grace`.
+  int64_t object_grace_s = 3600;
 };
 
 struct GcReport {
   std::vector<std::string> removed;  // one line per thing removed (or to be)
   uint64_t bytes = 0;                // bytes freed (or to be)
+  // Multi-host: blob objects deleted from the object store (or to be), and
+  // their bytes (not in `bytes`: the host's disk is not what they free).
+  uint64_t objects = 0;
+  uint64_t object_bytes = 0;
 };
 
 struct FsckReport {
@@ -218,6 +227,10 @@ class Registry {
   const std::string& root() const { return root_; }
   BlobStore& blobs() { return blobs_; }
   std::string policy_path() const { return root_ + "/policy.toml"; }
+  // The host this ROOT speaks for, recorded in every audit record it writes
+  // (SPEC §7): a multi-host ROOT's `host` of registry.toml, else (and on a
+  // single-host ROOT) the machine's hostname.
+  const std::string& host() const { return host_; }
 
   Result<Snapshot> Read() const;
 
@@ -238,6 +251,13 @@ class Registry {
   // is skipped; one that does not follow the replica's position is
   // Corrupt (commits are applied in order). For Replication engines.
   Status ApplyCommit(const ReplicaPosition& pos, const std::vector<Change>& changes);
+  // Replaces the registry's policy with `text` (which the caller has
+  // parsed: index/ does not know the policy's language) and audits it as
+  // `policy.set`, the digests of the old and new text as before -> after.
+  // Multi-host: committed to the index of record like every change, and
+  // ROOT/policy.toml of every host follows (policy_record.cc). Single-host:
+  // ROOT/policy.toml is replaced atomically. On failure nothing changed.
+  Status SetPolicy(const std::string& text, const Actor& who);
   // Runs `body` on a new write transaction (it ends with Commit, or returns
   // an error to abort). Multi-host: the replica is caught up first, and
   // when another host commits first (WriteTxn::conflicted) the whole body
@@ -390,6 +410,10 @@ class Registry {
   // audit_ttl_s let go, among those up to sequence number `upto`, and
   // audits that it did (unless dry).
   Status TrimAudit(const GcOptions& opt, uint64_t upto, const Actor& who, GcReport* rep);
+  // Multi-host: the object store's blob objects that no version but those
+  // in `dropped` names, once older than opt.object_grace_s (gc_objects.cc).
+  Status GcObjects(const GcOptions& opt, const std::set<ObjectId>& dropped, const Actor& who,
+                   GcReport* rep);
   // Removes the blobs in `fresh`, written by a push or seal that did not
   // commit, so that it leaves nothing for gc; best effort (push.cc).
   void DropFreshBlobs(std::set<Digest> fresh);
@@ -429,6 +453,13 @@ class Registry {
   mutable std::vector<MDB_txn*> read_pool_;     // reset read txns for reuse
   DraftWriters writers_;                        // this process's draft writers
   std::vector<std::pair<std::string, unsigned>> tables_;  // name → dbi, all tables
+  // After a change set is committed here (made by this host or applied):
+  // the files that follow records (ROOT/policy.toml) are brought in step.
+  void AfterCommit(const std::vector<Change>& changes);
+  // Rewrites ROOT/policy.toml when it differs from the policy record (a
+  // crash between a commit and AfterCommit, a hand edit); Ok when none.
+  Status SyncPolicyFile();
+  std::string host_;
   std::unique_ptr<Replication> remote_;         // multi-host: the engine
 };
 

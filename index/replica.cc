@@ -56,7 +56,11 @@ Result<ReplicaPosition> Registry::Position() const {
   return PositionIn(snap->txn_);
 }
 
-Status Registry::CatchUp() { return remote_ ? remote_->CatchUp(*this) : Status::Ok(); }
+Status Registry::CatchUp() {
+  if (!remote_) return Status::Ok();
+  MODELFS_RETURN_IF_ERROR(remote_->CatchUp(*this));
+  return SyncPolicyFile();
+}
 
 Status Registry::Follow() { return remote_ ? remote_->Follow(*this) : Status::Ok(); }
 
@@ -99,6 +103,7 @@ Status Registry::ApplyCommit(const ReplicaPosition& pos, const std::vector<Chang
   if (!st.ok()) return abort(st);
   rc = sys::TxnCommit(txn);
   if (rc != 0) return Error("applying commit " + std::to_string(pos.seq), rc);
+  AfterCommit(changes);
   return Status::Ok();
 }
 

@@ -1,6 +1,8 @@
 // The change-set encoding and the factory hook of replication.h.
 #include "index/replication.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <mutex>
 
@@ -69,6 +71,12 @@ Result<std::vector<Change>> DecodeChanges(std::string_view in) {
     out.push_back(std::move(c));
   }
   return out;
+}
+
+std::string MachineHostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == 0) return "localhost";
+  return name;
 }
 
 void SetReplicationFactory(ReplicationFactory f) {

@@ -67,6 +67,14 @@ struct ReplicaPosition {
   int64_t revision = 0;
 };
 
+// A blob object in the object store, as gc sees it.
+struct StoredBlob {
+  Digest digest;
+  std::string key;         // the object's key, for people
+  uint64_t size = 0;
+  int64_t modified_s = -1;  // last modified, seconds since the epoch; -1 unknown
+};
+
 // The engine of a multi-host registry, as the Registry uses it. Thread-safe.
 class Replication {
  public:
@@ -101,7 +109,22 @@ class Replication {
   // the Replication is destroyed. The first catch-up's error is returned
   // (the thread starts all the same, and keeps trying).
   virtual Status Follow(Registry& reg) = 0;
+
+  // The name this host goes by in the registry's audit records; "" for the
+  // machine's hostname.
+  virtual std::string HostName() const { return ""; }
+
+  // gc of the object store (Registry::Gc): every blob object it holds
+  // (objects whose keys name no digest are not listed), and the deletion
+  // of one. Engines without an object store list none.
+  virtual Result<std::vector<StoredBlob>> ListBlobs() { return std::vector<StoredBlob>{}; }
+  virtual Status DeleteBlob(const Digest& d) {
+    return Status::Invalid("no object store to delete blob " + d.hex() + " from");
+  }
 };
+
+// gethostname(2), or "localhost" when it fails.
+std::string MachineHostName();
 
 // Makes the Replication of a multi-host ROOT (one with registry.toml), for
 // Registry::Open; installed by the binary that links an engine

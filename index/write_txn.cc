@@ -121,6 +121,7 @@ Status WriteTxn::Audit(AuditRecord r) {
   uint64_t seq = *stored + 1;
   r.seq = seq;
   if (r.at_ns == 0) r.at_ns = NowNs();
+  if (r.host.empty()) r.host = reg_->host();
   MODELFS_RETURN_IF_ERROR(Put(reg_->dbi_meta_, "audit_seq", Key64(seq)));
   return Put(reg_->dbi_audit_, Key64(seq), Encode(r));
 }
@@ -141,6 +142,7 @@ Status WriteTxn::Commit() {
   done_ = true;
   int rc = sys::TxnCommit(txn_);
   if (rc != 0) return Error("index commit", rc);
+  reg_->AfterCommit(changes_.changes);
   return Status::Ok();
 }
 

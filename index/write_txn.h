@@ -116,6 +116,12 @@ class GcLock {
   int fd_;
 };
 
+// Digests named by any version except those in `dropped` (version ids), as
+// the snapshot `s` sees them; any read error is returned (gc must not
+// remove a blob a version it could not read names). maintenance.cc.
+Status ReferencedBlobs(const Snapshot& s, const std::set<ObjectId>& dropped,
+                       std::set<Digest>* refs);
+
 // The audit record of a change made by `who` to `model` ("" for the
 // registry), naming the version (0: none) and alias ("": none) it touched
 // as fields, so readers need not parse `object`, the text shown to people.

@@ -40,6 +40,7 @@ const OperationInfo kOperations[] = {
     {Operation::kReadAudit, "read audit trail", {Action::kAdmin}},
     {Operation::kGc, "gc", {Action::kAdmin}},
     {Operation::kFsck, "fsck", {Action::kAdmin}},
+    {Operation::kPolicySet, "policy set", {Action::kAdmin}},
     {Operation::kHooks, "hooks", {Action::kAdmin}},
 };
 

@@ -47,6 +47,7 @@ enum class Operation : uint8_t {
   kReadAudit,         // the whole audit trail (log without a model)
   kGc,
   kFsck,
+  kPolicySet,  // policy set: replace the registry's policy
   kHooks,  // hooks run, status, test, retry: hooks see every event
 };
 std::string_view OperationName(Operation op);

@@ -146,6 +146,26 @@ class Engine : public Replication {
     return first;
   }
 
+  std::string HostName() const override { return s_.host; }
+
+  Result<std::vector<StoredBlob>> ListBlobs() override {
+    std::string prefix = s_.s3_prefix + "blobs/";
+    auto objs = s3_.List(prefix);
+    if (!objs.ok()) return objs.status().WithContext("listing the object store");
+    std::vector<StoredBlob> out;
+    for (const S3Object& o : *objs) {
+      // PREFIX/blobs/<2 hex>/<30 hex>; anything else is not the registry's.
+      std::string rest = o.key.substr(prefix.size());
+      if (rest.size() != 33 || rest[2] != '/') continue;
+      auto d = Digest::FromHex(rest.substr(0, 2) + rest.substr(3));
+      if (!d.ok() || BlobKey(s_, *d) != o.key) continue;
+      out.push_back(StoredBlob{*d, o.key, o.size, o.modified_s});
+    }
+    return out;
+  }
+
+  Status DeleteBlob(const Digest& d) override { return s3_.Delete(BlobKey(s_, d)); }
+
   const RegistrySettings& settings() const { return s_; }
   const EtcdClient& etcd() const { return etcd_; }
   const S3Client& s3() const { return s3_; }
@@ -294,6 +314,7 @@ std::string FormatSettings(const RegistrySettings& s) {
       "s3_region = " + TomlString(s.s3_region) + "\n";
   if (!s.cache_size.empty()) out += "cache_size = " + TomlString(s.cache_size) + "\n";
   if (!s.credentials.empty()) out += "credentials = " + TomlString(s.credentials) + "\n";
+  if (!s.host.empty()) out += "host = " + TomlString(s.host) + "\n";
   return out;
 }
 
@@ -330,6 +351,7 @@ Result<RegistrySettings> ParseSettings(const std::string& text, const std::strin
     else if (key == "s3_region") s.s3_region = *val;
     else if (key == "cache_size") s.cache_size = *val;
     else if (key == "credentials") s.credentials = *val;
+    else if (key == "host") s.host = *val;
     else return Status::Invalid(file + ": unknown setting " + key);
   }
   if (s.etcd.empty()) return Status::Invalid(file + ": no etcd endpoints");

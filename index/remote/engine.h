@@ -6,7 +6,10 @@
 //                     ("0" once created); every commit compares it
 //   P "log/" SEQ      commit SEQ (16 hex digits): 8 random bytes that name
 //                     the attempt, then the change set (EncodeChanges)
-//   P "policy"        the registry's policy.toml, as init created it
+//   P "policy"        the registry's policy.toml, as init created it; a
+//                     `policy set` after that is meta record "policy" in
+//                     the commit log (index/policy_record.cc), which a
+//                     replica's ROOT/policy.toml follows
 // A commit is one etcd transaction: if head == N, put log/N+1 and head =
 // N+1. The one head key serializes commits registry-wide (versions stay
 // consecutive, no alias move is lost) at the price of concurrency; finer
@@ -16,7 +19,9 @@
 // then catches up by one range read from its position, compaction of
 // etcd's history or not (log keys are never deleted).
 //
-// Objects: BUCKET/PREFIX/blobs/<2 hex>/<30 hex> of the XXH3-128 digest.
+// Objects: BUCKET/PREFIX/blobs/<2 hex>/<30 hex> of the XXH3-128 digest;
+// gc deletes those no committed version names once older than its grace
+// period (index/gc_objects.cc).
 #pragma once
 
 #include <memory>
@@ -42,6 +47,10 @@ struct RegistrySettings {
   std::string s3_region = "us-east-1";
   std::string cache_size;   // as given ("20G"); "" = unbounded (blob_cache.h)
   std::string credentials;  // path, or ""
+  // The name this host goes by in audit records (Registry::host()): init's
+  // --host-name, else the machine's hostname then; "" in files written
+  // before it existed (the hostname now is used).
+  std::string host;
 };
 
 // "s3://BUCKET/PREFIX" into bucket and prefix ("team/reg" → "team/reg/").

@@ -6,6 +6,8 @@
 #include <openssl/evp.h>
 
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 
 namespace modelfs::remote {
 
@@ -151,6 +153,20 @@ std::optional<S3Error> ParseS3Error(std::string_view xml) {
   return S3Error{XmlUnescape(*code), msg ? XmlUnescape(*msg) : std::string()};
 }
 
+int64_t ParseIsoTime(std::string_view s) {
+  // 2026-11-27T22:10:03.000Z: the fraction, if any, is dropped.
+  struct tm tm {};
+  std::string text(s.substr(0, 19));
+  int n = 0;
+  if (sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  time_t t = timegm(&tm);
+  return t == static_cast<time_t>(-1) ? -1 : static_cast<int64_t>(t);
+}
+
 Result<S3ListPage> ParseListObjectsV2(std::string_view xml) {
   auto root = Element(xml, "ListBucketResult");
   if (!root) return Status::Invalid("ListObjectsV2: the response is not a ListBucketResult");
@@ -174,6 +190,7 @@ Result<S3ListPage> ParseListObjectsV2(std::string_view xml) {
       return Status::Invalid("ListObjectsV2: bad Size \"" + std::string(*size) + "\" of " + o.key);
     }
     if (auto etag = Element(*c, "ETag")) o.etag = Unquote(XmlUnescape(*etag));
+    if (auto lm = Element(*c, "LastModified")) o.modified_s = ParseIsoTime(*lm);
     page.objects.push_back(std::move(o));
   }
   return page;

@@ -44,6 +44,9 @@ struct S3Object {
   std::string key;
   uint64_t size = 0;
   std::string etag;  // as the store gives it, quotes removed
+  // LastModified, seconds since the epoch, as List gives it; -1 when the
+  // store did not say (or Head, which does not fill it).
+  int64_t modified_s = -1;
 };
 
 class S3Client {
@@ -149,6 +152,9 @@ struct S3ListPage {
   std::string next_token;
 };
 Result<S3ListPage> ParseListObjectsV2(std::string_view xml);
+// An ISO 8601 UTC time as ListObjectsV2 gives LastModified, in seconds
+// since the epoch (the fraction dropped); -1 when it is not one.
+int64_t ParseIsoTime(std::string_view s);
 // XML text with its five predefined entities and numeric references decoded.
 std::string XmlUnescape(std::string_view s);
 

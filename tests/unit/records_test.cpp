@@ -480,6 +480,37 @@ TEST_CASE("audit records written before version and alias were fields still deco
   CHECK(back.object == "churn/production");
 }
 
+TEST_CASE("audit records carry the host that wrote them; older ones decode without it",
+          "[audit]") {
+  AuditRecord r;
+  r.seq = 3;
+  r.action = "alias";
+  r.host = "host-b";
+  AuditRecord back;
+  REQUIRE(Decode(Encode(r), &back).ok());
+  CHECK(back.host == "host-b");
+  CHECK(back == r);
+  // A record without the field (written before hosts were recorded) reads
+  // with no host, and re-encodes to the same bytes.
+  nlohmann::json old = {{"q", 7}, {"t", 1}, {"u", 0}, {"un", "root"}, {"a", "gc"},
+                        {"m", ""}, {"v", 0}, {"al", ""}, {"o", "blobs"}, {"b", ""},
+                        {"af", ""}, {"ok", true}, {"r", ""}};
+  REQUIRE(Decode(Cbor(old), &back).ok());
+  CHECK(back.host.empty());
+  CHECK(Encode(back) == Cbor(old));
+
+  // Written through the registry: the host of the ROOT (the hostname here).
+  DamageFixture f;
+  AuditRecord last;
+  REQUIRE(f.reg->Read()->ForEachAudit(0, [&](const AuditRecord& a) {
+    last = a;
+    return true;
+  }).ok());
+  CHECK(!last.host.empty());
+  CHECK(last.host == f.reg->host());
+  CHECK(f.reg->host() == MachineHostName());
+}
+
 // Found by tests/fuzz/records_fuzz: bytes that made the decoder throw or
 // overflow the stack, messages that carried raw bytes, and a field that
 // did not survive decode then encode.

@@ -82,6 +82,13 @@ TEST_CASE("a ListObjectsV2 page is read with its keys unescaped", "[remote][s3]"
   CHECK(page->objects[0].size == 3);
   CHECK(page->objects[0].etag == "900150983cd24fb0d6963f7d28e17f72");
   CHECK(page->objects[1].size == 18446744073709551615ull);
+  // LastModified, for gc's grace period: seconds since the epoch; unknown
+  // (-1) when absent, so gc never takes an object of unknown age as old.
+  CHECK(page->objects[0].modified_s == 1767225600);
+  CHECK(page->objects[1].modified_s == -1);
+  CHECK(ParseIsoTime("2026-11-27T22:10:03Z") == 1795817403);
+  CHECK(ParseIsoTime("2026-11-27") == -1);
+  CHECK(ParseIsoTime("yesterday") == -1);
 
   auto empty = ParseListObjectsV2("<ListBucketResult xmlns=\"x\"><Prefix/><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>");
   REQUIRE(empty.ok());
