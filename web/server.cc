@@ -127,6 +127,13 @@ Result<std::unique_ptr<Server>> Server::Open(const ServeOptions& opt) {
   h.set_read_timeout(kReadTimeoutSeconds);
   h.set_write_timeout(kWriteTimeoutSeconds);
   h.set_payload_max_length(kMaxPayload);
+  // SO_REUSEADDR only: the library's default adds SO_REUSEPORT, with which
+  // a second `serve` on the same port would share it silently instead of
+  // being told that it is in use.
+  h.set_socket_options([](int sock) {
+    int one = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  });
   s->Route();
   std::string where = (opt.host.find(':') != std::string::npos ? "[" + opt.host + "]" : opt.host) +
                       ":" + std::to_string(opt.port);
@@ -307,6 +314,7 @@ void Server::Events(const httplib::Request& req, httplib::Response& res) {
     policy::Identity who;
     bool admin;
     uint64_t pos;
+    bool greeted = false;
     int settle = -1;  // ChangeWatch::SettleMs's k while woken reads find nothing
     std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
   };
@@ -323,6 +331,12 @@ void Server::Events(const httplib::Request& req, httplib::Response& res) {
         if (stopping_) {
           sink.done();
           return true;
+        }
+        // A comment first, so that the client knows it is subscribed: an
+        // event committed from now on is in the stream.
+        if (!st->greeted) {
+          st->greeted = true;
+          if (!put(": events after " + std::to_string(st->pos) + "\n\n")) return false;
         }
         st->watch.Drain();  // before reading: a commit after the read wakes the poll
         uint64_t before = st->pos;
