@@ -199,6 +199,9 @@ ev=$(grep -B1 '"object":"churn@4"' "$WORK/sse.out")
 assert_contains "$ev" "id: $((last + 1))" "event id"
 assert_eq "version.ready" "$(grep '^data: ' <<<"$ev" | sed 's/^data: //' | jpy 'j["type"]')" "event type"
 assert_eq 0 "$(grep -c "^id: $last\$" "$WORK/sse.out")" "events at or before since"
+check "the model page shows the new version at once (its cached view is per change)"
+page_ok /m/churn '<tr data-version="4">'
+assert_eq 4 "$(sed 's/<svg /\n<svg /g' <<<"$BODY" | grep 'data-metric="metrics.auc"' | grep -o 'class="pt"' | wc -l)" "auc points after the push"
 check "Last-Event-ID resumes after that event"
 curl -sN --max-time 2 -H 'Accept: text/event-stream' -H "Last-Event-ID: $last" "$SURL/api/v1/events?since=0" >"$WORK/sse2.out"
 assert_eq "id: $((last + 1))" "$(grep '^id:' "$WORK/sse2.out" | head -1)" "first event after Last-Event-ID"
