@@ -1,0 +1,327 @@
+// Loads the pages of `modelfs serve` (SPEC §9) in Debian's chromium, headless,
+// driven by playwright-core, and checks their DOM against what the CLI says of
+// the same registry (tests/web/browser.sh writes it into EXPECT.json).
+//
+//   node browser.mjs check EXPECT.json SHOTS_DIR   every check; screenshots
+//   node browser.mjs shot BASE_URL PATH OUT.png    one page, desktop viewport
+//
+// One browser for everything. Each failed check prints "FAIL: <what>" and the
+// run goes on to the next page; the exit status is 1 if any check failed.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const TIMEOUT_MS = 10000;
+
+let failures = 0;
+function check(ok, what, detail) {
+  if (ok) {
+    console.log(`    ok: ${what}`);
+  } else {
+    failures++;
+    console.log(`FAIL: ${what}${detail === undefined ? '' : `: ${detail}`}`);
+  }
+  return ok;
+}
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+const sorted = (xs) => [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+const nsorted = (xs) => [...xs].sort((a, b) => a - b);
+
+async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // CI runs as root, where chromium's sandbox cannot start.
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-dev-shm-usage'],
+    timeout: 30000,
+  });
+}
+
+// Opens URL in PAGE; returns the HTTP status (0 when nothing answered).
+async function open(page, url) {
+  try {
+    const resp = await page.goto(url, { waitUntil: 'load', timeout: TIMEOUT_MS });
+    return resp ? resp.status() : 0;
+  } catch (e) {
+    check(false, `load ${url}`, e.message.split('\n')[0]);
+    return 0;
+  }
+}
+
+// Saves full-page screenshots of URL at both viewports and checks the phone
+// one has no horizontal overflow (tables may scroll in their own container).
+async function shots(ctxs, url, name, dir) {
+  for (const [vp, page] of [['desktop', ctxs.desktop], ['phone', ctxs.phone]]) {
+    const status = await open(page, url);
+    if (status !== 200) {
+      check(false, `${name} (${vp}) answers 200`, `got ${status}`);
+      continue;
+    }
+    if (vp === 'phone') {
+      const w = await page.evaluate(() => document.documentElement.scrollWidth);
+      check(w <= PHONE.width, `${name}: no horizontal overflow at ${PHONE.width}px wide`,
+            `document scrollWidth is ${w}`);
+    }
+    const file = path.join(dir, `${name}-${vp}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+  }
+}
+
+// The rows' data-ATTR values, as strings, in document order.
+const attrs = (page, sel, attr) =>
+  page.$$eval(sel, (els, a) => els.map((e) => e.getAttribute(a)), attr);
+
+async function checkIndex(page, E, who, expected) {
+  console.log(`--- / as ${who}: table#models has a row per readable model`);
+  const status = await open(page, `${E.base}/`);
+  if (!check(status === 200, `/ answers 200 as ${who}`, `got ${status}`)) return;
+  const rows = await attrs(page, 'table#models tr[data-model]', 'data-model');
+  check(same(sorted(rows), sorted(expected)), `/ as ${who} lists ${expected.join(', ')}`,
+        `rows are [${rows.join(', ')}]`);
+}
+
+async function checkModel(page, E) {
+  const M = E.model;
+  const url = `${E.base}/m/${M.name}`;
+  console.log(`--- /m/${M.name}: versions table, charts, alias markers, sorting`);
+  const status = await open(page, url);
+  if (!check(status === 200, `/m/${M.name} answers 200`, `got ${status}`)) return;
+
+  const versions = (await attrs(page, 'table#versions tr[data-version]', 'data-version')).map(Number);
+  check(same(nsorted(versions), nsorted(M.versions)),
+        `table#versions has one row per version (${M.versions.length})`,
+        `rows are [${versions.join(', ')}]`);
+  const keys = await attrs(page, 'table#versions th[data-key]', 'data-key');
+  const wantKeys = ['version', ...Object.keys(M.metrics).map((k) => `metrics.${k}`)];
+  check(wantKeys.every((k) => keys.includes(k)), `table#versions has a column per metric`,
+        `th data-keys are [${keys.join(', ')}], want [${wantKeys.join(', ')}]`);
+
+  for (const [k, have] of Object.entries(M.metrics)) {
+    const chart = `svg.chart[data-metric="${k}"]`;
+    if (!check((await page.$(chart)) !== null, `a chart for metrics.${k}`)) continue;
+    const pts = await page.$$eval(`${chart} circle.pt`, (els) =>
+      els.map((e) => ({ v: Number(e.getAttribute('data-version')), d: e.getAttribute('data-downsampled') })));
+    check(pts.every((p) => p.d !== 'true'), `chart ${k} is not downsampled (${have.length} points)`);
+    check(same(nsorted(pts.map((p) => p.v)), nsorted(have)),
+          `chart ${k} has one point per version having ${k} (${have.length})`,
+          `points at versions [${pts.map((p) => p.v).join(', ')}], want [${have.join(', ')}]`);
+    for (const [alias, v] of Object.entries(M.aliases)) {
+      if (!have.includes(v)) continue;  // no point to mark: the contract leaves it open
+      const sel = `${chart} g.alias[data-alias="${alias}"]`;
+      const at = await attrs(page, sel, 'data-version');
+      if (!check(same(at, [String(v)]), `chart ${k}: one ${alias} marker, at v${v}`,
+                 `markers at [${at.join(', ')}]`)) continue;
+      // Drawn where the point is: the point's centre lies in the marker's span.
+      const pt = await page.$(`${chart} circle.pt[data-version="${v}"]`);
+      const mk = await page.$(sel);
+      const pb = pt && await pt.boundingBox();
+      const mb = mk && await mk.boundingBox();
+      if (pb && mb) {
+        const cx = pb.x + pb.width / 2;
+        check(cx >= mb.x - 2 && cx <= mb.x + mb.width + 2,
+              `chart ${k}: the ${alias} marker is drawn at v${v}'s point`,
+              `point centre x=${cx.toFixed(1)}, marker spans ${mb.x.toFixed(1)}..${(mb.x + mb.width).toFixed(1)}`);
+      } else {
+        check(false, `chart ${k}: v${v}'s point and the ${alias} marker are visible`);
+      }
+    }
+  }
+
+  // Sorting: click a header, the rows follow its values; click again, reversed.
+  for (const key of [M.sortKey, 'version']) {
+    const th = `table#versions th[data-key="${key}"]`;
+    if (!check((await page.$(th)) !== null, `a sortable column ${key}`)) continue;
+    const col = await page.$eval(th, (e) => e.cellIndex);
+    const read = () => page.$$eval('table#versions tr[data-version]', (rows, c) =>
+      rows.map((r) => ({ v: Number(r.getAttribute('data-version')),
+                         x: Number(r.cells[c] && r.cells[c].getAttribute('data-value')) })), col);
+    const want = M.values[key];  // version -> value
+    for (const dir of ['ascending', 'descending']) {
+      await page.click(th);
+      const rows = await read();
+      const got = rows.map((r) => r.v);
+      const vals = rows.map((r) => r.x);
+      const ok = vals.every((x, i) => i === 0 || (dir === 'ascending' ? vals[i - 1] <= x : vals[i - 1] >= x));
+      check(ok && same(nsorted(got), nsorted(M.versions)),
+            `click ${key}: rows sorted ${dir}`, `versions in order [${got.join(', ')}], values [${vals.join(', ')}]`);
+      const exp = Object.keys(want).map(Number).sort((a, b) =>
+        dir === 'ascending' ? want[a] - want[b] || a - b : want[b] - want[a] || b - a);
+      check(rows.every((r) => want[r.v] === r.x), `click ${key}: each row's data-value is its version's ${key}`,
+            `rows [${rows.map((r) => `v${r.v}=${r.x}`).join(', ')}], want order [${exp.join(', ')}]`);
+      const aria = await page.$eval(th, (e) => e.getAttribute('aria-sort'));
+      check(aria === dir, `click ${key}: aria-sort="${dir}"`, `got ${aria}`);
+    }
+  }
+
+  console.log(`--- /m/${M.name}?page=P&per=N: pagination`);
+  const per = M.per;
+  const pages = Math.ceil(M.versions.length / per);
+  const seen = [];
+  for (let p = 1; p <= pages; p++) {
+    const st = await open(page, `${url}?page=${p}&per=${per}`);
+    const vs = (await attrs(page, 'table#versions tr[data-version]', 'data-version')).map(Number);
+    const want = p < pages ? per : M.versions.length - per * (pages - 1);
+    check(st === 200 && vs.length === want, `page ${p} of ${pages} (per=${per}) has ${want} rows`,
+          `status ${st}, rows [${vs.join(', ')}]`);
+    seen.push(...vs);
+  }
+  check(same(nsorted(seen), nsorted(M.versions)), `the pages together show each version once`,
+        `saw [${seen.join(', ')}]`);
+}
+
+async function checkVersion(page, E) {
+  const V = E.version;
+  const url = `${E.base}/m/${V.model}/v${V.version}`;
+  console.log(`--- /m/${V.model}/v${V.version}: files, metadata, approvals, lineage, audit`);
+  const status = await open(page, url);
+  if (!check(status === 200, `${url} answers 200`, `got ${status}`)) return;
+  const count = (sel) => page.$$eval(sel, (els) => els.length);
+  const files = await page.$$eval('table#files tbody tr', (rows) => rows.map((r) => r.textContent));
+  check(files.length === V.files.length && V.files.every((f) => files.some((t) => t.includes(f))),
+        `table#files has a row per file (${V.files.join(', ')})`, `rows: ${JSON.stringify(files)}`);
+  const meta = await page.$eval('dl#metadata', (e) => e.textContent).catch(() => null);
+  check(meta !== null && V.metadata.every((s) => meta.includes(s)),
+        `dl#metadata shows ${V.metadata.join(', ')}`, meta === null ? 'no dl#metadata' : JSON.stringify(meta));
+  const appr = await page.$$eval('table#approvals tbody tr', (rows) => rows.map((r) => r.textContent));
+  check(appr.length === V.approvals.length && V.approvals.every((a) => appr.some((t) => t.includes(a))),
+        `table#approvals has ${V.approvals.length} row(s) naming ${V.approvals.join(', ')}`,
+        `rows: ${JSON.stringify(appr)}`);
+  const nodes = await attrs(page, 'svg#lineage g.node', 'data-id');
+  check(same(sorted(nodes), sorted(V.lineage)), `svg#lineage has the nodes ${V.lineage.join(', ')}`,
+        `nodes are [${nodes.join(', ')}]`);
+  const audit = await count('table#audit tbody tr');
+  check(audit === V.audit, `table#audit has a row per audit record of v${V.version} (${V.audit})`,
+        `${audit} rows`);
+}
+
+async function checkFind(page, E) {
+  const F = E.find;
+  console.log(`--- /find?q=${F.q}`);
+  const status = await open(page, `${E.base}/find?q=${encodeURIComponent(F.q)}`);
+  if (!check(status === 200, `/find answers 200`, `got ${status}`)) return;
+  const rows = await page.$$eval('table#results tr[data-model]', (els) =>
+    els.map((e) => `${e.getAttribute('data-model')}@${e.getAttribute('data-version')}`));
+  check(same(sorted(rows), sorted(F.results)), `table#results lists ${F.results.join(', ')}`,
+        `rows are [${rows.join(', ')}]`);
+}
+
+async function checkCompare(page, E) {
+  const C = E.compare;
+  const url = `${E.base}/compare?v=${encodeURIComponent(C.a)}&v=${encodeURIComponent(C.b)}`;
+  console.log(`--- /compare?v=${C.a}&v=${C.b}`);
+  const status = await open(page, url);
+  if (!check(status === 200, `/compare answers 200`, `got ${status}`)) return;
+  const rows = await page.$$eval('table#compare tr', (els) => els.map((e) => ({
+    key: (e.cells[0] ? e.cells[0].textContent : '').trim(), diff: e.classList.contains('diff') })));
+  for (const k of C.diff) {
+    const r = rows.find((x) => x.key === k);
+    check(r && r.diff, `table#compare: the ${k} row is marked diff`, r ? 'not marked' : 'no such row');
+  }
+  for (const k of C.same) {
+    const r = rows.find((x) => x.key === k);
+    check(r && !r.diff, `table#compare: the ${k} row (equal in both) is not marked diff`,
+          r ? 'marked diff' : 'no such row');
+  }
+}
+
+async function checkDenied(page, E) {
+  console.log(`--- the denied model ${E.denied}: 403 for ${E.user}, 404 for an unknown one`);
+  const st = await open(page, `${E.base}/m/${E.denied}`);
+  check(st === 403, `/m/${E.denied} answers 403 to ${E.user}`, `got ${st}`);
+  const sv = await open(page, `${E.base}/m/${E.denied}/v1`);
+  check(sv === 403, `/m/${E.denied}/v1 answers 403 to ${E.user}`, `got ${sv}`);
+  const su = await open(page, `${E.base}/m/no-such-model`);
+  check(su === 404, `/m/no-such-model answers 404`, `got ${su}`);
+}
+
+async function context(browser, E, user, viewport) {
+  const ctx = await browser.newContext({ viewport });
+  if (E.authHeader) await ctx.setExtraHTTPHeaders({ [E.authHeader]: user });
+  if (E.fixture) await routeFixture(ctx, E);
+  return ctx.newPage();
+}
+
+// The harness's own test: answers E.base's requests from the static pages
+// of E.fixture.routes ("PATH?QUERY" -> FILE, {USER|"*": FILE} or {status,
+// file}), in the directory of the EXPECT file; anything else is a 404.
+async function routeFixture(ctx, E) {
+  await ctx.route(`${E.base}/**`, async (route) => {
+    const req = route.request();
+    const u = new URL(req.url());
+    let r = E.fixture.routes[u.pathname + u.search];
+    let status = 200;
+    if (r && typeof r === 'object' && r.status) ({ status, file: r } = { status: r.status, file: r.file });
+    else if (r && typeof r === 'object') r = r[req.headers()[E.authHeader.toLowerCase()]] || r['*'];
+    if (!r) return route.fulfill({ status: 404, contentType: 'text/plain', body: 'not found' });
+    return route.fulfill({ status, contentType: 'text/html; charset=utf-8',
+                           body: fs.readFileSync(path.join(E.fixture.dir, r)) });
+  });
+}
+
+async function runChecks(expectFile, shotsDir) {
+  const E = JSON.parse(fs.readFileSync(expectFile, 'utf8'));
+  if (E.fixture) E.fixture.dir = path.dirname(path.resolve(expectFile));
+  fs.mkdirSync(shotsDir, { recursive: true });
+  const t0 = Date.now();
+  const browser = await launch();
+  try {
+    const desktop = await context(browser, E, E.user, DESKTOP);
+    const phone = await context(browser, E, E.user, PHONE);
+    const admin = await context(browser, E, E.admin, DESKTOP);
+    await checkIndex(admin, E, E.admin, E.adminModels);
+    await checkIndex(desktop, E, E.user, E.models);
+    await checkDenied(desktop, E);
+    await checkModel(desktop, E);
+    await checkVersion(desktop, E);
+    await checkFind(desktop, E);
+    await checkCompare(desktop, E);
+    console.log(`--- screenshots (desktop ${DESKTOP.width}x${DESKTOP.height}, phone ${PHONE.width}x${PHONE.height})`);
+    const M = E.model, V = E.version, C = E.compare;
+    const pages = [
+      ['index', '/'],
+      ['model', `/m/${M.name}`],
+      ['version', `/m/${V.model}/v${V.version}`],
+      ['find', `/find?q=${encodeURIComponent(E.find.q)}`],
+      ['compare', `/compare?v=${encodeURIComponent(C.a)}&v=${encodeURIComponent(C.b)}`],
+    ];
+    for (const [name, p] of pages) await shots({ desktop, phone }, `${E.base}${p}`, name, shotsDir);
+    console.log(`screenshots: ${shotsDir}/*.png`);
+  } finally {
+    await browser.close();
+  }
+  console.log(`browser checks took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (failures) console.log(`FAIL: ${failures} browser check(s) failed`);
+  return failures ? 1 : 0;
+}
+
+async function shot(base, p, out) {
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+    const status = await open(page, `${base}${p}`);
+    if (status !== 200) {
+      console.log(`FAIL: ${base}${p} answered ${status}`);
+      return 1;
+    }
+    await page.screenshot({ path: out, fullPage: false });
+    console.log(out);
+    return 0;
+  } finally {
+    await browser.close();
+  }
+}
+
+const [mode, ...args] = process.argv.slice(2);
+let rc = 2;
+try {
+  if (mode === 'check' && args.length === 2) rc = await runChecks(args[0], args[1]);
+  else if (mode === 'shot' && args.length === 3) rc = await shot(args[0], args[1], args[2]);
+  else console.error('usage: browser.mjs check EXPECT.json SHOTS_DIR | shot BASE_URL PATH OUT.png');
+} catch (e) {
+  console.log(`FAIL: ${e.stack || e}`);
+  rc = 1;
+}
+process.exit(rc);
