@@ -72,6 +72,9 @@ Command AddCompare(CLI::App& app);  // `compare`: versions side by side
 Command AddDiff(CLI::App& app);     // `diff`: files and metadata changed between two versions
 Command AddLineage(CLI::App& app);  // `lineage`: parents and children, as a tree, JSON, dot, SVG
 
+// commands_serve.cc
+Command AddServe(CLI::App& app);  // `serve`: the web page and the JSON API (web/)
+
 // commands_why.cc
 Command AddWhy(CLI::App& app);  // why the mount refused the caller (user.registry.why)
 
