@@ -101,7 +101,8 @@ async function checkModel(page, E) {
 
   for (const [k, have] of Object.entries(M.metrics)) {
     const chart = `svg.chart[data-metric="${k}"]`;
-    if (!check((await page.$(chart)) !== null, `a chart for metrics.${k}`)) continue;
+    if (!check((await page.$(chart)) !== null, `a chart for metrics.${k}: ${chart}`,
+               `the charts' data-metric are [${(await attrs(page, 'svg.chart', 'data-metric')).join(', ')}]`)) continue;
     const pts = await page.$$eval(`${chart} circle.pt`, (els) =>
       els.map((e) => ({ v: Number(e.getAttribute('data-version')), d: e.getAttribute('data-downsampled') })));
     check(pts.every((p) => p.d !== 'true'), `chart ${k} is not downsampled (${have.length} points)`);
@@ -186,9 +187,11 @@ async function checkVersion(page, E) {
   check(meta !== null && V.metadata.every((s) => meta.includes(s)),
         `dl#metadata shows ${V.metadata.join(', ')}`, meta === null ? 'no dl#metadata' : JSON.stringify(meta));
   const appr = await page.$$eval('table#approvals tbody tr', (rows) => rows.map((r) => r.textContent));
-  check(appr.length === V.approvals.length && V.approvals.every((a) => appr.some((t) => t.includes(a))),
-        `table#approvals has ${V.approvals.length} row(s) naming ${V.approvals.join(', ')}`,
-        `rows: ${JSON.stringify(appr)}`);
+  const A = V.approval;
+  check(appr.length === 1 && appr[0].includes(A.by) && appr[0].includes(A.status),
+        `table#approvals has one row, by ${A.by}, ${A.status}`, `rows: ${JSON.stringify(appr)}`);
+  const text = await page.$eval('body', (e) => e.textContent);
+  check(text.includes(A.comment), `the page shows the approval's comment "${A.comment}"`);
   const nodes = await attrs(page, 'svg#lineage g.node', 'data-id');
   check(same(sorted(nodes), sorted(V.lineage)), `svg#lineage has the nodes ${V.lineage.join(', ')}`,
         `nodes are [${nodes.join(', ')}]`);

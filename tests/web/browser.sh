@@ -119,7 +119,7 @@ E = {
         "model": "churn", "version": 6,
         "files": [f["path"] for f in v6["files"]],
         "metadata": ["auc", str(v6["metrics"]["auc"]), "lr", v6["params"]["lr"]],
-        "approvals": [v6["approval"]["comment"]],
+        "approval": {k: v6["approval"][k] for k in ("by", "status", "comment")},
         "lineage": [n["id"] for n in load("lineage.json")["nodes"]],
         "audit": len(audit),
     },
