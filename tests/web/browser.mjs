@@ -244,8 +244,21 @@ async function context(browser, E, user, viewport) {
   const ctx = await browser.newContext({ viewport });
   if (E.authHeader) await ctx.setExtraHTTPHeaders({ [E.authHeader]: user });
   if (E.fixture) await routeFixture(ctx, E);
-  return ctx.newPage();
+  const page = await ctx.newPage();
+  // Everything a page needs is served by modelfs itself (SPEC §9), loads,
+  // and runs without an error.
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(`${E.base}/`) && !u.startsWith('data:')) trouble.push(`fetched from elsewhere: ${u}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !r.request().isNavigationRequest()) trouble.push(`${r.url()} answered ${r.status()}`);
+  });
+  page.on('requestfailed', (r) => trouble.push(`${r.url()} failed: ${r.failure() && r.failure().errorText}`));
+  page.on('pageerror', (e) => trouble.push(`script error on ${page.url()}: ${e.message}`));
+  return page;
 }
+const trouble = [];
 
 // The harness's own test: answers E.base's requests from the static pages
 // of E.fixture.routes ("PATH?QUERY" -> FILE, {USER|"*": FILE} or {status,
@@ -291,7 +304,14 @@ async function runChecks(expectFile, shotsDir) {
       ['compare', `/compare?v=${encodeURIComponent(C.a)}&v=${encodeURIComponent(C.b)}`],
     ];
     for (const [name, p] of pages) await shots({ desktop, phone }, `${E.base}${p}`, name, shotsDir);
+    // Printed (print media, A4): for a person to look at.
+    if ((await open(desktop, `${E.base}/m/${M.name}`)) === 200) {
+      await desktop.pdf({ path: path.join(shotsDir, 'model-print.pdf'), format: 'A4' });
+    }
     console.log(`screenshots: ${shotsDir}/*.png`);
+    console.log('--- every page: its scripts, styles and images from modelfs, loaded, no script error');
+    check(trouble.length === 0, 'no foreign, failed or erroring request, no script error',
+          `\n  ${trouble.join('\n  ')}`);
   } finally {
     await browser.close();
   }
