@@ -81,6 +81,12 @@ async function checkIndex(page, E, who, expected) {
   const rows = await attrs(page, 'table#models tr[data-model]', 'data-model');
   check(same(sorted(rows), sorted(expected)), `/ as ${who} lists ${expected.join(', ')}`,
         `rows are [${rows.join(', ')}]`);
+  for (const [m, aliases] of Object.entries(E.aliases || {})) {
+    if (!expected.includes(m) || aliases.length === 0) continue;
+    const text = await page.$eval(`table#models tr[data-model="${m}"]`, (e) => e.textContent).catch(() => '');
+    check(aliases.every((a) => text.includes(a)), `/: the ${m} row names its aliases ${aliases.join(', ')}`,
+          JSON.stringify(text));
+  }
 }
 
 async function checkModel(page, E) {
@@ -247,6 +253,8 @@ async function checkDenied(page, E) {
   check(sv === 403, `/m/${E.denied}/v1 answers 403 to ${E.user}`, `got ${sv}`);
   const su = await open(page, `${E.base}/m/no-such-model`);
   check(su === 404, `/m/no-such-model answers 404`, `got ${su}`);
+  const sv99 = await open(page, `${E.base}/m/${E.model.name}/v99`);
+  check(sv99 === 404, `/m/${E.model.name}/v99 (no such version) answers 404`, `got ${sv99}`);
 }
 
 async function context(browser, E, user, viewport) {

@@ -110,6 +110,7 @@ cmp = load("compare.json")["rows"]
 E = {
     "authHeader": "X-Remote-User", "user": "mf-carol", "admin": "root",
     "models": [m for m in models if m != "secret"], "adminModels": models, "denied": "secret",
+    "aliases": {m["model"]: sorted(m["aliases"]) for m in load("models.json")},
     "model": {
         "name": "churn", "versions": [s["version"] for s in vs], "metrics": metrics,
         "aliases": aliases, "per": 3,
