@@ -137,32 +137,22 @@ EOF
 "$PY" -c 'import json, sys; e = json.load(open(sys.argv[1])); print("    models", e["adminModels"], "| churn@6 lineage", e["version"]["lineage"], "| find", e["find"]["results"])' "$WORK/expect.json"
 
 check "modelfs serve --auth-header X-Remote-User on a free loopback port"
-# free_port: one the kernel just handed out (a tiny race with other tests;
-# a taken port makes serve fail at once, and we try another).
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 SERVE_LOG=$WORK/serve.log
-SERVE_PID=
 stop_serve() {
-  [ -n "$SERVE_PID" ] || return 0
+  [ -n "${SERVE_PID:-}" ] || return 0
   kill -TERM "$SERVE_PID" 2>/dev/null
   wait_pid_exit "$SERVE_PID" 10 || kill -9 "$SERVE_PID" 2>/dev/null
   wait "$SERVE_PID" 2>/dev/null
   SERVE_PID=
 }
 on_exit stop_serve
-for attempt in 1 2 3; do
-  PORT=$(free_port)
-  BASE=http://127.0.0.1:$PORT
-  "$MODELFS" serve "$ROOT" --listen "127.0.0.1:$PORT" --auth-header X-Remote-User >"$SERVE_LOG" 2>&1 &
-  SERVE_PID=$!
-  wait_until 15 eval "! pid_alive $SERVE_PID || curl -s -o /dev/null --max-time 2 $BASE/" || true
-  if pid_alive "$SERVE_PID"; then break; fi
-  wait "$SERVE_PID" 2>/dev/null
-  SERVE_PID=
-  echo "    serve did not start on $PORT (attempt $attempt): $(tail -n 3 "$SERVE_LOG")"
-  grep -qiE 'port|address|bind|in use|taken' "$SERVE_LOG" || break  # only a taken port is worth another try
-done
-[ -n "$SERVE_PID" ] || die "modelfs serve did not start: $(cat "$SERVE_LOG")"
+# Port 0: the kernel picks a free one; serve says which ("serving ROOT on URL").
+"$MODELFS" serve "$ROOT" --listen 127.0.0.1:0 --auth-header X-Remote-User >"$SERVE_LOG" 2>&1 &
+SERVE_PID=$!
+serving() { grep -q ' on http://127\.0\.0\.1:[0-9]*/' "$SERVE_LOG" || ! pid_alive "$SERVE_PID"; }
+wait_until 15 serving || die "modelfs serve did not say where it listens in 15 s: $(cat "$SERVE_LOG")"
+pid_alive "$SERVE_PID" || die "modelfs serve exited: $(cat "$SERVE_LOG")"
+BASE=$(grep -o ' on http://127\.0\.0\.1:[0-9]*' "$SERVE_LOG" | head -n1 | sed 's/^ on //')
 curl -s -o /dev/null --max-time 5 "$BASE/" || die "modelfs serve does not answer on $BASE: $(cat "$SERVE_LOG")"
 echo "    serving $BASE (pid $SERVE_PID)"
 "$PY" - "$WORK/expect.json" "$BASE" <<'EOF'
