@@ -11,9 +11,13 @@ import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 
+// Debian's chromium; playwright's own browser builds are never downloaded.
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// A laptop's window, and a current phone's CSS viewport (390x844).
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
+// A page comes from loopback in milliseconds; 10 s bounds a hung server and
+// leaves room for a 2-core machine busy with other suites.
 const TIMEOUT_MS = 10000;
 
 let failures = 0;

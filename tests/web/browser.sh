@@ -21,6 +21,8 @@ export CHROMIUM
 
 [ -x "$CHROMIUM" ] || { echo "SKIP: $CHROMIUM is not installed (scripts/setup installs Debian's chromium)"; exit 77; }
 command -v node >/dev/null || { echo "SKIP: node is not installed (scripts/setup installs it)"; exit 77; }
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' ||
+  die "node $(node --version) is older than playwright-core needs (18)"
 [ -d "$WEB/node_modules/playwright-core" ] ||
   die "playwright-core is not installed in $WEB/node_modules: run scripts/setup"
 
