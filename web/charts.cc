@@ -22,7 +22,7 @@ std::vector<ChartPoint> Downsample(const std::vector<ChartPoint>& points,
     for (size_t i = lo; i < hi; ++i) {
       if (points[i].value < points[mn].value) mn = i;
       if (points[i].value > points[mx].value) mx = i;
-      if (std::binary_search(keep.begin(), keep.end(), points[i].version) && i != mn && i != mx)
+      if (std::binary_search(keep.begin(), keep.end(), points[i].version))  // duplicates go below
         out.push_back(points[i]);
     }
     out.push_back(points[std::min(mn, mx)]);

@@ -91,26 +91,80 @@ Reply IndexPage(Site& site, const Identity& who) {
   return r;
 }
 
+namespace {
+
+// What the model page shows of each version, kept small: a model may have
+// 10,000 versions, and copying whole records costs more than reading them.
+struct Row {
+  uint32_t number;
+  State state;
+  std::string approval;
+  int64_t created_ns;
+  std::vector<std::pair<std::string, double>> metrics;  // sorted by key
+  const double* metric(const std::string& k) const {
+    auto it = std::lower_bound(metrics.begin(), metrics.end(), k,
+                               [](const auto& p, const std::string& key) { return p.first < key; });
+    return it != metrics.end() && it->first == k ? &it->second : nullptr;
+  }
+};
+
+// Everything the model page reads of the index but the model record: the
+// part that costs (two passes over the versions: ours and the card's),
+// cached by the Site until the next change.
+struct ModelView {
+  std::vector<Row> rows;  // in version order
+  std::set<std::string> keys;  // metric keys of any version
+  std::map<uint32_t, std::vector<std::string>> alias_of;
+  std::string charts;  // the SVG charts, one per metric
+  std::string card;    // the card as HTML (or its error)
+  Status read;         // a version that could not be read
+};
+
+std::shared_ptr<const ModelView> LoadView(const Snapshot& snap, const Model& m) {
+  auto view = std::make_shared<ModelView>();
+  view->read = snap.ForEachVersion(m.id, 0, [&](const Version& v) {
+    for (const auto& [k, _] : v.metrics) view->keys.insert(k);
+    view->rows.push_back(Row{v.number, v.state, v.approval.status, v.created_at_ns,
+                             {v.metrics.begin(), v.metrics.end()}});
+    return true;
+  });
+  std::vector<ChartAlias> aliases;
+  (void)snap.ForEachAlias(m.id, "", [&](const Alias& a) {
+    aliases.push_back({a.name, a.version});
+    view->alias_of[a.version].push_back(a.name);
+    return true;
+  });
+  // The charts, over every version (downsampled).
+  for (const auto& k : view->keys) {
+    std::vector<ChartPoint> pts;
+    for (const auto& r : view->rows)
+      if (const double* x = r.metric(k)) pts.push_back({r.number, *x});
+    view->charts += MetricChart("metrics." + k, pts, aliases);
+  }
+  auto card = ModelCard(snap, m);
+  view->card = card.ok() ? "<pre class=\"card\" id=\"card\">" + Html(*card) + "</pre>"
+                         : "<p class=\"error\">" + Html(card.status().message()) + "</p>";
+  return view;
+}
+
+}  // namespace
+
 Reply ModelPage(Site& site, const Identity& who, const std::string& model, const Query& q) {
   if (Status st = site.Check(who, Operation::kRead, model, model); !st.ok()) return ErrorPage(st);
   auto snap = site.reg().Read();
   if (!snap.ok()) return ErrorPage(snap.status());
   auto m = snap->GetModel(model);
   if (!m.ok()) return ErrorPage(m.status());
-  std::vector<Version> versions;
-  std::set<std::string> keys;
-  Status read = snap->ForEachVersion(m->id, 0, [&](const Version& v) {
-    for (const auto& [k, _] : v.metrics) keys.insert(k);
-    versions.push_back(v);
-    return true;
-  });
-  std::vector<ChartAlias> aliases;
-  std::map<uint32_t, std::vector<std::string>> alias_of;
-  (void)snap->ForEachAlias(m->id, "", [&](const Alias& a) {
-    aliases.push_back({a.name, a.version});
-    alias_of[a.version].push_back(a.name);
-    return true;
-  });
+  uint64_t seq = snap->LastAuditSeq();
+  auto view = std::static_pointer_cast<const ModelView>(site.Cached(model, seq));
+  if (!view) {
+    view = LoadView(*snap, *m);
+    site.Cache(model, seq, view);
+  }
+  const std::vector<Row>& rows = view->rows;
+  const std::set<std::string>& keys = view->keys;
+  const auto& alias_of = view->alias_of;
+  const Status& read = view->read;
 
   // ?sort=[-]version or [-]metrics.K, over all the versions; then the page.
   std::string sort = QueryValue(q, "sort", "-version");
@@ -119,49 +173,37 @@ Reply ModelPage(Site& site, const Identity& who, const std::string& model, const
   if (key != "version" && !(key.starts_with("metrics.") && keys.count(key.substr(8))))
     return ErrorPage(Status::Invalid("sort: no such column: " + key +
                                      " (version or metrics.K of this model)"));
+  std::vector<uint32_t> order(rows.size());  // indexes into rows, as shown
+  for (size_t i = 0; i < order.size(); ++i) order[i] = uint32_t(i);
   if (key == "version") {
-    if (desc) std::reverse(versions.begin(), versions.end());
+    if (desc) std::reverse(order.begin(), order.end());
   } else {
     std::string k = key.substr(8);
     // Missing values last, whichever the direction (as find --sort).
-    std::stable_sort(versions.begin(), versions.end(), [&](const Version& a, const Version& b) {
-      auto x = a.metrics.find(k), y = b.metrics.find(k);
-      if (x == a.metrics.end() || y == b.metrics.end())
-        return x != a.metrics.end() && y == b.metrics.end();
-      return desc ? x->second > y->second : x->second < y->second;
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      const double *x = rows[a].metric(k), *y = rows[b].metric(k);
+      if (!x || !y) return x && !y;
+      return desc ? *x > *y : *x < *y;
     });
   }
   uint64_t per = Positive(q, "per", 100, 1000);
-  uint64_t pages = std::max<uint64_t>(1, (versions.size() + per - 1) / per);
+  uint64_t pages = std::max<uint64_t>(1, (rows.size() + per - 1) / per);
   uint64_t page = std::min(Positive(q, "page", 1, UINT64_MAX), pages);
 
   std::string body = "<h1>" + Html(model) + "</h1>";
   if (!read.ok()) body += "<p class=\"error\">" + Html(read.message()) + "</p>";
   body += "<p>owner " + Html(m->owner.empty() ? "—" : m->owner) + " · " +
-          std::to_string(versions.size()) + " versions · <a href=\"/api/v1/models/" + Url(model) +
+          std::to_string(rows.size()) + " versions · <a href=\"/api/v1/models/" + Url(model) +
           "\">JSON</a></p>";
 
-  // The charts, over every version (downsampled), before the long table.
-  if (!keys.empty()) {
-    std::vector<Version> by_number = versions;
-    std::sort(by_number.begin(), by_number.end(),
-              [](auto& a, auto& b) { return a.number < b.number; });
-    body += "<h2>Metrics</h2><div class=\"charts\">";
-    for (const auto& k : keys) {
-      std::vector<ChartPoint> pts;
-      for (const auto& v : by_number)
-        if (auto it = v.metrics.find(k); it != v.metrics.end()) pts.push_back({v.number, it->second});
-      body += MetricChart("metrics." + k, pts, aliases);
-    }
-    body += "</div>";
-  }
+  if (!keys.empty()) body += "<h2>Metrics</h2><div class=\"charts\">" + view->charts + "</div>";
 
   std::string base = "/m/" + Url(model) + "?sort=" + Url(sort) + "&per=" + std::to_string(per);
   auto nav = [&] {
     std::string n = "<p class=\"pages\">page " + std::to_string(page) + " of " +
                     std::to_string(pages) + " ";
-    if (page > 1) n += "<a rel=\"prev\" href=\"" + Html(base) + "&amp;page=" + std::to_string(page - 1) + "\">newer</a>";
-    if (page < pages) n += "<a rel=\"next\" href=\"" + Html(base) + "&amp;page=" + std::to_string(page + 1) + "\">older</a>";
+    if (page > 1) n += "<a rel=\"prev\" href=\"" + Html(base) + "&amp;page=" + std::to_string(page - 1) + "\">previous</a>";
+    if (page < pages) n += "<a rel=\"next\" href=\"" + Html(base) + "&amp;page=" + std::to_string(page + 1) + "\">next</a>";
     return n + "</p>";
   };
   body += "<h2>Versions</h2><p>Clicking a column sorts this page's rows; <code>?sort=-metrics.K</code> "
@@ -172,23 +214,22 @@ Reply ModelPage(Site& site, const Identity& who, const std::string& model, const
   for (const auto& k : keys)
     body += "<th data-key=\"metrics." + Html(k) + "\">" + Html(k) + "</th>";
   body += "</tr></thead><tbody>\n";
-  for (uint64_t i = (page - 1) * per; i < std::min<uint64_t>(versions.size(), page * per); ++i) {
-    const Version& v = versions[i];
+  for (uint64_t i = (page - 1) * per; i < std::min<uint64_t>(rows.size(), page * per); ++i) {
+    const Row& v = rows[order[i]];
+    auto al = alias_of.find(v.number);
     body += "<tr data-version=\"" + std::to_string(v.number) + "\"><td data-value=\"" +
             std::to_string(v.number) + "\">" + VersionLink(model, v.number) + "</td>" +
-            Td(std::string(StateName(v.state))) + Td(Html(v.approval.status)) +
-            Td(Html(JoinList(alias_of[v.number]))) + Td(Html(FormatTime(v.created_at_ns)));
+            Td(std::string(StateName(v.state))) + Td(Html(v.approval)) +
+            Td(al == alias_of.end() ? "" : Html(JoinList(al->second))) +
+            Td(Html(FormatTime(v.created_ns)));
     for (const auto& k : keys) {
-      auto it = v.metrics.find(k);
-      body += NumTd(it == v.metrics.end() ? std::nullopt : std::optional<double>(it->second));
+      const double* x = v.metric(k);
+      body += NumTd(x ? std::optional<double>(*x) : std::nullopt);
     }
     body += "</tr>\n";
   }
   body += "</tbody></table></div>" + nav();
-  auto card = ModelCard(*snap, *m);
-  body += "<h2>Model card</h2>";
-  body += card.ok() ? "<pre class=\"card\" id=\"card\">" + Html(*card) + "</pre>"
-                    : "<p class=\"error\">" + Html(card.status().message()) + "</p>";
+  body += "<h2>Model card</h2>" + view->card;
   Reply r;
   r.body = Page(model, body);
   return r;

@@ -25,6 +25,12 @@ namespace modelfs::web {
 
 namespace {
 
+// Gives the listening socket, which httplib keeps to itself.
+class Http : public httplib::Server {
+ public:
+  int socket() const { return svr_sock_; }
+};
+
 // ---- Limits. A keep-alive connection holds a worker thread for as long as
 // it stays open, so the pool is sized for the clients served at once: 256
 // workers serve 200 keep-alive clients (the figure we hold ourselves to)
@@ -44,6 +50,8 @@ constexpr time_t kReadTimeoutSeconds = 10, kWriteTimeoutSeconds = 10;
 // beyond 64 KiB is refused (413). Request lines and header lines are
 // bounded at 8 KiB each by the library (CPPHTTPLIB_*_MAX_LENGTH).
 constexpr size_t kMaxPayload = 64 * 1024;
+// Connections not yet accepted: the kernel caps it at net.core.somaxconn.
+constexpr int kListenBacklog = 1024;
 // An event stream sends a comment after 15 s without an event, so
 // proxies and clients that time out idle connections keep it.
 constexpr int kHeartbeatMs = 15'000;
@@ -119,7 +127,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServeOptions& opt) {
   s->site_ = std::move(*site);
   s->stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (s->stop_fd_ < 0) return Status::FromErrno("eventfd", errno);
-  s->http_ = std::make_unique<httplib::Server>();
+  s->http_ = std::make_unique<Http>();
   auto& h = *s->http_;
   h.new_task_queue = [] { return new httplib::ThreadPool(kWorkers + kMaxStreams); };
   h.set_keep_alive_timeout(kKeepAliveSeconds);
@@ -127,6 +135,13 @@ Result<std::unique_ptr<Server>> Server::Open(const ServeOptions& opt) {
   h.set_read_timeout(kReadTimeoutSeconds);
   h.set_write_timeout(kWriteTimeoutSeconds);
   h.set_payload_max_length(kMaxPayload);
+  // SO_REUSEADDR only: the library's default adds SO_REUSEPORT, with which
+  // a second `serve` on the same port would share it silently instead of
+  // being told that it is in use.
+  h.set_socket_options([](int sock) {
+    int one = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  });
   s->Route();
   std::string where = (opt.host.find(':') != std::string::npos ? "[" + opt.host + "]" : opt.host) +
                       ":" + std::to_string(opt.port);
@@ -165,6 +180,10 @@ Result<std::unique_ptr<Server>> Server::Open(const ServeOptions& opt) {
     }
     s->port_ = opt.port;
   }
+  // The library listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG,
+  // compiled in): 200 clients connecting at once would wait out SYN
+  // retransmits (1 s, 3 s, 7 s). listen(2) again sets the backlog.
+  ::listen(static_cast<Http&>(h).socket(), kListenBacklog);
   return s;
 }
 
@@ -307,6 +326,7 @@ void Server::Events(const httplib::Request& req, httplib::Response& res) {
     policy::Identity who;
     bool admin;
     uint64_t pos;
+    bool greeted = false;
     int settle = -1;  // ChangeWatch::SettleMs's k while woken reads find nothing
     std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
   };
@@ -323,6 +343,12 @@ void Server::Events(const httplib::Request& req, httplib::Response& res) {
         if (stopping_) {
           sink.done();
           return true;
+        }
+        // A comment first, so that the client knows it is subscribed: an
+        // event committed from now on is in the stream.
+        if (!st->greeted) {
+          st->greeted = true;
+          if (!put(": events after " + std::to_string(st->pos) + "\n\n")) return false;
         }
         st->watch.Drain();  // before reading: a commit after the read wakes the poll
         uint64_t before = st->pos;

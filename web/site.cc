@@ -90,4 +90,25 @@ bool Site::MayAdminister(const policy::Identity& who) const {
   return enforcer_->MayAdminister(who);
 }
 
+std::shared_ptr<const void> Site::Cached(const std::string& model, uint64_t seq) {
+  std::lock_guard lock(cache_mu_);
+  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+    if (it->model != model) continue;
+    if (it->seq != seq) {
+      cache_.erase(it);
+      return nullptr;
+    }
+    cache_.splice(cache_.begin(), cache_, it);
+    return cache_.front().view;
+  }
+  return nullptr;
+}
+
+void Site::Cache(const std::string& model, uint64_t seq, std::shared_ptr<const void> view) {
+  std::lock_guard lock(cache_mu_);
+  std::erase_if(cache_, [&](const CachedView& c) { return c.model == model; });
+  cache_.push_front(CachedView{model, seq, std::move(view)});
+  if (cache_.size() > kCachedModels) cache_.pop_back();
+}
+
 }  // namespace modelfs::web

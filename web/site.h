@@ -4,9 +4,11 @@
 // CLI asks its Session: one door to policy decisions per front end.
 #pragma once
 
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "index/registry.h"
 #include "policy/enforce.h"
@@ -36,6 +38,15 @@ class Site {
   bool MayRead(const policy::Identity& who, const std::string& model) const;
   bool MayAdminister(const policy::Identity& who) const;
 
+  // What a page made of a model's versions (pages.cc's ModelView), kept
+  // for the next request while the index's newest audit sequence number
+  // (Snapshot::LastAuditSeq, which every change advances) is `seq`: a model
+  // of 10,000 versions is decoded once per change, not once per view.
+  // nullptr when absent or stale. The newest kCachedModels are kept.
+  std::shared_ptr<const void> Cached(const std::string& model, uint64_t seq);
+  void Cache(const std::string& model, uint64_t seq, std::shared_ptr<const void> view);
+  static constexpr size_t kCachedModels = 8;
+
  private:
   std::shared_ptr<const policy::Policy> CurrentPolicy();
 
@@ -46,6 +57,13 @@ class Site {
   std::mutex mu_;  // guards the two below
   std::shared_ptr<const policy::Policy> policy_;
   int64_t policy_mtime_ns_ = 0;
+  struct CachedView {
+    std::string model;
+    uint64_t seq;
+    std::shared_ptr<const void> view;
+  };
+  std::mutex cache_mu_;
+  std::list<CachedView> cache_;  // guarded by cache_mu_; most recently used first
 };
 
 }  // namespace modelfs::web

@@ -45,7 +45,7 @@ comp() {
 lines() { printf '%s\n' "$@"; }
 
 check "subcommands, without the hidden __complete"
-assert_eq "$(lines seal set show status)" "$(comp 1 s)" "modelfs s<TAB>"
+assert_eq "$(lines seal serve set show status)" "$(comp 1 s)" "modelfs s<TAB>"
 got=$(comp 1 "")
 assert_contains "$got" "completion" "all commands"
 assert_contains "$got" "version" "all commands"
@@ -138,7 +138,7 @@ if command -v zsh >/dev/null; then
       CURRENT=$1; shift; words=("$@")
       _modelfs' _ "$WORK/_modelfs" "$current" "$MODELFS" "$@" | sort
   }
-  assert_eq "$(lines seal set show status)" "$(zcomp 2 s)" "zsh: modelfs s<TAB>"
+  assert_eq "$(lines seal serve set show status)" "$(zcomp 2 s)" "zsh: modelfs s<TAB>"
   assert_eq "$(lines churn@1 churn@2 churn@latest churn@production churn@staging)" "$(zcomp 3 show churn@)" "zsh: show churn@<TAB>"
   assert_eq ":files" "$(zcomp 4 push churn "$S/w")" "zsh: file names"
   assert_eq ":files-/" "$(zcomp 3 show "$WORK/re")" "zsh: directories for ROOT"
@@ -154,7 +154,7 @@ if command -v fish >/dev/null; then
   # fish asks for completions itself (complete -C) of the modelfs on PATH.
   mkdir -p "$WORK/bin" && ln -sf "$MODELFS" "$WORK/bin/modelfs"
   fcomp() { PATH=$WORK/bin:$PATH fish -c 'source $argv[1]; complete -C $argv[2]' "$WORK/modelfs.fish" "$1" | sort; }
-  assert_eq "$(lines seal set show status)" "$(fcomp "modelfs s")" "fish: modelfs s<TAB>"
+  assert_eq "$(lines seal serve set show status)" "$(fcomp "modelfs s")" "fish: modelfs s<TAB>"
   assert_eq "$(lines churn@1 churn@2 churn@latest churn@production churn@staging)" "$(fcomp "modelfs show churn@")" "fish: show churn@<TAB>"
   assert_eq "$S/weights.bin" "$(fcomp "modelfs push churn $S/w")" "fish: file names"
 else
