@@ -217,6 +217,12 @@ async function checkVersion(page, E) {
   const audit = await count('table#audit tbody tr');
   check(audit === V.audit, `table#audit has a row per audit record of v${V.version} (${V.audit})`,
         `${audit} rows`);
+  if (V.alias) {
+    const st = await open(page, `${E.base}/m/${V.model}/${V.alias}`);
+    const an = await attrs(page, 'svg#lineage g.node', 'data-id');
+    check(st === 200 && same(sorted(an), sorted(V.lineage)),
+          `/m/${V.model}/${V.alias} is v${V.version}'s page`, `status ${st}, lineage nodes [${an.join(', ')}]`);
+  }
 }
 
 async function checkFind(page, E) {
@@ -228,6 +234,10 @@ async function checkFind(page, E) {
     els.map((e) => `${e.getAttribute('data-model')}@${e.getAttribute('data-version')}`));
   check(same(sorted(rows), sorted(F.results)), `table#results lists ${F.results.join(', ')}`,
         `rows are [${rows.join(', ')}]`);
+  if (F.bad) {
+    const sb = await open(page, `${E.base}/find?q=${encodeURIComponent(F.bad)}`);
+    check(sb === 400, `/find?q=${F.bad} (malformed) answers 400`, `got ${sb}`);
+  }
 }
 
 async function checkCompare(page, E) {
