@@ -37,6 +37,11 @@ if [ "${1:-}" = --fixture ]; then
 fi
 
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (a second identity: tests/users.sh)"; exit 77; }
+: "${FIND_BENCH:?set FIND_BENCH to bench/find_bench (it fills the large registry)}"
+[ -x "$FIND_BENCH" ] || die "FIND_BENCH=$FIND_BENCH is not built (cmake --build build --target find_bench)"
+# More versions than a chart draws one by one (serve: past 1,000 it keeps
+# each stretch's extremes and every aliased version); the alias on an odd one.
+LARGE=2000 LARGE_ALIAS=777
 . "$TESTS_DIR/users.sh"
 
 check "a registry: churn (8 versions), features (3), secret (1, root only)"
@@ -138,29 +143,50 @@ json.dump(E, open(out, "w"), indent=1)
 EOF
 "$PY" -c 'import json, sys; e = json.load(open(sys.argv[1])); print("    models", e["adminModels"], "| churn@6 lineage", e["version"]["lineage"], "| find", e["find"]["results"])' "$WORK/expect.json"
 
-check "modelfs serve --auth-header X-Remote-User on a free loopback port"
-SERVE_LOG=$WORK/serve.log
-stop_serve() {
-  [ -n "${SERVE_PID:-}" ] || return 0
-  kill -TERM "$SERVE_PID" 2>/dev/null
-  wait_pid_exit "$SERVE_PID" 10 || kill -9 "$SERVE_PID" 2>/dev/null
-  wait "$SERVE_PID" 2>/dev/null
-  SERVE_PID=
+check "a second registry: one model of $LARGE versions (find_bench fill), production at v$LARGE_ALIAS"
+LROOT=$WORK/large
+ok "$FIND_BENCH" fill "$LROOT" 1 "$LARGE"
+ok mf alias "$LROOT" "model-0001@$LARGE_ALIAS" production
+
+check "modelfs serve on free loopback ports: the registry (--auth-header X-Remote-User), the large one"
+SERVE_PIDS=()
+stop_serves() {
+  local p
+  for p in "${SERVE_PIDS[@]+"${SERVE_PIDS[@]}"}"; do
+    kill -TERM "$p" 2>/dev/null
+    wait_pid_exit "$p" 10 || kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  SERVE_PIDS=()
 }
-on_exit stop_serve
-# Port 0: the kernel picks a free one; serve says which ("serving ROOT on URL").
-"$MODELFS" serve "$ROOT" --listen 127.0.0.1:0 --auth-header X-Remote-User >"$SERVE_LOG" 2>&1 &
-SERVE_PID=$!
-serving() { grep -q ' on http://127\.0\.0\.1:[0-9]*/' "$SERVE_LOG" || ! pid_alive "$SERVE_PID"; }
-wait_until 15 serving || die "modelfs serve did not say where it listens in 15 s: $(cat "$SERVE_LOG")"
-pid_alive "$SERVE_PID" || die "modelfs serve exited: $(cat "$SERVE_LOG")"
-BASE=$(grep -o ' on http://127\.0\.0\.1:[0-9]*' "$SERVE_LOG" | head -n1 | sed 's/^ on //')
-curl -s -o /dev/null --max-time 5 "$BASE/" || die "modelfs serve does not answer on $BASE: $(cat "$SERVE_LOG")"
-echo "    serving $BASE (pid $SERVE_PID)"
-"$PY" - "$WORK/expect.json" "$BASE" <<'EOF'
+on_exit stop_serves
+# start_serve LOG ARGS...: `modelfs serve ARGS` on port 0 (the kernel picks a
+# free one and serve says which: "serving ROOT on URL"); sets URL.
+start_serve() {
+  local log=$1 pid
+  shift
+  "$MODELFS" serve "$@" --listen 127.0.0.1:0 >"$log" 2>&1 &
+  pid=$!
+  SERVE_PIDS+=("$pid")
+  wait_until 15 eval "grep -q ' on http://127\\.0\\.0\\.1:[0-9]*/' '$log' || ! pid_alive $pid" ||
+    die "modelfs serve did not say where it listens in 15 s: $(cat "$log")"
+  pid_alive "$pid" || die "modelfs serve exited: $(cat "$log")"
+  URL=$(grep -o ' on http://127\.0\.0\.1:[0-9]*' "$log" | head -n1 | sed 's/^ on //')
+  curl -s -o /dev/null --max-time 5 "$URL/" || die "modelfs serve does not answer on $URL: $(cat "$log")"
+  echo "    serving $URL (pid $pid)"
+}
+SERVE_LOG=$WORK/serve.log
+start_serve "$SERVE_LOG" "$ROOT" --auth-header X-Remote-User
+BASE=$URL
+start_serve "$WORK/serve-large.log" "$LROOT"
+"$PY" - "$WORK/expect.json" "$BASE" "$URL" "$LARGE" "$LARGE_ALIAS" <<'EOF'
 import json, sys
-e = json.load(open(sys.argv[1])); e["base"] = sys.argv[2]
-json.dump(e, open(sys.argv[1], "w"), indent=1)
+f, base, lbase, n, alias = sys.argv[1:]
+e = json.load(open(f))
+e["base"] = base
+e["large"] = {"base": lbase, "model": "model-0001", "versions": int(n), "metric": "m0",
+              "aliases": {"production": int(alias)}, "maxFirstByteMs": 1000}
+json.dump(e, open(f, "w"), indent=1)
 EOF
 
 check "the pages in chromium (headless), as mf-carol and as root"
@@ -169,5 +195,5 @@ browser check "$WORK/expect.json" "$SCREENSHOTS_DIR" || {
   tail -n 20 "$SERVE_LOG"
   die "browser checks failed (above)"
 }
-stop_serve
+stop_serves
 pass
