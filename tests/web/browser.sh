@@ -2,16 +2,18 @@
 # `modelfs serve`'s pages in a real browser (SPEC §9): builds a registry with
 # the CLI (three models, twelve versions, three metrics, aliases, lineage,
 # an approval, a model only root may read), asks the CLI what each page
-# must show (EXPECT.json), starts `modelfs serve --auth-header` on a free
-# loopback port, and runs browser.mjs: Debian's chromium, headless, one
-# launch for every page, as mf-carol (who may not read `secret`) and as root.
-# Screenshots of each page (desktop and phone) go to $SCREENSHOTS_DIR.
+# must show (EXPECT.json), fills a second registry of one model of 2,000
+# versions (find_bench), serves both with `modelfs serve` on free loopback
+# ports (the first with --auth-header), and runs browser.mjs: Debian's
+# chromium, headless, one launch for every page, as mf-carol (who may not
+# read `secret`) and as root. Screenshots of each page (desktop and phone)
+# go to $SCREENSHOTS_DIR.
 #
 #   browser.sh             against `modelfs serve`
 #   browser.sh --fixture   the harness alone, against tests/web/fixture/
 #
 # Exit 77 (skipped) only when chromium or node is not installed
-# (scripts/setup installs both).
+# (scripts/setup installs both), or not run as root (the test users).
 . "$TESTS_DIR/lib.sh"
 
 WEB=$TESTS_DIR/web
