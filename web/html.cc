@@ -122,7 +122,8 @@ form input[type=text]{width:min(100%,40em);font:inherit;padding:.3em}
 // numbers by their data-value, the rest as text, missing values last.
 constexpr const char* kSortJs = R"js(
 document.querySelectorAll("table").forEach(function (table) {
-  table.querySelectorAll("th[data-key]").forEach(function (th, col) {
+  table.querySelectorAll("thead th[data-key]").forEach(function (th) {
+    var col = th.cellIndex;
     th.addEventListener("click", function () {
       var asc = th.getAttribute("aria-sort") !== "ascending";
       table.querySelectorAll("th[aria-sort]").forEach(function (o) { o.removeAttribute("aria-sort"); });

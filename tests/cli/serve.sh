@@ -41,11 +41,24 @@ start_serve() {
   shift
   "$MODELFS" serve "$@" 2>"$WORK/$name.log" &
   SPID=$!
-  on_exit "kill $SPID 2>/dev/null; wait $SPID 2>/dev/null"
+  on_exit "kill -KILL $SPID 2>/dev/null; wait $SPID 2>/dev/null"
   wait_until 10 grep -q 'on http://' "$WORK/$name.log" ||
     die "serve did not start: $(cat "$WORK/$name.log")"
   SURL=$(grep -o 'http://[^ ]*[0-9]/' "$WORK/$name.log" | head -1)
   SURL=${SURL%/}
+}
+# stop_serve PID: SIGTERM, then waits at most 5 s (SIGKILL past that);
+# STOP_RC is its exit status, STOP_MS how long it took.
+stop_serve() {
+  local pid=$1 t0 watchdog
+  t0=$(date +%s%N)
+  kill -TERM "$pid"
+  (sleep 5; kill -KILL "$pid" 2>/dev/null) &
+  watchdog=$!
+  STOP_RC=0
+  wait "$pid" || STOP_RC=$?
+  kill "$watchdog" 2>/dev/null
+  STOP_MS=$((($(date +%s%N) - t0) / 1000000))
 }
 # get PATH [CURL ARGS...]: GET $SURL/PATH, bounded; CODE, BODY (and TYPE).
 get() {
@@ -253,8 +266,8 @@ else
   get /api/v1/models/secret -H 'X-User: mf-dave'
   assert_eq 200 "$CODE" "secret from $ip with X-User: mf-dave"
   grep -q "X-User ignored from $ip" "$WORK/far.log" || die "the log does not say the header was ignored"
-  kill -TERM "$SPID"
-  wait "$SPID" 2>/dev/null
+  stop_serve "$SPID"
+  assert_eq 0 "$STOP_RC" "exit status of the second server after SIGTERM"
   SURL=$MAIN_URL
 fi
 
@@ -279,16 +292,9 @@ curl -sN --max-time 30 -H 'Accept: text/event-stream' "$MAIN_URL/api/v1/events" 
 CURL2=$!
 on_exit "kill $CURL2 2>/dev/null"
 sleep 0.3
-t0=$(date +%s%N)
-kill -TERM "$MAIN_PID"
-( sleep 5; kill -KILL "$MAIN_PID" 2>/dev/null ) &
-WATCHDOG=$!
-rc=0
-wait "$MAIN_PID" || rc=$?
-kill "$WATCHDOG" 2>/dev/null
-ms=$((($(date +%s%N) - t0) / 1000000))
-assert_eq 0 "$rc" "exit status after SIGTERM (took $ms ms)"
-[ "$ms" -lt 5000 ] || die "SIGTERM took $ms ms"
+stop_serve "$MAIN_PID"
+assert_eq 0 "$STOP_RC" "exit status after SIGTERM (took $STOP_MS ms)"
+[ "$STOP_MS" -lt 5000 ] || die "SIGTERM took $STOP_MS ms"
 wait_until 5 bash -c "! kill -0 $CURL2 2>/dev/null" || die "the event stream did not end with the server"
 grep -q 'stopping (SIGTERM)' "$WORK/main.log" || die "no stop line in the log"
 
