@@ -103,6 +103,11 @@ assert_eq "3 2" "$auc_pts $loss_pts" "chart points (auc loss)"
 assert_eq 3 "$(count '<tr data-version=')" "version rows"
 # Newest first by default.
 assert_eq "3 2 1" "$(grep -o '<tr data-version="[0-9]*"' <<<"$BODY" | grep -o '[0-9]*' | xargs)" "row order"
+# Sent as is, whatever the client accepts: the library's brotli took
+# seconds on a large page (see web/server.cc).
+enc=$(curl -s --max-time 10 -o /dev/null -D - -H 'Accept-Encoding: br, gzip, deflate' "$SURL/m/churn" |
+  tr -d '\r' | grep -i '^content-encoding:' || true)
+assert_eq "" "$enc" "Content-Encoding of a page asked with Accept-Encoding: br, gzip"
 
 check "/m/churn?per=2: pages of 2 rows, newest first, with a link to the next page"
 page_ok '/m/churn?per=2' 'rel="next"'

@@ -110,7 +110,7 @@ async function checkModel(page, E) {
         `th data-keys are [${keys.join(', ')}], want [${wantKeys.join(', ')}]`);
 
   for (const [k, have] of Object.entries(M.metrics)) {
-    const chart = `svg.chart[data-metric="${k}"]`;
+    const chart = `svg.chart[data-metric="metrics.${k}"]`;
     if (!check((await page.$(chart)) !== null, `a chart for metrics.${k}: ${chart}`,
                `the charts' data-metric are [${(await attrs(page, 'svg.chart', 'data-metric')).join(', ')}]`)) continue;
     const pts = await page.$$eval(`${chart} circle.pt`, (els) =>
@@ -282,7 +282,7 @@ async function checkLarge(page, phone, E) {
   // 2-core machine and still catches a page a person waits for.
   check(ms.ttfb < L.maxFirstByteMs, `/m/${L.model} answers a browser within ${L.maxFirstByteMs} ms`,
         `first byte after ${ms.ttfb.toFixed(0)} ms`);
-  const chart = `svg.chart[data-metric="${L.metric}"]`;
+  const chart = `svg.chart[data-metric="metrics.${L.metric}"]`;
   if (check((await page.$(chart)) !== null, `a chart for metrics.${L.metric}: ${chart}`,
             `the charts' data-metric are [${(await attrs(page, 'svg.chart', 'data-metric')).join(', ')}]`)) {
     const pts = await page.$$eval(`${chart} circle.pt`, (els) =>
