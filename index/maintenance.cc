@@ -152,11 +152,13 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
                            "(modelfs fsck lists them): " + st.message());
   };
 
-  // 1. Versions that retention lets go, in one transaction.
-  {
-    auto tx = WriteTxn::Begin(this);
-    if (!tx.ok()) return tx.status();
-    WriteTxn& t = **tx;
+  // 1. Versions that retention lets go, in one transaction. Through Write:
+  // on a multi-host registry, a commit of another host's first means the
+  // choice is made again on the state that includes it.
+  std::vector<std::string> removed_versions;
+  MODELFS_RETURN_IF_ERROR(Write([&](WriteTxn& t) -> Status {
+    dropped.clear();
+    removed_versions.clear();
     std::vector<Version> drop;
     int64_t now = NowNs();
     Status err;  // any read error aborts gc before it removes anything
@@ -187,14 +189,16 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
     MODELFS_RETURN_IF_ERROR(refuse(err));
     for (const auto& v : drop) {
       dropped.insert(v.id);
-      rep.removed.push_back("version " + v.ref() + " (" + std::string(StateName(v.state)) + ")");
+      removed_versions.push_back("version " + v.ref() + " (" + std::string(StateName(v.state)) + ")");
       if (opt.dry_run) continue;
       MODELFS_RETURN_IF_ERROR(t.DelVersion(v));
       MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "gc", v.model, v.number, "", v.ref(),
                                                 std::string(StateName(v.state)), "removed")));
     }
-    if (!opt.dry_run && !drop.empty()) MODELFS_RETURN_IF_ERROR(t.Commit());
-  }
+    if (!opt.dry_run && !drop.empty()) return t.Commit();
+    return Status::Ok();
+  }));
+  rep.removed.insert(rep.removed.end(), removed_versions.begin(), removed_versions.end());
 
   // 2. Staging files of pushes that died, directories of dropped drafts.
   std::set<ObjectId> live;
@@ -244,12 +248,12 @@ Result<GcReport> Registry::Gc(const GcOptions& opt, const Actor& who) {
   if (!opt.dry_run && blob_count > 0) {
     // The blobs are gone already; a failure here loses only the record of
     // it, but that is the audit trail, so gc reports it.
-    auto tx = WriteTxn::Begin(this);
-    if (!tx.ok()) return tx.status();
-    MODELFS_RETURN_IF_ERROR((*tx)->Audit(MakeAudit(who, "gc", "", 0, "", "blobs",
-                                                   std::to_string(blob_count) + " unreferenced",
-                                                   std::to_string(blob_bytes) + " bytes freed")));
-    MODELFS_RETURN_IF_ERROR((*tx)->Commit());
+    MODELFS_RETURN_IF_ERROR(Write([&](WriteTxn& t) -> Status {
+      MODELFS_RETURN_IF_ERROR(t.Audit(MakeAudit(who, "gc", "", 0, "", "blobs",
+                                                std::to_string(blob_count) + " unreferenced",
+                                                std::to_string(blob_bytes) + " bytes freed")));
+      return t.Commit();
+    }));
   }
   MODELFS_RETURN_IF_ERROR(not_removed);
 
