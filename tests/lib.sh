@@ -55,7 +55,13 @@ stop_mount() {
       timeout 10 fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
   fi
   if [ -n "$pid" ]; then
-    wait_pid_exit "$pid" "$MOUNT_TIMEOUT" || { kill -9 "$pid" 2>/dev/null; sleep 0.2; }
+    if ! wait_pid_exit "$pid" "$MOUNT_TIMEOUT"; then
+      echo "stop_mount: the daemon $pid did not exit; killing it" >&2
+      kill -9 "$pid" 2>/dev/null
+      # A process stuck in the kernel outlives SIGKILL: reap it only once
+      # it is gone, so that a test's cleanup never hangs.
+      wait_pid_exit "$pid" 5 || { echo "stop_mount: $pid survives SIGKILL" >&2; return 0; }
+    fi
     wait "$pid" 2>/dev/null
   fi
   return 0
