@@ -62,6 +62,8 @@ Command AddUnarchive(CLI::App& app);  // `unarchive`: archived -> ready
 // commands_admin.cc
 Command AddInit(CLI::App& app);
 Command AddStatus(CLI::App& app);
+Command AddPrefetch(CLI::App& app);  // `prefetch`: versions' blobs into a multi-host cache
+Command AddCache(CLI::App& app);     // `cache`: the multi-host blob cache's state, --trim
 Command AddGc(CLI::App& app);
 Command AddFsck(CLI::App& app);
 Command AddMount(CLI::App& app);

@@ -9,6 +9,7 @@
 #include "cli/render.h"
 #include "cli/session.h"
 #include "fs/mount.h"
+#include "index/blob_cache.h"
 #include "index/remote/engine.h"
 
 namespace modelfs::cli {
@@ -57,6 +58,10 @@ int RunInit(const InitArgs& a) {
   s.s3_endpoint = a.s3_endpoint;
   s.s3_region = a.s3_region;
   s.cache_size = a.cache_size;
+  if (!a.cache_size.empty()) {
+    if (auto n = ParseCacheSize(a.cache_size); !n.ok())
+      return UsageError(n.status().WithContext("--cache-size"));
+  }
   s.credentials = a.credentials;
   bool joined = false;
   Status st = remote::InitMultiHost(a.root, s, std::string(policy::DefaultPolicyText()), &joined);
@@ -213,7 +218,7 @@ Command AddInit(CLI::App& app) {
   c->add_option("--s3-endpoint", a->s3_endpoint, "Multi-host: the object store's URL");
   c->add_option("--s3-region", a->s3_region, "Multi-host: the object store's region");
   c->add_option("--cache-size", a->cache_size,
-                "Multi-host: bound of ROOT/blobs (not enforced yet)");
+                "Multi-host: bound of the blob cache ROOT/blobs (e.g. 50G), LRU-evicted");
   c->add_option("--credentials", a->credentials,
                 "Multi-host: a file (mode 0600) with aws_access_key_id and aws_secret_access_key");
   Example(c, {"init /srv/registry", "init ./reg",

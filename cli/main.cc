@@ -95,7 +95,7 @@ int Main(int argc, char** argv) {
       AddSeal(app),     AddArchive(app), AddUnarchive(app), AddCopy(app),
       AddLog(app),      AddEvents(app), AddHooks(app), AddCompare(app),
       AddDiff(app),     AddLineage(app), AddGc(app),    AddFsck(app),    AddMount(app),
-      AddPolicyCheck(app), AddWhy(app), AddStatus(app), AddVersion(app), AddCompletion(app),
+      AddPolicyCheck(app), AddWhy(app), AddStatus(app), AddPrefetch(app), AddCache(app), AddVersion(app), AddCompletion(app),
   };
 
   std::vector<std::string> args(argv + 1, argv + argc);

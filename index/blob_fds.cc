@@ -1,6 +1,7 @@
 // BlobFds: a map digest -> shared descriptor, with the idle ones in an LRU
 // list so that the bound closes the least recently used first.
 #include "index/blob_fds.h"
+#include "index/blob_cache.h"
 #include "index/sys.h"
 
 #include <fcntl.h>
@@ -52,6 +53,7 @@ BlobFds::BlobFds(const BlobStore* store, size_t max_fds)
 BlobFds::~BlobFds() {
   // Every Lease must be gone by now (the mount's session has ended).
   for (auto& [d, e] : entries_) close(e->fd);
+  for (auto& [d, fd] : pins_) close(fd);
 }
 
 BlobFds::Lease& BlobFds::Lease::operator=(Lease&& o) noexcept {
@@ -196,12 +198,48 @@ void BlobFds::Hold::Reset() {
 }
 
 void BlobFds::Unhold(const Digest& d) {
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = holds_.find(d);
-  if (it != holds_.end() && --it->second <= 0) holds_.erase(it);
+  int unpin = -1;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = holds_.find(d);
+    if (it != holds_.end() && --it->second <= 0) {
+      holds_.erase(it);
+      if (auto p = pins_.find(d); p != pins_.end()) {
+        unpin = p->second;
+        pins_.erase(p);
+      }
+    }
+  }
+  if (unpin >= 0) close(unpin);  // the blob may be evicted from now on
 }
 
 Result<BlobFds::Lease> BlobFds::OpenToServe(const Digest& d, bool verify, Hold* hold) {
+  // Multi-host: an open file pins its blob in the cache (BlobStore::Pin)
+  // until the last open file of it is released; a blob pinned already
+  // only counts as a hit and is marked used.
+  int pin = -1;
+  if (hold && store_->cache() != nullptr) {
+    int pinned = -1;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (auto p = pins_.find(d); p != pins_.end()) pinned = p->second;
+      if (pinned >= 0) {
+        store_->cache()->CountHit();
+        BlobCache::Touch(pinned);
+      }
+    }
+    if (pinned < 0) {
+      auto p = store_->Pin(d);
+      if (!p.ok()) return p.status();
+      pin = *p;
+    }
+  }
+  struct Unpin {
+    int& fd;
+    ~Unpin() {
+      if (fd >= 0) close(fd);
+    }
+  } unpin{pin};
   auto lease = Acquire(d);
   if (!lease.ok()) return lease;
   bool known;
@@ -218,6 +256,7 @@ Result<BlobFds::Lease> BlobFds::OpenToServe(const Digest& d, bool verify, Hold* 
   if (!known) verified_.insert(d);
   if (hold) {
     ++holds_[d];
+    if (pin >= 0 && pins_.emplace(d, pin).second) pin = -1;  // kept: not closed by unpin
     *hold = Hold(this, d);
   }
   return lease;

@@ -112,6 +112,9 @@ class BlobFds {
   std::list<Entry*> idle_;   // users == 0, most recently used first
   std::set<Digest> verified_;  // blobs whose digest was checked by this cache
   std::unordered_map<Digest, int, DigestHash> holds_;  // open files per blob (> 0)
+  // Multi-host: per held blob, the descriptor that pins it in the cache
+  // (BlobStore::Pin), closed when its last Hold goes.
+  std::unordered_map<Digest, int, DigestHash> pins_;
 };
 
 }  // namespace modelfs

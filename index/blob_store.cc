@@ -17,6 +17,7 @@
 #include <mutex>
 #include <random>
 
+#include "index/blob_cache.h"
 #include "index/sys.h"
 
 namespace modelfs {
@@ -358,6 +359,7 @@ Digest VersionDigest::Finish() {
 
 struct BlobStore::Fetcher {
   Fetch fetch;
+  std::shared_ptr<BlobCache> cache;  // may be null
   std::mutex mu;  // guards flights
   std::condition_variable done;
   // The fetches under way, by blob, and the outcome of each once it ends
@@ -369,31 +371,39 @@ struct BlobStore::Fetcher {
   std::map<Digest, std::shared_ptr<Flight>> flights;
 };
 
-void BlobStore::SetFetch(Fetch fetch) {
+void BlobStore::SetFetch(Fetch fetch, std::shared_ptr<BlobCache> cache) {
   fetcher_ = std::make_shared<Fetcher>();
   fetcher_->fetch = std::move(fetch);
+  fetcher_->cache = std::move(cache);
 }
+
+BlobCache* BlobStore::cache() const { return fetcher_ ? fetcher_->cache.get() : nullptr; }
 
 namespace {
 
-// Writes `bytes`, which hash to `d`, as blob `dst` through a staging file.
-Status PlaceFetched(const std::string& staging, const std::string& blobs, const std::string& dst,
-                    const std::string& bytes) {
+// Fetches blob `d` with `fetch` into a staging file, verifies it, makes it
+// durable and renames it to `dst`. The staging file is locked while it is
+// written (gc removes only staging files it can lock) and removed on any
+// failure. `*size` gets the blob's size.
+Status FetchInto(const BlobStore::Fetch& fetch, const Digest& d, const std::string& staging,
+                 const std::string& blobs, const std::string& dst, uint64_t* size) {
   std::string tmp = staging + "/fetch-XXXXXX";
   int fd = mkstemp(tmp.data());
   if (fd < 0) return Status::FromErrno("cannot create a staging file in " + staging, errno);
+  Fd held(fd);
+  flock(fd, LOCK_EX);
   auto fail = [&](Status st) {
-    close(fd);
     sys::Unlink(tmp.c_str());
     return st;
   };
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(Status::FromErrno("write " + tmp, errno));
-    off += static_cast<size_t>(n);
-  }
+  Status got = fetch(d, fd, size);
+  if (!got.ok()) return fail(got.WithContext("cannot fetch blob " + d.hex()));
+  uint64_t n = 0;
+  auto hash = BlobStore::HashFd(fd, &n);
+  if (!hash.ok()) return fail(hash.status().WithContext("cannot read " + tmp));
+  if (!(*hash == d) || n != *size)
+    return fail(Status::Corrupt("blob " + d.hex() + " from the object store is corrupt: its " +
+                                std::to_string(n) + " bytes hash to " + hash->hex()));
   if (sys::Fsync(fd) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
   if (fchmod(fd, 0444) != 0) return fail(Status::FromErrno("chmod " + tmp, errno));
   std::string dir = dst.substr(0, dst.rfind('/'));
@@ -405,18 +415,22 @@ Status PlaceFetched(const std::string& staging, const std::string& blobs, const 
   }
   if (sys::Rename(tmp.c_str(), dst.c_str()) != 0)
     return fail(Status::FromErrno("rename " + tmp + " to " + dst, errno));
-  close(fd);
-  return Status::Ok();
+  BlobCache::Touch(fd);  // the renamed file: recency starts now
+  return FsyncDir(dir);
 }
 
 }  // namespace
 
-Status BlobStore::Ensure(const Digest& d) const {
+Status BlobStore::Ensure(const Digest& d, bool* fetched) const {
+  if (fetched) *fetched = false;
   if (!fetcher_) return Status::Ok();
+  Fetcher& f = *fetcher_;
   std::string dst = PathOf(d);
   struct stat st;
-  if (stat(dst.c_str(), &st) == 0) return Status::Ok();
-  Fetcher& f = *fetcher_;
+  if (stat(dst.c_str(), &st) == 0) {
+    if (f.cache) f.cache->CountHit();
+    return Status::Ok();
+  }
   std::shared_ptr<Fetcher::Flight> flight;
   {
     std::unique_lock<std::mutex> lk(f.mu);
@@ -431,19 +445,11 @@ Status BlobStore::Ensure(const Digest& d) const {
     }
   }
   Status result;
+  uint64_t size = 0;
+  bool did = false;
   if (stat(dst.c_str(), &st) != 0) {  // another process may have put it there meanwhile
-    auto bytes = f.fetch(d);
-    if (!bytes.ok()) {
-      result = bytes.status().WithContext("cannot fetch blob " + d.hex());
-    } else {
-      XXH128_hash_t h = XXH3_128bits(bytes->data(), bytes->size());
-      Digest got = FromHash(h);
-      if (!(got == d))
-        result = Status::Corrupt("blob " + d.hex() + " from the object store is corrupt: its " +
-                                 std::to_string(bytes->size()) + " bytes hash to " + got.hex());
-      else
-        result = PlaceFetched(staging_, blobs_, dst, *bytes);
-    }
+    result = FetchInto(f.fetch, d, staging_, blobs_, dst, &size);
+    did = result.ok();
   }
   {
     std::lock_guard<std::mutex> g(f.mu);
@@ -452,7 +458,43 @@ Status BlobStore::Ensure(const Digest& d) const {
     f.flights.erase(d);
   }
   f.done.notify_all();
+  if (did && f.cache) {
+    f.cache->CountFetch(size);
+    // The bound holds after every fetch; the blob just fetched stays (its
+    // reader is about to open it). A trim that fails leaves the cache over
+    // its bound for now, which is no reason to fail this read.
+    (void)f.cache->Trim(dst);
+  }
+  if (fetched) *fetched = did;
   return result;
+}
+
+Result<int> BlobStore::Pin(const Digest& d) const {
+  if (!fetcher_) return -1;
+  std::string path = PathOf(d);
+  // Each round loses only to an eviction between Ensure and the lock; more
+  // than a few in a row means the cache is far too small for its readers.
+  constexpr int kRounds = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    MODELFS_RETURN_IF_ERROR(Ensure(d));
+    int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;  // evicted meanwhile
+      return Status::FromErrno("cannot open blob " + path, errno);
+    }
+    // Waits only while an evictor holds LOCK_EX (an unlink's length).
+    while (flock(fd, LOCK_SH) != 0 && errno == EINTR) {
+    }
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(path.c_str(), &b) == 0 && a.st_ino == b.st_ino &&
+        a.st_dev == b.st_dev) {
+      BlobCache::Touch(fd);
+      return fd;
+    }
+    close(fd);  // evicted between our open and our lock
+  }
+  return Status::IO("blob " + d.hex() + " was evicted from the cache " + std::to_string(kRounds) +
+                    " times while being opened: is the cache size too small?");
 }
 
 }  // namespace modelfs

@@ -17,6 +17,8 @@
 
 namespace modelfs {
 
+class BlobCache;
+
 class BlobStore {
  public:
   explicit BlobStore(std::string root);
@@ -71,17 +73,27 @@ class BlobStore {
   std::string PathOf(const Digest& d) const;
 
   // Multi-host (SPEC §7): blobs/ is a cache of the object store, and
-  // `fetch` gets a blob's bytes from there (unverified).
-  using Fetch = std::function<Result<std::string>(const Digest&)>;
-  void SetFetch(Fetch fetch);
+  // `fetch` writes a blob's bytes (unverified) into `fd`, an empty file,
+  // at their offsets, setting `*size` to the object's size.
+  using Fetch = std::function<Status(const Digest& d, int fd, uint64_t* size)>;
+  // `cache` (may be null: no bound, no counters) is told of hits and
+  // fetches, and trimmed after each fetch (blob_cache.h).
+  void SetFetch(Fetch fetch, std::shared_ptr<BlobCache> cache = nullptr);
   // Ok when blob `d` is in blobs/ (what every reader of a blob calls
   // first). Without a Fetch that is all; with one, a missing blob is
-  // fetched, checked against `d` BEFORE it is made visible, written to a
-  // staging file and renamed into place (0444): a reader never sees a
+  // fetched into a staging file, checked against `d` BEFORE it is made
+  // visible, fsynced and renamed into place (0444): a reader never sees a
   // partial or wrong blob. Concurrent calls for one blob in this process
   // fetch it once and share the outcome. Corrupt when the fetched bytes do
-  // not hash to `d` (nothing is left behind), else the fetch's error.
-  Status Ensure(const Digest& d) const;
+  // not hash to `d`, else the fetch's error; either way nothing is left
+  // behind. `*fetched` (when given) says whether this call fetched it.
+  Status Ensure(const Digest& d, bool* fetched = nullptr) const;
+  // Multi-host: Ensure, then a descriptor of the blob pinned against
+  // eviction (flock LOCK_SH, held until the descriptor is closed) and
+  // marked used now; a blob evicted between the two is fetched again.
+  // Only for a store with a Fetch (cache()): else -1 (nothing to pin).
+  Result<int> Pin(const Digest& d) const;
+  BlobCache* cache() const;
   bool Exists(const Digest& d) const;
   // Recomputes the digest of a stored blob; Corrupt when it does not match.
   Status Verify(const Digest& d) const;

@@ -38,6 +38,7 @@
 #include <random>
 #include <type_traits>
 
+#include "index/blob_cache.h"
 #include "index/lmdb_keys.h"
 #include "index/names.h"
 #include "index/write_txn.h"
@@ -501,7 +502,9 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
     if (!remote.ok()) return remote.status();
     reg->remote_ = std::move(*remote);
     Replication* r = reg->remote_.get();
-    reg->blobs_.SetFetch([r](const Digest& d) { return r->FetchBlob(d); });
+    reg->blobs_.SetFetch(
+        [r](const Digest& d, int fd, uint64_t* size) { return r->FetchBlobTo(d, fd, size); },
+        std::make_shared<BlobCache>(root, r->CacheLimit()));
   }
   return reg;
 }

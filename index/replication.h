@@ -85,9 +85,16 @@ class Replication {
   virtual Result<std::optional<ReplicaPosition>> Commit(Registry& reg, const ChangeSet& set,
                                                         const ReplicaPosition& base) = 0;
 
-  // The bytes of blob `d` from the object store (unverified: the caller
-  // checks them against `d`). NotFound when the store has no such object.
-  virtual Result<std::string> FetchBlob(const Digest& d) = 0;
+  // Writes the bytes of blob `d` from the object store into `fd`, an empty
+  // file, at their offsets (pwrite; never the whole body in memory), and
+  // sets `*size` to the object's size. Unverified: the caller checks them
+  // against `d`. NotFound when the store has no such object; IO when it
+  // cannot be read (after bounded retries).
+  virtual Status FetchBlobTo(const Digest& d, int fd, uint64_t* size) = 0;
+
+  // The bound of the local blob cache in bytes (registry.toml's
+  // cache_size), 0 for none.
+  virtual uint64_t CacheLimit() const { return 0; }
 
   // Catches up, then follows the index of record on a thread of its own
   // (the mount): each commit is applied within about a second. Stops when

@@ -2,6 +2,7 @@
 // init/join, the commit protocol, catch-up and the follower thread.
 #include "index/remote/engine.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "index/blob_cache.h"
 #include "index/registry.h"
 
 namespace modelfs::remote {
@@ -80,8 +82,9 @@ Result<std::string> ReadAll(const std::string& path) {
 
 class Engine : public Replication {
  public:
-  Engine(RegistrySettings s, S3Config s3)
-      : s_(std::move(s)), etcd_(s_.etcd, EtcdRetry()), s3_(std::move(s3)) {}
+  Engine(RegistrySettings s, S3Config s3, uint64_t cache_limit)
+      : s_(std::move(s)), etcd_(s_.etcd, EtcdRetry()), s3_(std::move(s3)),
+        cache_limit_(cache_limit) {}
 
   ~Engine() override {
     {
@@ -105,9 +108,7 @@ class Engine : public Replication {
       if (head.ok()) continue;
       if (head.status().code() != Code::kNotFound)
         return head.status().WithContext("object store");
-      auto bytes = ReadAll(reg.blobs().PathOf(d));
-      if (!bytes.ok()) return bytes.status();
-      Status put = s3_.Put(key, *bytes);
+      Status put = UploadBlob(reg.blobs().PathOf(d), key);
       if (!put.ok()) return put.WithContext("uploading blob " + d.hex() + " to the object store");
     }
     uint64_t seq = base.seq + 1;
@@ -127,7 +128,10 @@ class Engine : public Replication {
     return std::optional<ReplicaPosition>();
   }
 
-  Result<std::string> FetchBlob(const Digest& d) override { return s3_.Get(BlobKey(s_, d)); }
+  Status FetchBlobTo(const Digest& d, int fd, uint64_t* size) override {
+    return s3_.GetToFd(BlobKey(s_, d), fd, size);
+  }
+  uint64_t CacheLimit() const override { return cache_limit_; }
 
   // Caught up before it returns (a mount serves nothing older than the
   // registry as it was when it started), then follows on its thread; an
@@ -145,6 +149,18 @@ class Engine : public Replication {
 
  private:
   std::string HeadKey() const { return s_.etcd_prefix + "head"; }
+
+  // Streams the blob file at `path` to object `key` (s3_transfer.cc).
+  Status UploadBlob(const std::string& path, const std::string& key) const {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("cannot read " + path, errno);
+    struct stat st;
+    Status put = fstat(fd, &st) == 0
+                     ? s3_.PutFile(key, fd, static_cast<uint64_t>(st.st_size))
+                     : Status::FromErrno("cannot stat " + path, errno);
+    close(fd);
+    return put;
+  }
 
   Status Unreachable(const Status& st) const {
     return Status::IO("etcd (" + JoinEndpoints() + ") cannot be reached: " + st.message());
@@ -230,6 +246,7 @@ class Engine : public Replication {
   RegistrySettings s_;
   EtcdClient etcd_;
   S3Client s3_;
+  uint64_t cache_limit_;  // bytes, 0 = none
   std::mutex catchup_mu_;  // one catch-up at a time in this process
   Status last_error_;      // guarded by catchup_mu_
   std::chrono::steady_clock::time_point last_error_at_;
@@ -457,7 +474,13 @@ void InstallEngine() {
     if (!s.ok()) return s.status();
     auto s3 = S3ConfigOf(*s);
     if (!s3.ok()) return s3.status();
-    return std::unique_ptr<Replication>(new Engine(std::move(*s), std::move(*s3)));
+    uint64_t limit = 0;
+    if (!s->cache_size.empty()) {
+      auto n = ParseCacheSize(s->cache_size);
+      if (!n.ok()) return n.status().WithContext(root + "/registry.toml");
+      limit = *n;
+    }
+    return std::unique_ptr<Replication>(new Engine(std::move(*s), std::move(*s3), limit));
   });
 }
 

@@ -40,7 +40,7 @@ struct RegistrySettings {
   std::string s3_prefix;  // "" or ending in '/'
   std::string s3_endpoint;
   std::string s3_region = "us-east-1";
-  std::string cache_size;   // as given; not enforced yet
+  std::string cache_size;   // as given ("20G"); "" = unbounded (blob_cache.h)
   std::string credentials;  // path, or ""
 };
 

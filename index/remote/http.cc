@@ -5,6 +5,9 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cctype>
@@ -79,6 +82,8 @@ struct Transfer {
   bool stopped = false;  // the sink or the canceller ended it
   std::string_view upload;
   size_t upload_pos = 0;
+  int upload_fd = -1;  // HttpRequest::body_fd
+  uint64_t upload_fd_size = 0;
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* p) {
@@ -118,6 +123,17 @@ size_t OnHeader(char* data, size_t size, size_t n, void* p) {
 
 size_t OnUpload(char* buf, size_t size, size_t n, void* p) {
   auto* t = static_cast<Transfer*>(p);
+  if (t->upload_fd >= 0) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(size * n, t->upload_fd_size - t->upload_pos));
+    if (want == 0) return 0;
+    ssize_t got;
+    do {
+      got = pread(t->upload_fd, buf, want, static_cast<off_t>(t->upload_pos));
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0) return CURL_READFUNC_ABORT;  // shrunk or unreadable: fail the request
+    t->upload_pos += static_cast<size_t>(got);
+    return static_cast<size_t>(got);
+  }
   size_t len = std::min(size * n, t->upload.size() - t->upload_pos);
   std::copy_n(t->upload.data() + t->upload_pos, len, buf);
   t->upload_pos += len;
@@ -169,10 +185,13 @@ void Prepare(Handle& hd, const HttpRequest& req, const RetryPolicy& pol, Transfe
     // An upload, so that libcurl sends Content-Length and signs the same
     // request it sends; the body is read from memory.
     t.upload = req.body;
+    t.upload_fd = req.body_fd;
+    t.upload_fd_size = req.body_fd_size;
+    uint64_t len = req.body_fd >= 0 ? req.body_fd_size : req.body.size();
     g_curl.easy_setopt(h, CURLOPT_UPLOAD, 1L);
     g_curl.easy_setopt(h, CURLOPT_READFUNCTION, OnUpload);
     g_curl.easy_setopt(h, CURLOPT_READDATA, &t);
-    g_curl.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    g_curl.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
   } else if (req.method == "POST") {
     g_curl.easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
     g_curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));

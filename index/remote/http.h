@@ -22,6 +22,11 @@ struct HttpRequest {
   std::string url;                // already encoded
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
+  // A PUT's body read from this descriptor instead (pread from offset 0,
+  // `body_fd_size` bytes; each retry reads it again): large uploads never
+  // sit in memory. -1: `body` is the body.
+  int body_fd = -1;
+  uint64_t body_fd_size = 0;
   // SigV4 signing by libcurl (CURLOPT_AWS_SIGV4), when aws_sigv4 is set:
   // "aws:amz:REGION:SERVICE", with the access key and secret.
   std::string aws_sigv4;

@@ -208,19 +208,26 @@ Status S3Status(const std::string& what, long http_status, std::string_view body
 
 S3Client::S3Client(S3Config config) : config_(std::move(config)), http_(config_.retry) {}
 
-Result<HttpResponse> S3Client::Call(const std::string& method, const std::string& key,
-                                    const std::map<std::string, std::string>& query,
-                                    const std::string& body, const std::string& sha256) const {
+HttpRequest S3Client::Request(const std::string& method, const std::string& key,
+                              const std::map<std::string, std::string>& query,
+                              const std::string& sha256) const {
   HttpRequest req;
   req.method = method;
   req.url = config_.endpoint + ObjectPath(config_.bucket, key);
   std::string q = CanonicalQuery(query);
   if (!q.empty()) req.url += "?" + q;
-  req.body = body;
   req.headers.push_back("x-amz-content-sha256: " + sha256);
   req.aws_sigv4 = "aws:amz:" + config_.region + ":s3";
   req.aws_key_id = config_.access_key_id;
   req.aws_secret = config_.secret_access_key;
+  return req;
+}
+
+Result<HttpResponse> S3Client::Call(const std::string& method, const std::string& key,
+                                    const std::map<std::string, std::string>& query,
+                                    const std::string& body, const std::string& sha256) const {
+  HttpRequest req = Request(method, key, query, sha256);
+  req.body = body;
   return http_.Send(req);
 }
 

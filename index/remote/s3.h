@@ -17,10 +17,13 @@
 // Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "index/remote/http.h"
@@ -62,12 +65,39 @@ class S3Client {
   // continuation tokens (`page_size` keys per request, at most 1000).
   Result<std::vector<S3Object>> List(const std::string& prefix, int page_size = 1000) const;
 
+  // Stores the file open as `fd` (`size` bytes from offset 0) as `key`,
+  // streamed from the file (pread), never copied into memory. Its SHA-256
+  // (which S3 checks) is computed first in one streaming pass over the file.
+  Status PutFile(const std::string& key, int fd, uint64_t size) const;
+  // Writes object `key` into `fd` at its offsets (pwrite) and sets *size:
+  // one GET of the first part, then the rest in ranged GETs of
+  // `opt.part_size`, up to `opt.parallel` at once (s3_transfer.cc). A part
+  // that fails is retried (opt.part_attempts tries in all); then the whole
+  // transfer fails (the file holds an unknown part of the object).
+  struct Transfer {
+    uint64_t part_size = uint64_t{8} << 20;
+    int parallel = 4;
+    int part_attempts = 3;
+    // A part that receives nothing for this long is given up (and retried).
+    std::chrono::milliseconds stall{30000};
+  };
+  Status GetToFd(const std::string& key, int fd, uint64_t* size, const Transfer& opt) const;
+  Status GetToFd(const std::string& key, int fd, uint64_t* size) const {
+    return GetToFd(key, fd, size, Transfer{});
+  }
+
   // Put with `content_sha256` declared instead of the body's own: what a
   // body changed on its way looks like to the store. For tests only.
   Status PutDeclaringSha256(const std::string& key, const std::string& body,
                             const std::string& content_sha256) const;
 
  private:
+  HttpRequest Request(const std::string& method, const std::string& key,
+                      const std::map<std::string, std::string>& query,
+                      const std::string& sha256) const;
+  // One GET of bytes [begin, begin + len) into `fd` (see GetToFd).
+  Status GetPart(const std::string& key, uint64_t begin, uint64_t len, int fd, uint64_t* total,
+                 const Transfer& opt) const;
   Result<HttpResponse> Call(const std::string& method, const std::string& key,
                             const std::map<std::string, std::string>& query,
                             const std::string& body, const std::string& sha256) const;
@@ -90,6 +120,17 @@ std::string CanonicalQuery(const std::map<std::string, std::string>& query);
 // The request path for `key` in `bucket`: "/BUCKET/KEY", each encoded,
 // '/' in the key kept.
 std::string ObjectPath(const std::string& bucket, const std::string& key);
+
+// The byte ranges [begin, end) that cover [from, total) in parts of at
+// most `part` bytes (> 0), in order.
+std::vector<std::pair<uint64_t, uint64_t>> SplitRanges(uint64_t from, uint64_t total,
+                                                       uint64_t part);
+// The complete length in a Content-Range header ("bytes 0-99/1234" →
+// 1234, also the first and last byte); nullopt when it is not one.
+struct ContentRange {
+  uint64_t first = 0, last = 0, total = 0;
+};
+std::optional<ContentRange> ParseContentRange(std::string_view header);
 
 // An S3 error document (<Error><Code>..</Code><Message>..</Message>).
 struct S3Error {

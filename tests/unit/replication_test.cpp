@@ -3,7 +3,10 @@
 // one registry on an in-memory index of record (the JuiceFS way: an engine
 // for tests beside the real one), which shows that every write is recorded,
 // applied in order on the other replica, and re-run on a conflict.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cerrno>
 
 #include <map>
 #include <mutex>
@@ -146,11 +149,15 @@ class MemoryReplication : public Replication {
     uint64_t seq = rec_->commits.size();
     return std::optional<ReplicaPosition>(ReplicaPosition{seq, static_cast<int64_t>(seq)});
   }
-  Result<std::string> FetchBlob(const Digest& d) override {
+  Status FetchBlobTo(const Digest& d, int fd, uint64_t* size) override {
     std::lock_guard<std::mutex> g(rec_->mu);
     auto it = rec_->objects.find(d);
     if (it == rec_->objects.end()) return Status::NotFound("no object " + d.hex());
-    return it->second;
+    const std::string& body = it->second;
+    if (pwrite(fd, body.data(), body.size(), 0) != static_cast<ssize_t>(body.size()))
+      return Status::FromErrno("pwrite", errno);
+    *size = body.size();
+    return Status::Ok();
   }
   Status Follow(Registry& reg) override { return CatchUp(reg); }
 
