@@ -243,9 +243,11 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fi->backing_id = backing_id;
     fi->keep_cache = 0;
   } else {
-    fh->hold = std::move(hold);
     fi->keep_cache = stable ? 1 : 0;  // immutable bytes: keep pages across opens
   }
+  // Either way the open file holds its blob: on a multi-host ROOT that is
+  // what keeps it from eviction (BlobFds::OpenToServe pins it).
+  fh->hold = std::move(hold);
   fi->fh = reinterpret_cast<uint64_t>(fh);
   fi->noflush = 1;  // nothing to flush on close
   if (fuse_reply_open(req, fi) != 0) {

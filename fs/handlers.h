@@ -129,7 +129,7 @@ struct FileHandle {
   Digest blob;        // a ready version's file: what it reads
   BlobFds::Hold hold;  // ... and its claim on the blob's cached descriptor
   uint64_t size = 0;
-  bool passthrough = false;  // the kernel reads (writes) the file itself (no hold needed)
+  bool passthrough = false;  // the kernel reads (writes) the file itself (the hold still pins its blob)
   std::atomic<int> refs{1};
   bool draft = false;                 // a staging file: no fixed size, nothing to drop
   std::optional<DraftWriter> writer;  // set when open for writing; owns fd
