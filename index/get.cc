@@ -93,8 +93,10 @@ Status VerifyWritten(int fd, const GotFile& f) {
 Status WriteFile(const BlobStore& blobs, GotFile* f, const std::string& to, bool link,
                  mode_t umask_bits) {
   std::string blob = blobs.PathOf(f->digest);
-  MODELFS_RETURN_IF_ERROR(blobs.Ensure(f->digest));  // multi-host: fetched, verified
-  FdCloser in{open(blob.c_str(), O_RDONLY | O_CLOEXEC)};
+  // Multi-host: fetched, verified, and pinned against eviction while copied.
+  auto pinned = blobs.Pin(f->digest);
+  if (!pinned.ok()) return pinned.status();
+  FdCloser in{*pinned >= 0 ? *pinned : open(blob.c_str(), O_RDONLY | O_CLOEXEC)};
   if (in.fd < 0) {
     if (errno == ENOENT) return Status::Corrupt(f->path + ": its blob " + blob + " is missing; run modelfs fsck");
     return Status::FromErrno("cannot open the blob of " + f->path + " (" + blob + ")", errno);

@@ -3,7 +3,13 @@
 //   remote_tool mb BUCKET                 create a bucket (S3_ENDPOINT, AWS_* env)
 //   remote_tool put BUCKET KEY FILE       store FILE's bytes as KEY (e.g. damage)
 //   remote_tool ls BUCKET PREFIX          list keys, one a line
+//   remote_tool fetch BUCKET KEY FILE PARALLEL [PART_MIB]
+//                                         GetToFd into FILE (measures the fetch)
 //   remote_tool compact                   compact etcd (ETCD_ENDPOINTS) to now
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -58,6 +64,17 @@ int main(int argc, char** argv) {
     if (!l.ok()) return Done(l.status());
     for (const auto& o : *l) std::cout << o.key << "\n";
     return 0;
+  }
+  if (cmd == "fetch" && (argc == 6 || argc == 7)) {
+    S3Client::Transfer t;
+    t.parallel = atoi(argv[5]);
+    if (argc == 7) t.part_size = uint64_t(atoi(argv[6])) << 20;
+    int fd = open(argv[4], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Done(Status::FromErrno(argv[4], errno));
+    uint64_t size = 0;
+    Status st = S3(argv[2]).GetToFd(argv[3], fd, &size, t);
+    close(fd);
+    return Done(st);
   }
   if (cmd == "compact" && argc == 2) {
     std::vector<std::string> eps;
