@@ -25,6 +25,14 @@ join_host() {
 
 # object_keys: the store's keys under the registry's prefix.
 object_keys() { timeout 30 "$REMOTE_TOOL" ls "$BUCKET" reg/; }
+# aws_keys: the same, as the AWS CLI (scripts/setup installs awscli) lists
+# them: a second client's word on what the store holds.
+aws_keys() {
+  local aws=/usr/bin/aws  # Debian's, before any other on PATH
+  [ -x "$aws" ] || aws=aws
+  AWS_EC2_METADATA_DISABLED=true timeout 60 "$aws" s3 ls --recursive --endpoint-url "$S3_ENDPOINT" \
+    --region "$S3_REGION" "s3://$BUCKET/reg/" | awk '{print $4}'
+}
 
 # --- A private etcd cluster, for the tests that kill or freeze members ---
 # (never the shared fixture: other tests use it at the same time).

@@ -28,12 +28,20 @@ for k in "$k_shared" "$k_only1" "$k_only2"; do has_object "$k" || die "$k not in
 
 check "gc --grace 0 after churn@1 is archived: its own object goes, shared and referenced stay"
 ok mf archive ./A churn@1
+# LastModified has whole seconds, which Swift rounds up: "older than 0 s"
+# holds from the next second on.
+sleep 2
 ok mf gc ./A --grace 0 --json
 assert_eq 1 "$(jpy 'j["objects"]["count"]' <<<"$OUT")" "objects deleted"
 assert_eq 20000 "$(jpy 'j["objects"]["bytes"]' <<<"$OUT")" "object bytes deleted"
 ! has_object "$k_only1" || die "churn@1's own object $k_only1 survived gc --grace 0"
 has_object "$k_shared" || die "the shared object $k_shared was deleted"
 has_object "$k_only2" || die "churn@2's object $k_only2 was deleted"
+# The AWS CLI sees the same objects: the shared one and churn@2's, not churn@1's.
+[ -x /usr/bin/aws ] || command -v aws >/dev/null || die "aws (Debian's awscli) is not installed: run scripts/setup"
+aws_keys >aws.keys || die "aws s3 ls failed: $(cat aws.keys)"
+grep -qx "$k_shared" aws.keys && grep -qx "$k_only2" aws.keys || die "aws s3 ls lacks a live object: $(cat aws.keys)"
+! grep -qx "$k_only1" aws.keys || die "aws s3 ls still lists $k_only1 after gc"
 ok mf get ./B churn@2 out2
 cmp -s v2/only2.bin out2/only2.bin && cmp -s v2/shared.bin out2/shared.bin ||
   die "churn@2 does not read back bit-exact on B after gc"
