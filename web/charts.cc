@@ -82,12 +82,15 @@ std::string MetricChart(const std::string& metric, const std::vector<ChartPoint>
   for (const auto& a : aliases) {
     if (a.version < vmin || a.version > vmax) continue;
     double ax = x(a.version);
+    // The label reads away from the nearer edge, so that one near the
+    // right (the newest versions, where aliases usually are) is not cut.
+    bool right_half = ax > (L + W - R) / 2;
     std::snprintf(buf, sizeof buf,
-                  "<g class=\"alias\" data-alias=\"%s\" data-version=\"%u\"><line x1=\"%.1f\" "
-                  "y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/><text x=\"%.1f\" y=\"%.1f\">",
-                  Html(a.name).c_str(), a.version, ax, T, ax, H - B, ax + 2, T + 8);
-    s += buf;
-    s += Html(a.name) + "</text></g>";
+                  "\" data-version=\"%u\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                  "y2=\"%.1f\"/><text x=\"%.1f\" y=\"%.1f\"%s>",
+                  a.version, ax, T, ax, H - B, right_half ? ax - 2 : ax + 2, T + 8,
+                  right_half ? " text-anchor=\"end\"" : "");
+    s += "<g class=\"alias\" data-alias=\"" + Html(a.name) + buf + Html(a.name) + "</text></g>";
   }
   for (const auto& p : pts) {
     std::snprintf(buf, sizeof buf,
