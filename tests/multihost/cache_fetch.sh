@@ -6,56 +6,15 @@
 # small TCP proxy (python) that logs each request and that the test kills:
 # the shared Swift fixture itself is never stopped.
 . "$TESTS_DIR/multihost/common.sh"
+. "$TESTS_DIR/fixtures/common.sh"  # free_ports
 cd "$WORK"
 
-cat >proxy.py <<'PY'
-import socket, sys, threading, time
-listen_port, target_port, log_path, delay = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-log = open(log_path, "a", buffering=1)
-def pipe(src, dst, first, slow):
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            if first:
-                head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-                rng = [h for h in head if h.lower().startswith("range:")]
-                log.write(head[0] + (" " + rng[0] if rng else "") + "\n")
-                first = False
-            dst.sendall(data)
-            if slow:
-                time.sleep(delay)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", listen_port))
-srv.listen(64)
-while True:
-    c, _ = srv.accept()
-    u = socket.create_connection(("127.0.0.1", target_port))
-    threading.Thread(target=pipe, args=(c, u, True, False), daemon=True).start()
-    threading.Thread(target=pipe, args=(u, c, False, delay > 0), daemon=True).start()
-PY
 s3_port=${S3_ENDPOINT##*:}
-proxy_port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-PROXY_PID=
-start_proxy() {  # DELAY: seconds slept after each 64 KiB the store sends
-  "$PY" proxy.py "$proxy_port" "$s3_port" proxy.log "$1" 2>>proxy.err &
-  PROXY_PID=$!
-  wait_until 10 "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $proxy_port))" ||
-    die "the proxy did not start: $(cat proxy.err)"
-}
-stop_proxy() { [ -n "$PROXY_PID" ] && kill -9 "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; PROXY_PID=; }
-on_exit stop_proxy
-start_proxy 0
+proxy_port=$(free_ports 1)
+# proxy DELAY: the proxy, logging requests, sleeping DELAY s after each
+# 64 KiB the store sends.
+proxy() { start_proxy "$proxy_port" "$s3_port" --log proxy.log --down-delay "$1"; }
+proxy 0
 
 join_host ./A
 ok mf init ./B --etcd "$ETCD_ENDPOINTS" --etcd-prefix "$PREFIX" --s3 "s3://$BUCKET/reg" \
@@ -105,7 +64,7 @@ mkdir -p in3 && head -c $((40 * 1048576)) /dev/urandom >in3/big2.bin
 ok mf push ./A q in3
 big2=$(digest q@1 big2.bin)
 stop_proxy
-start_proxy 0.02  # about 3 MB/s per connection
+proxy 0.02  # about 3 MB/s per connection
 start_mount ./B mnt
 run_cat() { cat mnt/q/v1/big2.bin >cat.out 2>cat.err; echo $? >cat.rc; }
 run_cat &
@@ -120,7 +79,7 @@ assert_contains "$(cat cat.err)" "Input/output error"
 [ ! -s cat.out ] || die "cat printed bytes of a failed fetch"
 [ ! -e "$(blob_path B "$big2")" ] || die "a partial blob is in B's cache"
 assert_eq "" "$(find B/staging B/blobs -name 'fetch-*')" "temp files left by the failed fetch"
-start_proxy 0
+proxy 0
 ok cmp in3/big2.bin mnt/q/v1/big2.bin
 cmp -s in3/big2.bin "$(blob_path B "$big2")" || die "the cached blob differs"
 pass

@@ -95,3 +95,23 @@ cluster_healthy() {
       die "member m$i does not answer within $1 s"
   done
 }
+
+# start_proxy PORT UPSTREAM_PORT [tcp_proxy.py OPTIONS...]: tests/tools/
+# tcp_proxy.py between 127.0.0.1:PORT and the store (or another server),
+# for a test to slow or cut (stop_proxy kills it with SIGKILL); its stderr
+# goes to $WORK/proxy.err. Sets PROXY_PID; stopped at exit.
+PROXY_PID=
+start_proxy() {
+  local port=$1
+  "$PY" "$TESTS_DIR/tools/tcp_proxy.py" "$@" 2>>"$WORK/proxy.err" &
+  PROXY_PID=$!
+  wait_until 10 "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port))" ||
+    die "the proxy did not start: $(cat "$WORK/proxy.err")"
+}
+stop_proxy() {
+  [ -n "$PROXY_PID" ] || return 0
+  kill -KILL "$PROXY_PID" 2>/dev/null
+  wait "$PROXY_PID" 2>/dev/null
+  PROXY_PID=
+}
+on_exit stop_proxy

@@ -8,59 +8,12 @@
 . "$TESTS_DIR/fixtures/common.sh"
 cd "$WORK"
 
-cat >proxy.py <<'PY'
-# proxy.py PORT UPSTREAM_PORT RATE COUNTER: forwards 127.0.0.1:PORT to
-# UPSTREAM_PORT, client-to-server bytes at most RATE a second (0: no
-# limit), writing the total forwarded upstream to COUNTER.
-import socket, sys, threading, time
-port, up, rate, counter = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-total = [0]
-lock = threading.Lock()
-def pump(src, dst, limit):
-    try:
-        while True:
-            b = src.recv(65536)
-            if not b:
-                break
-            dst.sendall(b)
-            if limit:
-                with lock:
-                    total[0] += len(b)
-                    open(counter, "w").write(str(total[0]))
-                time.sleep(len(b) / rate)
-    except OSError:
-        pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", port))
-ls.listen(64)
-while True:
-    c, _ = ls.accept()
-    u = socket.create_connection(("127.0.0.1", up))
-    threading.Thread(target=pump, args=(c, u, rate), daemon=True).start()
-    threading.Thread(target=pump, args=(u, c, 0), daemon=True).start()
-PY
 port=$(free_ports 1)
 up=${S3_ENDPOINT##*:}
-PROXY_PID=
-start_proxy() {  # RATE
-  "$PY" proxy.py "$port" "$up" "$1" "$WORK/counter" 2>>proxy.log &
-  PROXY_PID=$!
-  wait_until 10 curl -s -o /dev/null "http://127.0.0.1:$port/" || die "the proxy does not start: $(cat proxy.log)"
-}
-stop_proxy() {
-  [ -n "$PROXY_PID" ] || return 0
-  kill -KILL "$PROXY_PID" 2>/dev/null
-  wait "$PROXY_PID" 2>/dev/null
-  PROXY_PID=
-}
-on_exit stop_proxy
-start_proxy 0
+# proxy RATE: the proxy, client-to-store bytes at most RATE a second (0: no
+# limit), their total in $WORK/counter.
+proxy() { start_proxy "$port" "$up" --up-rate "$1" --count "$WORK/counter"; }
+proxy 0
 
 S3_DIRECT=$S3_ENDPOINT
 S3_ENDPOINT=http://127.0.0.1:$port join_host ./A
@@ -68,7 +21,7 @@ join_host ./B
 mkdir -p in && head -c $((24 << 20)) /dev/urandom >in/w.bin
 stop_proxy
 echo 0 >counter
-start_proxy $((4 << 20))  # 4 MiB/s: the upload takes about 6 s
+proxy $((4 << 20))  # 4 MiB/s: the upload takes about 6 s
 
 check "the store's connection killed mid-upload: the push fails, exit 1"
 mf push ./A churn in >push.out 2>push.err &
@@ -95,7 +48,7 @@ keys=$(object_keys)
 assert_not_contains "$keys" "blobs/" "the store's keys"
 
 check "the store reachable again: the same push succeeds, B reads it"
-start_proxy 0
+proxy 0
 ok mf push ./A churn in
 assert_eq "churn@1" "$OUT"
 digest=$(mf show ./B churn@1 --json | jpy 'j["files"][0]["digest"]')
