@@ -115,3 +115,15 @@ stop_proxy() {
   PROXY_PID=
 }
 on_exit stop_proxy
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# timed LIMIT_MS CMD...: CMD must succeed within LIMIT_MS (the time printed).
+timed() {
+  local limit=$1 t0 ms
+  shift
+  t0=$(now_ms)
+  ok "$@"
+  ms=$(($(now_ms) - t0))
+  echo "    $ms ms: ${*:2:3}"
+  [ "$ms" -lt "$limit" ] || die "took $ms ms (at most $limit): $*"
+}

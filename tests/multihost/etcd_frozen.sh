@@ -18,17 +18,6 @@ ok mf push ./A churn in
 start_mount ./B mnt
 wait_until 5 test -e mnt/churn/v1 || die "B's mount does not show churn@1"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-timed() {  # LIMIT_MS CMD...: CMD succeeds within LIMIT_MS
-  local limit=$1 t0 ms
-  shift
-  t0=$(now_ms)
-  ok "$@"
-  ms=$(($(now_ms) - t0))
-  echo "    $ms ms: ${*:2:3}"
-  [ "$ms" -lt "$limit" ] || die "took $ms ms (at most $limit): $*"
-}
-
 check "the leader m$leader frozen: writes from both hosts go on"
 kill -STOP "${MEMBER_PID[$leader]}"
 echo two >in/f

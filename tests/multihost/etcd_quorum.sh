@@ -16,18 +16,6 @@ ok mf push ./A churn in
 ok mf alias ./B churn@1 production
 ok mf get ./B churn@1 got1  # B has the blob cached
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# timed LIMIT_MS CMD...: CMD must succeed within LIMIT_MS.
-timed() {
-  local limit=$1 t0 ms
-  shift
-  t0=$(now_ms)
-  ok "$@"
-  ms=$(($(now_ms) - t0))
-  echo "    $ms ms: ${*:2:3}"
-  [ "$ms" -lt "$limit" ] || die "took $ms ms (at most $limit): $*"
-}
-
 check "the first-listed member killed: pushes and alias moves from both hosts go on"
 first=0  # the clients must fail over
 echo "    killing m0 (listed first; the leader: m$(cluster_leader))"
