@@ -67,7 +67,7 @@ void Records() {
   Entry link{32, 20, "model.safetensors", kSymlinkMode, target.size(), LinkDigest(target), target};
   Alias a{40, "production", 3, 1764210498000000000, "bob"};
   AuditRecord r{12, 1764210499000000000, 1002, "bob", "alias", "churn", 3, "production",
-                "churn/production", "2", "3", true, "allowed by [defaults].promote \"*\""};
+                "churn/production", "2", "3", true, "allowed by [defaults].promote \"*\"", "host-a"};
   WriteAll("records_fuzz",
            {Encode(m), Encode(v), Encode(draft), Encode(file), Encode(dir_entry), Encode(link), Encode(a),
             Encode(r),
