@@ -134,7 +134,7 @@ class Policy {
   const std::string& filename() const { return filename_; }
 
  private:
-  friend class Parser;  // policy.cc: builds a Policy from TOML
+  friend class Parser;  // parse.cc: builds a Policy from TOML
   Policy() = default;
 
   // A parsed principal: "*", "user:NAME", "group:NAME" or "uid:N".
